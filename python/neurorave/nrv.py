@@ -1,0 +1,183 @@
+"""The `.nrv` model file: safetensors tensors + a JSON description in `__metadata__`.
+
+The description lists the layers in the order the streaming engine runs them, so
+the C++ core builds its network from data and checks every tensor against it.
+See docs/model-format.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.numpy import save_file
+
+from .descriptors import default_descriptor_entry
+from .layers import Conv, ConvTranspose, LeakyReLU, Residual, Sequence, WaveformHead
+from .model import NeuroRave
+
+FORMAT_VERSION = 1
+METADATA_KEY = "neurorave"
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.tensors: dict[str, np.ndarray] = {}
+
+    def add(self, name: str, tensor: torch.Tensor) -> None:
+        self.tensors[name] = tensor.detach().to(torch.float32).contiguous().numpy().copy()
+
+    def conv(self, name: str, layer: Conv, out_rows: int | None = None) -> dict:
+        conv = layer.conv
+        weight = conv.weight  # weight norm, if any, is folded in by reading .weight
+        bias = conv.bias
+        if out_rows is not None:
+            weight, bias = weight[:out_rows], None if bias is None else bias[:out_rows]
+        self.add(f"{name}.weight", weight)
+        if bias is not None:
+            self.add(f"{name}.bias", bias)
+        return {"op": "conv", "name": name, "in": conv.in_channels, "out": weight.shape[0],
+                "kernel": conv.kernel_size[0], "stride": conv.stride[0],
+                "dilation": conv.dilation[0], "groups": conv.groups, "bias": bias is not None}
+
+    def conv_transpose(self, name: str, layer: ConvTranspose) -> dict:
+        conv = layer.conv
+        self.add(f"{name}.weight", conv.weight)
+        if layer.bias is not None:
+            self.add(f"{name}.bias", layer.bias)
+        return {"op": "conv_transpose", "name": name, "in": conv.in_channels,
+                "out": conv.out_channels, "kernel": conv.kernel_size[0],
+                "stride": conv.stride[0], "bias": layer.bias is not None}
+
+    def sequence(self, prefix: str, sequence: Sequence, last_conv_rows: int | None = None
+                 ) -> list[dict]:
+        ops = []
+        last = len(sequence.layers) - 1
+        for index, layer in enumerate(sequence.layers):
+            name = f"{prefix}.{index}"
+            if isinstance(layer, Conv):
+                ops.append(self.conv(name, layer, last_conv_rows if index == last else None))
+            elif isinstance(layer, ConvTranspose):
+                ops.append(self.conv_transpose(name, layer))
+            elif isinstance(layer, LeakyReLU):
+                ops.append({"op": "leaky_relu", "slope": layer.slope})
+            elif isinstance(layer, Residual):
+                ops.append({"op": "residual", "delay": layer.delay,
+                            "branch": self.sequence(name, layer.branch)})
+            elif isinstance(layer, WaveformHead):
+                ops.append({"op": "waveform_head", "bands": layer.bands, "noise": layer.noise})
+            else:
+                raise TypeError(f"cannot export layer {type(layer).__name__}")
+        return ops
+
+
+def describe(model: NeuroRave, descriptors: list[dict] | None = None,
+             provenance: dict | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """The JSON description and the tensors of `model`, as the C++ core reads them."""
+    cfg = model.config
+    collector = _Collector()
+    pqmf = {
+        "bands": cfg.n_bands,
+        "analysis": collector.conv("pqmf.analysis", model.pqmf_analysis),
+        "synthesis": collector.conv_transpose("pqmf.synthesis", model.pqmf_synthesis),
+    }
+    # Streaming plays the posterior mean: only the first half of the last conv is kept.
+    encoder = collector.sequence("encoder", model.encoder, last_conv_rows=cfg.latent_size)
+    decoder = collector.sequence("decoder", model.decoder)
+    if descriptors is None:
+        descriptors = [default_descriptor_entry(name) for name in cfg.descriptors]
+    description = {
+        "format_version": FORMAT_VERSION,
+        "architecture": "neurorave-vae",
+        "config": cfg.to_dict(),
+        "sample_rate": cfg.sample_rate,
+        "compression": cfg.compression,
+        "latent_size": cfg.latent_size,
+        "causal": cfg.causal,
+        "latency": {"encode_frames": model.latency.encode_frames,
+                    "decode_samples": model.latency.decode_samples,
+                    "forward_samples": model.latency.forward_samples},
+        "noise_lead": model.noise_lead,
+        "descriptors": descriptors,
+        "pqmf": pqmf,
+        "encoder": encoder,
+        "decoder": decoder,
+        "provenance": provenance or {},
+    }
+    return description, collector.tensors
+
+
+def write_atomically(path: str | Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename over `path`.
+
+    A crash or a bad export never leaves a half-written file where a good one was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would surprise whoever shares the file
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def save_nrv(model: NeuroRave, path: str | Path, descriptors: list[dict] | None = None,
+             provenance: dict | None = None) -> dict:
+    with torch.no_grad():
+        description, tensors = describe(model, descriptors, provenance)
+    for name, array in tensors.items():
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{path}: refusing to export, tensor {name} has NaN or Inf")
+    metadata = {METADATA_KEY: json.dumps(description)}
+    write_atomically(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    return description
+
+
+def read_description(path: str | Path) -> dict:
+    """The JSON description of an `.nrv` file, without loading its tensors."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as handle:
+        metadata = handle.metadata() or {}
+    if METADATA_KEY not in metadata:
+        raise ValueError(f"{path}: not a NeuroRave model (no '{METADATA_KEY}' metadata)")
+    return json.loads(metadata[METADATA_KEY])
+
+
+def multiply_adds_per_second(description: dict) -> float:
+    """Multiply-adds per second of audio for the streaming forward pass (encode + decode)."""
+    sr, compression = description["sample_rate"], description["compression"]
+
+    def ops_cost(ops: list[dict], rate: float) -> tuple[float, float]:
+        total = 0.0
+        for op in ops:
+            if op["op"] == "conv":
+                rate /= op["stride"]
+                total += rate * op["out"] * op["in"] // op["groups"] * op["kernel"]
+            elif op["op"] == "conv_transpose":
+                total += rate * op["in"] * op["out"] * op["kernel"]
+                rate *= op["stride"]
+            elif op["op"] == "residual":
+                total += ops_cost(op["branch"], rate)[0]
+        return total, rate
+
+    pqmf = description["pqmf"]
+    analysis, band_rate = ops_cost([pqmf["analysis"]], float(sr))
+    encoder, _ = ops_cost(description["encoder"], band_rate)
+    decoder, rate = ops_cost(description["decoder"], sr / compression)
+    synthesis, _ = ops_cost([pqmf["synthesis"]], rate)
+    return analysis + encoder + decoder + synthesis
+
+
+__all__ = ["FORMAT_VERSION", "describe", "multiply_adds_per_second", "read_description",
+           "save_nrv", "write_atomically"]
