@@ -1,0 +1,46 @@
+#pragma once
+// The streaming engine: one loaded model, run frame by frame.
+//
+// Every method below except load() and the constructor is real-time safe: no heap
+// allocation, no lock, no I/O, no exception. Frames are `info().compression`
+// samples; one call takes 1 ... max_frames() whole frames.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "neurorave/model_info.hpp"
+
+namespace neurorave {
+
+enum class StreamKind {
+  forward,  // audio -> encoder -> decoder -> audio
+  decode,   // latent frames from the host -> decoder -> audio
+};
+
+class Engine {
+ public:
+  // Reads and checks `path`; throws ModelError naming the file and the problem.
+  static std::unique_ptr<Engine> load(const std::string& path, int max_frames_per_call = 64);
+  ~Engine();
+
+  const ModelInfo& info() const;
+  int max_frames() const;
+
+  // audio: frames * compression samples. z: latent_size x frames, frame after frame.
+  void encode(const float* audio, int frames, float* z);
+  // controls: physical descriptor values, descriptors x frames, frame after frame
+  // (nullptr: every descriptor at the centre of its range).
+  void decode(const float* z, const float* controls, int frames, float* audio);
+  void forward(const float* audio, const float* controls, int frames, float* audio_out);
+
+  // Forgets all history; `kind` says which stream the decoder will serve next.
+  void reset(StreamKind kind = StreamKind::forward);
+
+ private:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace neurorave

@@ -1,0 +1,45 @@
+#pragma once
+// What a host needs to know about a loaded model, in plain types.
+
+#include <string>
+#include <vector>
+
+namespace neurorave {
+
+struct DescriptorInfo {
+  std::string name;
+  std::string unit;
+  float minimum = 0.0f;  // physical value that the decoder sees as -1
+  float maximum = 1.0f;  // physical value that the decoder sees as +1
+  std::vector<float> bins;
+
+  float normalise(float physical) const {
+    return 2.0f * (physical - minimum) / (maximum - minimum) - 1.0f;
+  }
+  float centre() const { return 0.5f * (minimum + maximum); }
+};
+
+struct ModelInfo {
+  std::string path;
+  std::string architecture;
+  int format_version = 0;
+  int sample_rate = 0;
+  int compression = 0;   // audio samples per latent frame
+  int latent_size = 0;
+  int bands = 0;
+  bool causal = false;
+  bool noise = false;
+  int encode_delay_frames = 0;     // streaming encoder lag behind offline, in frames
+  int decode_delay_samples = 0;    // streaming decoder lag behind offline, in samples
+  int forward_delay_samples = 0;   // encode + decode
+  std::vector<DescriptorInfo> descriptors;
+  std::string description_json;    // the whole JSON description, for `info`
+
+  int descriptor_index(const std::string& name) const {
+    for (size_t i = 0; i < descriptors.size(); ++i)
+      if (descriptors[i].name == name) return static_cast<int>(i);
+    return -1;
+  }
+};
+
+}  // namespace neurorave

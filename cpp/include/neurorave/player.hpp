@@ -1,0 +1,53 @@
+#pragma once
+// What a host plays: an Engine behind a block adapter, with descriptor faders.
+//
+// process() accepts any block size. Input is gathered into whole frames and output
+// is served from a FIFO primed with one frame of silence, so the output lags the
+// offline model by exactly latency() samples whatever the block sizes are.
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "neurorave/engine.hpp"
+
+namespace neurorave {
+
+class Player {
+ public:
+  static constexpr int kMaxBlock = 8192;
+
+  explicit Player(std::unique_ptr<Engine> engine);
+
+  const ModelInfo& info() const { return engine_->info(); }
+  // Output sample n + latency() is the offline model's sample n.
+  int latency() const { return info().compression + info().forward_delay_samples; }
+
+  // Any thread: a descriptor's target value in physical units (dB, Hz, ...).
+  void set_control(int descriptor, float physical_value);
+  float control(int descriptor) const;
+  // Time constant of the per-frame control smoothing; 0 jumps at the next frame.
+  void set_smoothing_ms(float milliseconds);
+
+  // Real-time safe; any n >= 0.
+  void process(const float* in, float* out, int n);
+  // Real-time safe: silence in the FIFOs, controls jump to their targets.
+  void reset();
+
+ private:
+  void process_block(const float* in, float* out, int n);
+  void read_controls(int frames);
+
+  std::unique_ptr<Engine> engine_;
+  std::vector<std::atomic<float>> targets_;
+  std::vector<float> smoothed_;
+  std::atomic<float> smoothing_ms_{10.0f};
+  bool snap_controls_ = true;
+  std::vector<float> frame_controls_;  // descriptors x max frames
+  std::vector<float> input_;
+  int input_fill_ = 0;
+  std::vector<float> output_;
+  int output_fill_ = 0;
+};
+
+}  // namespace neurorave

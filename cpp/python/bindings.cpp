@@ -1,0 +1,131 @@
+// neurorave._core: the C++ core seen from Python. Binding code only.
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <stdexcept>
+
+#include "neurorave/engine.hpp"
+#include "neurorave/error.hpp"
+#include "neurorave/player.hpp"
+
+namespace py = pybind11;
+using neurorave::Engine;
+using neurorave::ModelInfo;
+using neurorave::Player;
+using neurorave::StreamKind;
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+namespace {
+
+py::dict info_dict(const ModelInfo& info) {
+  py::list descriptors;
+  for (const auto& d : info.descriptors) {
+    py::dict entry;
+    entry["name"] = d.name;
+    entry["unit"] = d.unit;
+    entry["range"] = py::make_tuple(d.minimum, d.maximum);
+    entry["bins"] = d.bins;
+    descriptors.append(entry);
+  }
+  py::dict out;
+  out["path"] = info.path;
+  out["architecture"] = info.architecture;
+  out["format_version"] = info.format_version;
+  out["sample_rate"] = info.sample_rate;
+  out["compression"] = info.compression;
+  out["latent_size"] = info.latent_size;
+  out["bands"] = info.bands;
+  out["causal"] = info.causal;
+  out["noise"] = info.noise;
+  out["encode_delay_frames"] = info.encode_delay_frames;
+  out["decode_delay_samples"] = info.decode_delay_samples;
+  out["forward_delay_samples"] = info.forward_delay_samples;
+  out["descriptors"] = descriptors;
+  out["description_json"] = info.description_json;
+  return out;
+}
+
+int whole_frames(const Engine& engine, py::ssize_t samples) {
+  const int c = engine.info().compression;
+  if (samples % c) throw std::invalid_argument("audio length must be a multiple of " +
+                                              std::to_string(c) + " samples (whole frames)");
+  return static_cast<int>(samples / c);
+}
+
+void check_frames(const Engine& engine, int frames) {
+  if (frames > engine.max_frames())
+    throw std::invalid_argument("at most " + std::to_string(engine.max_frames()) +
+                                " frames per call");
+}
+
+const float* controls_pointer(const std::optional<FloatArray>& controls, const Engine& engine,
+                              int frames) {
+  if (!controls) return nullptr;
+  const auto count = static_cast<py::ssize_t>(engine.info().descriptors.size());
+  if (controls->ndim() != 2 || controls->shape(0) != frames || controls->shape(1) != count)
+    throw std::invalid_argument("controls must have shape (frames, descriptors) = (" +
+                                std::to_string(frames) + ", " + std::to_string(count) + ")");
+  return controls->data();
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "NeuroRave's C++ streaming core";
+  py::register_exception<neurorave::ModelError>(m, "ModelError", PyExc_ValueError);
+
+  py::enum_<StreamKind>(m, "StreamKind")
+      .value("forward", StreamKind::forward)
+      .value("decode", StreamKind::decode);
+
+  py::class_<Engine>(m, "Engine")
+      .def(py::init(&Engine::load), py::arg("path"), py::arg("max_frames_per_call") = 64)
+      .def_property_readonly("info", [](const Engine& e) { return info_dict(e.info()); })
+      .def_property_readonly("max_frames", &Engine::max_frames)
+      .def("reset", &Engine::reset, py::arg("kind") = StreamKind::forward)
+      .def("encode", [](Engine& e, FloatArray audio) {
+        const int frames = whole_frames(e, audio.size());
+        check_frames(e, frames);
+        FloatArray z({frames, e.info().latent_size});
+        e.encode(audio.data(), frames, z.mutable_data());
+        return z;
+      }, py::arg("audio"), "audio (frames * compression,) -> z (frames, latent)")
+      .def("decode", [](Engine& e, FloatArray z, std::optional<FloatArray> controls) {
+        if (z.ndim() != 2 || z.shape(1) != e.info().latent_size)
+          throw std::invalid_argument("z must have shape (frames, latent_size)");
+        const int frames = static_cast<int>(z.shape(0));
+        check_frames(e, frames);
+        FloatArray audio(static_cast<py::ssize_t>(frames) * e.info().compression);
+        e.decode(z.data(), controls_pointer(controls, e, frames), frames, audio.mutable_data());
+        return audio;
+      }, py::arg("z"), py::arg("controls") = py::none())
+      .def("forward", [](Engine& e, FloatArray audio, std::optional<FloatArray> controls) {
+        const int frames = whole_frames(e, audio.size());
+        check_frames(e, frames);
+        FloatArray out(audio.size());
+        e.forward(audio.data(), controls_pointer(controls, e, frames), frames,
+                  out.mutable_data());
+        return out;
+      }, py::arg("audio"), py::arg("controls") = py::none());
+
+  py::class_<Player>(m, "Player")
+      .def(py::init([](const std::string& path) {
+             return std::make_unique<Player>(Engine::load(path));
+           }), py::arg("path"))
+      .def_property_readonly("info", [](const Player& p) { return info_dict(p.info()); })
+      .def_property_readonly("latency", &Player::latency)
+      .def("set_control", &Player::set_control, py::arg("descriptor"), py::arg("value"))
+      .def("control", &Player::control, py::arg("descriptor"))
+      .def("set_smoothing_ms", &Player::set_smoothing_ms, py::arg("milliseconds"))
+      .def("reset", &Player::reset)
+      .def("process", [](Player& p, FloatArray audio) {
+        FloatArray out(audio.size());
+        {
+          py::gil_scoped_release release;
+          p.process(audio.data(), out.mutable_data(), static_cast<int>(audio.size()));
+        }
+        return out;
+      }, py::arg("audio"));
+}

@@ -1,0 +1,167 @@
+#include "neurorave/engine.hpp"
+
+#include "layers/waveform_head.hpp"
+#include "network_builder.hpp"
+#include "neurorave/error.hpp"
+
+namespace neurorave {
+
+namespace {
+
+constexpr int kFormatVersion = 1;
+
+int require_int(const ModelFile& file, const nlohmann::json& object, const char* key) {
+  if (!object.contains(key) || !object[key].is_number_integer() || object[key].get<int>() < 0)
+    file.fail(std::string("description field '") + key + "' must be a non-negative integer");
+  return object[key].get<int>();
+}
+
+DescriptorInfo read_descriptor(const ModelFile& file, const nlohmann::json& entry) {
+  DescriptorInfo d;
+  if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string())
+    file.fail("a descriptor entry has no name");
+  d.name = entry["name"].get<std::string>();
+  d.unit = entry.value("unit", "");
+  const auto& range = entry.value("range", nlohmann::json::array());
+  if (!range.is_array() || range.size() != 2 || !range[0].is_number() || !range[1].is_number() ||
+      !(range[0].get<float>() < range[1].get<float>()))
+    file.fail("descriptor '" + d.name + "' needs a range [min, max] with min < max");
+  d.minimum = range[0].get<float>();
+  d.maximum = range[1].get<float>();
+  for (const auto& edge : entry.value("bins", nlohmann::json::array()))
+    d.bins.push_back(edge.get<float>());
+  return d;
+}
+
+ModelInfo read_info(const ModelFile& file) {
+  const auto& desc = file.description();
+  if (!desc.is_object()) file.fail("model description is not a JSON object");
+  ModelInfo info;
+  info.path = file.path();
+  info.format_version = require_int(file, desc, "format_version");
+  if (info.format_version != kFormatVersion)
+    file.fail("unsupported format version " + std::to_string(info.format_version) +
+              " (this build reads version " + std::to_string(kFormatVersion) + ")");
+  info.architecture = desc.value("architecture", "");
+  info.sample_rate = require_int(file, desc, "sample_rate");
+  info.compression = require_int(file, desc, "compression");
+  info.latent_size = require_int(file, desc, "latent_size");
+  if (info.sample_rate == 0 || info.compression == 0 || info.latent_size == 0)
+    file.fail("sample_rate, compression and latent_size must be positive");
+  info.causal = desc.value("causal", false);
+  if (!desc.contains("latency") || !desc["latency"].is_object())
+    file.fail("description has no latency section");
+  info.encode_delay_frames = require_int(file, desc["latency"], "encode_frames");
+  info.decode_delay_samples = require_int(file, desc["latency"], "decode_samples");
+  info.forward_delay_samples = require_int(file, desc["latency"], "forward_samples");
+  for (const auto& entry : desc.value("descriptors", nlohmann::json::array()))
+    info.descriptors.push_back(read_descriptor(file, entry));
+  info.description_json = desc.dump();
+  return info;
+}
+
+}  // namespace
+
+struct Engine::Impl {
+  ModelInfo info;
+  int max_frames = 0;
+  int64_t noise_lead = 0;
+  std::unique_ptr<Conv1d> analysis;
+  std::unique_ptr<Sequence> encoder;
+  std::unique_ptr<Sequence> decoder;
+  std::unique_ptr<ConvTranspose1d> synthesis;
+  WaveformHead* head = nullptr;  // the decoder's last layer
+  Matrix decoder_input;           // (latent + descriptors) x max frames
+  Matrix latent;                  // latent x max frames, for forward()
+};
+
+std::unique_ptr<Engine> Engine::load(const std::string& path, int max_frames_per_call) {
+  const ModelFile file = ModelFile::read(path);
+  auto impl = std::make_unique<Impl>();
+  try {
+    impl->info = read_info(file);
+    const auto& desc = file.description();
+    const auto& info = impl->info;
+    if (!desc.contains("pqmf") || !desc["pqmf"].is_object()) file.fail("no pqmf section");
+    NetworkBuilder build(file);
+    const int bands = require_int(file, desc["pqmf"], "bands");
+    impl->analysis = build.conv(desc["pqmf"].at("analysis"), 1, "pqmf.analysis");
+    impl->encoder = build.sequence(desc.at("encoder"), bands, "encoder");
+    const int descriptors = static_cast<int>(info.descriptors.size());
+    impl->decoder = build.sequence(desc.at("decoder"), info.latent_size + descriptors, "decoder");
+    impl->synthesis =
+        build.conv_transpose(desc["pqmf"].at("synthesis"), bands, "pqmf.synthesis");
+    if (impl->analysis->out_channels() != bands || impl->encoder->out_channels() != info.latent_size)
+      file.fail("encoder does not produce " + std::to_string(info.latent_size) + " latent channels");
+    if (impl->decoder->out_channels() != bands || impl->synthesis->out_channels() != 1)
+      file.fail("decoder does not end in " + std::to_string(bands) + " bands and one channel");
+    if (impl->analysis->downsampling() * impl->encoder->downsampling() != info.compression ||
+        impl->encoder->upsampling() != 1)
+      file.fail("encoder strides do not multiply to the compression ratio");
+    if (impl->decoder->upsampling() * impl->synthesis->upsampling() != info.compression ||
+        impl->decoder->downsampling() != 1)
+      file.fail("decoder upsampling does not multiply to the compression ratio");
+    impl->head = dynamic_cast<WaveformHead*>(&impl->decoder->back());
+    if (impl->head == nullptr) file.fail("decoder does not end with a waveform_head");
+    impl->info.bands = bands;
+    impl->info.noise = impl->head->in_channels() == 3 * bands;
+    impl->noise_lead = require_int(file, desc, "noise_lead");
+  } catch (const nlohmann::json::exception& e) {
+    file.fail(std::string("malformed model description: ") + e.what());
+  }
+  if (max_frames_per_call < 1) throw ModelError(path, "max_frames_per_call must be >= 1");
+  impl->max_frames = max_frames_per_call;
+  const int frames = max_frames_per_call, compression = impl->info.compression;
+  impl->analysis->prepare(frames * compression);
+  impl->encoder->prepare(impl->analysis->out_frames(frames * compression));
+  impl->decoder->prepare(frames);
+  impl->synthesis->prepare(impl->decoder->out_frames(frames));
+  impl->decoder_input = Matrix::Zero(impl->decoder->in_channels(), frames);
+  impl->latent = Matrix::Zero(impl->info.latent_size, frames);
+  auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));
+  engine->reset();
+  return engine;
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Engine::~Engine() = default;
+
+const ModelInfo& Engine::info() const { return impl_->info; }
+int Engine::max_frames() const { return impl_->max_frames; }
+
+void Engine::reset(StreamKind kind) {
+  impl_->analysis->reset();
+  impl_->encoder->reset();
+  impl_->decoder->reset();
+  impl_->synthesis->reset();
+  // Fed by the streaming encoder, the decoder input lags; the noise counter starts
+  // earlier by as much so it draws what the offline model draws.
+  impl_->head->set_counter_start(kind == StreamKind::forward ? -impl_->noise_lead : 0);
+}
+
+void Engine::encode(const float* audio, int frames, float* z) {
+  const View in(audio, 1, static_cast<Eigen::Index>(frames) * impl_->info.compression);
+  const View bands = impl_->analysis->process(in);
+  Eigen::Map<Matrix>(z, impl_->info.latent_size, frames) = impl_->encoder->process(bands);
+}
+
+void Engine::decode(const float* z, const float* controls, int frames, float* audio) {
+  const auto& info = impl_->info;
+  auto input = impl_->decoder_input.leftCols(frames);
+  input.topRows(info.latent_size) = View(z, info.latent_size, frames);
+  for (size_t d = 0; d < info.descriptors.size(); ++d)
+    for (int t = 0; t < frames; ++t)
+      input(info.latent_size + d, t) =
+          controls ? info.descriptors[d].normalise(controls[t * info.descriptors.size() + d])
+                   : 0.0f;
+  const View bands = impl_->decoder->process(leading_columns(impl_->decoder_input, frames));
+  Eigen::Map<Matrix>(audio, 1, static_cast<Eigen::Index>(frames) * info.compression) =
+      impl_->synthesis->process(bands);
+}
+
+void Engine::forward(const float* audio, const float* controls, int frames, float* audio_out) {
+  encode(audio, frames, impl_->latent.data());
+  decode(impl_->latent.data(), controls, frames, audio_out);
+}
+
+}  // namespace neurorave

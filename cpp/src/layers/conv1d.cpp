@@ -1,0 +1,60 @@
+#include "layers/conv1d.hpp"
+
+#include <algorithm>
+
+namespace neurorave {
+
+Conv1d::Conv1d(const ConvShape& shape, const float* weight, const float* bias)
+    : shape_(shape), history_((shape.kernel - 1) * shape.dilation), has_bias_(bias != nullptr) {
+  const int in_per_group = shape.in / shape.groups;
+  const int out_per_group = shape.out / shape.groups;
+  for (int g = 0; g < shape.groups; ++g) {
+    Matrix w(out_per_group, shape.kernel * in_per_group);
+    for (int o = 0; o < out_per_group; ++o)
+      for (int c = 0; c < in_per_group; ++c)
+        for (int k = 0; k < shape.kernel; ++k)
+          w(o, k * in_per_group + c) =
+              weight[((g * out_per_group + o) * in_per_group + c) * shape.kernel + k];
+    weights_.push_back(std::move(w));
+  }
+  bias_ = has_bias_ ? Vector(Eigen::Map<const Vector>(bias, shape.out)) : Vector::Zero(shape.out);
+}
+
+void Conv1d::prepare(int max_in_frames) {
+  window_ = Matrix::Zero(shape_.in, history_ + max_in_frames);
+  const int max_out = max_in_frames / shape_.stride;
+  columns_ = Matrix::Zero(shape_.kernel * shape_.in / shape_.groups, max_out);
+  output_ = Matrix::Zero(shape_.out, max_out);
+}
+
+void Conv1d::reset() { window_.setZero(); }
+
+View Conv1d::process(const View& in) {
+  const int frames = static_cast<int>(in.cols());
+  const int out_frames = frames / shape_.stride;
+  if (history_ == 0 && shape_.stride == 1 && shape_.groups == 1) {  // pointwise: no window
+    output_.leftCols(frames).noalias() = weights_[0] * in;
+    if (has_bias_) output_.leftCols(frames).colwise() += bias_;
+    return leading_columns(output_, frames);
+  }
+  window_.middleCols(history_, frames) = in;
+  const int in_per_group = shape_.in / shape_.groups;
+  const int out_per_group = shape_.out / shape_.groups;
+  for (int g = 0; g < shape_.groups; ++g) {
+    for (int t = 0; t < out_frames; ++t)
+      for (int k = 0; k < shape_.kernel; ++k)
+        columns_.block(k * in_per_group, t, in_per_group, 1) =
+            window_.block(g * in_per_group, t * shape_.stride + k * shape_.dilation,
+                          in_per_group, 1);
+    output_.block(g * out_per_group, 0, out_per_group, out_frames).noalias() =
+        weights_[g] * columns_.leftCols(out_frames);
+  }
+  if (has_bias_) output_.leftCols(out_frames).colwise() += bias_;
+  // Keep the last `history_` input columns for the next block (forward copy is safe).
+  float* data = window_.data();
+  std::copy(data + static_cast<ptrdiff_t>(frames) * shape_.in,
+            data + static_cast<ptrdiff_t>(frames + history_) * shape_.in, data);
+  return leading_columns(output_, out_frames);
+}
+
+}  // namespace neurorave

@@ -1,0 +1,39 @@
+#pragma once
+// Conv1d with cached history: a stream cut into any blocks (each a multiple of the
+// stride) gives exactly the causal offline result.
+
+#include "layers/layer.hpp"
+
+namespace neurorave {
+
+struct ConvShape {
+  int in = 1, out = 1, kernel = 1, stride = 1, dilation = 1, groups = 1;
+};
+
+class Conv1d final : public Layer {
+ public:
+  // `weight` is torch's layout (out, in / groups, kernel), row-major; `bias` may be empty.
+  Conv1d(const ConvShape& shape, const float* weight, const float* bias);
+
+  int in_channels() const override { return shape_.in; }
+  int out_channels() const override { return shape_.out; }
+  int out_frames(int frames) const override { return frames / shape_.stride; }
+  int downsampling() const override { return shape_.stride; }
+  int history() const { return history_; }
+
+  void prepare(int max_in_frames) override;
+  void reset() override;
+  View process(const View& in) override;
+
+ private:
+  ConvShape shape_;
+  int history_;
+  std::vector<Matrix> weights_;  // per group: (out / groups) x (kernel * in / groups)
+  Vector bias_;
+  bool has_bias_;
+  Matrix window_;   // in x (history + max frames): cached history, then the new block
+  Matrix columns_;  // (kernel * in / groups) x max out frames
+  Matrix output_;
+};
+
+}  // namespace neurorave

@@ -1,0 +1,43 @@
+#include "layers/conv_transpose1d.hpp"
+
+#include <algorithm>
+
+namespace neurorave {
+
+ConvTranspose1d::ConvTranspose1d(int in, int out, int kernel, int stride, const float* weight,
+                                 const float* bias)
+    : in_(in), out_(out), kernel_(kernel), stride_(stride), tail_(kernel - stride),
+      has_bias_(bias != nullptr) {
+  weight_.resize(kernel * out, in);
+  for (int c = 0; c < in; ++c)
+    for (int o = 0; o < out; ++o)
+      for (int k = 0; k < kernel; ++k) weight_(k * out + o, c) = weight[(c * out + o) * kernel + k];
+  bias_ = has_bias_ ? Vector(Eigen::Map<const Vector>(bias, out)) : Vector::Zero(out);
+}
+
+void ConvTranspose1d::prepare(int max_in_frames) {
+  taps_ = Matrix::Zero(kernel_ * out_, max_in_frames);
+  accumulator_ = Matrix::Zero(out_, tail_ + max_in_frames * stride_ + stride_);
+  output_ = Matrix::Zero(out_, max_in_frames * stride_);
+}
+
+void ConvTranspose1d::reset() { accumulator_.setZero(); }
+
+View ConvTranspose1d::process(const View& in) {
+  const int frames = static_cast<int>(in.cols());
+  const int length = frames * stride_;
+  taps_.leftCols(frames).noalias() = weight_ * in;
+  // Columns [0, tail) hold the carry; everything after it starts from zero.
+  accumulator_.middleCols(tail_, length).setZero();
+  for (int t = 0; t < frames; ++t)
+    for (int k = 0; k < kernel_; ++k)
+      accumulator_.col(t * stride_ + k) += taps_.block(k * out_, t, out_, 1);
+  output_.leftCols(length) = accumulator_.leftCols(length);
+  if (has_bias_) output_.leftCols(length).colwise() += bias_;
+  float* data = accumulator_.data();
+  std::copy(data + static_cast<ptrdiff_t>(length) * out_,
+            data + static_cast<ptrdiff_t>(length + tail_) * out_, data);
+  return leading_columns(output_, length);
+}
+
+}  // namespace neurorave

@@ -1,0 +1,36 @@
+#pragma once
+// Builds streaming layers from the model description, checking that every tensor
+// exists with the right shape and that channel counts chain.
+
+#include <memory>
+#include <string>
+
+#include "layers/conv1d.hpp"
+#include "layers/conv_transpose1d.hpp"
+#include "layers/sequence.hpp"
+#include "model_file.hpp"
+
+namespace neurorave {
+
+class NetworkBuilder {
+ public:
+  explicit NetworkBuilder(const ModelFile& file) : file_(file) {}
+
+  // A list of ops ("conv", "conv_transpose", "leaky_relu", "residual", "waveform_head").
+  std::unique_ptr<Sequence> sequence(const nlohmann::json& ops, int in_channels,
+                                     const std::string& where);
+  std::unique_ptr<Conv1d> conv(const nlohmann::json& op, int in_channels,
+                               const std::string& where);
+  std::unique_ptr<ConvTranspose1d> conv_transpose(const nlohmann::json& op, int in_channels,
+                                                  const std::string& where);
+
+ private:
+  std::unique_ptr<Layer> layer(const nlohmann::json& op, int in_channels,
+                               const std::string& where);
+  const float* bias(const nlohmann::json& op, int out);
+  int positive(const nlohmann::json& op, const char* key, const std::string& where) const;
+
+  const ModelFile& file_;
+};
+
+}  // namespace neurorave

@@ -1,0 +1,83 @@
+#include "neurorave/player.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace neurorave {
+
+Player::Player(std::unique_ptr<Engine> engine)
+    : engine_(std::move(engine)),
+      targets_(engine_->info().descriptors.size()),
+      smoothed_(engine_->info().descriptors.size()) {
+  const auto& info = engine_->info();
+  for (size_t d = 0; d < targets_.size(); ++d) targets_[d].store(info.descriptors[d].centre());
+  frame_controls_.resize(targets_.size() * engine_->max_frames());
+  input_.resize(info.compression - 1 + kMaxBlock);
+  output_.resize(2 * info.compression + kMaxBlock);
+  reset();
+}
+
+void Player::set_control(int descriptor, float value) {
+  if (descriptor >= 0 && descriptor < static_cast<int>(targets_.size()) && std::isfinite(value))
+    targets_[descriptor].store(value, std::memory_order_relaxed);
+}
+
+float Player::control(int descriptor) const {
+  if (descriptor < 0 || descriptor >= static_cast<int>(targets_.size())) return 0.0f;
+  return targets_[descriptor].load(std::memory_order_relaxed);
+}
+
+void Player::set_smoothing_ms(float milliseconds) {
+  smoothing_ms_.store(std::max(0.0f, milliseconds), std::memory_order_relaxed);
+}
+
+void Player::reset() {
+  engine_->reset(StreamKind::forward);
+  input_fill_ = 0;
+  std::fill(output_.begin(), output_.end(), 0.0f);
+  output_fill_ = info().compression;  // one frame of silence
+  snap_controls_ = true;
+}
+
+void Player::read_controls(int frames) {
+  const auto& info = engine_->info();
+  const float frame_ms = 1000.0f * info.compression / info.sample_rate;
+  const float tau = smoothing_ms_.load(std::memory_order_relaxed);
+  const float step = (snap_controls_ || tau <= 0.0f) ? 1.0f : 1.0f - std::exp(-frame_ms / tau);
+  snap_controls_ = false;
+  const size_t count = targets_.size();
+  for (int t = 0; t < frames; ++t) {
+    for (size_t d = 0; d < count; ++d) {
+      smoothed_[d] += step * (targets_[d].load(std::memory_order_relaxed) - smoothed_[d]);
+      frame_controls_[t * count + d] = smoothed_[d];
+    }
+  }
+}
+
+void Player::process(const float* in, float* out, int n) {
+  for (int done = 0; done < n; done += kMaxBlock)
+    process_block(in + done, out + done, std::min(kMaxBlock, n - done));
+}
+
+void Player::process_block(const float* in, float* out, int n) {
+  const int compression = info().compression;
+  std::copy(in, in + n, input_.begin() + input_fill_);
+  input_fill_ += n;
+  int consumed = 0;
+  while (input_fill_ - consumed >= compression) {
+    const int frames = std::min((input_fill_ - consumed) / compression, engine_->max_frames());
+    read_controls(frames);
+    engine_->forward(input_.data() + consumed, frame_controls_.data(), frames,
+                     output_.data() + output_fill_);
+    consumed += frames * compression;
+    output_fill_ += frames * compression;
+  }
+  std::copy(input_.begin() + consumed, input_.begin() + input_fill_, input_.begin());
+  input_fill_ -= consumed;
+  // The primed frame guarantees n samples are ready (see the header).
+  std::copy(output_.begin(), output_.begin() + n, out);
+  std::copy(output_.begin() + n, output_.begin() + output_fill_, output_.begin());
+  output_fill_ -= n;
+}
+
+}  // namespace neurorave
