@@ -179,5 +179,51 @@ def multiply_adds_per_second(description: dict) -> float:
     return analysis + encoder + decoder + synthesis
 
 
-__all__ = ["FORMAT_VERSION", "describe", "multiply_adds_per_second", "read_description",
+__all__ = ["FORMAT_VERSION", "describe", "load_nrv", "multiply_adds_per_second", "read_description",
            "save_nrv", "write_atomically"]
+
+
+def _strip_weight_norm(model: torch.nn.Module) -> None:
+    from torch.nn.utils import parametrize
+
+    for module in model.modules():
+        if parametrize.is_parametrized(module, "weight"):
+            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
+
+
+def _load_sequence(prefix: str, sequence: Sequence, tensors: dict[str, np.ndarray]) -> None:
+    for index, layer in enumerate(sequence.layers):
+        name = f"{prefix}.{index}"
+        if isinstance(layer, (Conv, ConvTranspose)):
+            _load_conv(name, layer, tensors)
+        elif isinstance(layer, Residual):
+            _load_sequence(name, layer.branch, tensors)
+
+
+def _load_conv(name: str, layer: Conv | ConvTranspose, tensors: dict[str, np.ndarray]) -> None:
+    weight = torch.from_numpy(tensors[f"{name}.weight"])
+    rows = weight.shape[0]
+    layer.conv.weight.data.zero_()
+    layer.conv.weight.data[:rows] = weight  # the encoder's last conv keeps only the mean rows
+    bias = layer.bias if isinstance(layer, ConvTranspose) else layer.conv.bias
+    if bias is not None and f"{name}.bias" in tensors:
+        bias.data.zero_()
+        bias.data[:rows] = torch.from_numpy(tensors[f"{name}.bias"])
+
+
+def load_nrv(path: str | Path) -> NeuroRave:
+    """The torch model of an `.nrv` file (weight norm folded), for inference and export."""
+    from safetensors.numpy import load_file
+
+    from .config import ModelConfig
+
+    description = read_description(path)
+    model = NeuroRave(ModelConfig.from_dict(description["config"])).eval()
+    _strip_weight_norm(model)
+    tensors = load_file(str(path))
+    with torch.no_grad():
+        _load_conv("pqmf.analysis", model.pqmf_analysis, tensors)
+        _load_conv("pqmf.synthesis", model.pqmf_synthesis, tensors)
+        _load_sequence("encoder", model.encoder, tensors)
+        _load_sequence("decoder", model.decoder, tensors)
+    return model

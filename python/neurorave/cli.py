@@ -1,0 +1,107 @@
+"""The `neurorave` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _export(args: argparse.Namespace) -> None:
+    import torch
+
+    from .config import get_config
+    from .model import NeuroRave
+    from .nrv import save_nrv
+
+    if args.run is not None or not args.random:
+        raise SystemExit("neurorave export: exporting a training RUN arrives with training; "
+                         "for now give --random (with --config NAME)")
+    torch.manual_seed(args.seed)
+    config = get_config(args.config, **({"causal": True} if args.causal else {}))
+    model = NeuroRave(config).eval()
+    provenance = {"source": "random initialisation", "config": args.config, "seed": args.seed}
+    save_nrv(model, args.output, provenance=provenance)
+    print(f"wrote {args.output}")
+    if args.onnx or args.torchscript:
+        from .export_formats import export_onnx, export_torchscript
+
+        if args.onnx:
+            export_onnx(model, args.onnx)
+            print(f"wrote {args.onnx}")
+        if args.torchscript:
+            export_torchscript(model, args.torchscript)
+            print(f"wrote {args.torchscript}")
+
+
+def _info(args: argparse.Namespace) -> None:
+    from .engine import Engine
+    from .nrv import multiply_adds_per_second, read_description
+
+    engine = Engine(args.model)
+    rate = engine.sample_rate
+    print(f"{args.model}: {rate} Hz, {engine.compression} samples per frame "
+          f"({1000 * engine.compression / rate:.1f} ms), latent {engine.latent_size}")
+    print(f"latency {engine.latency} samples ({1000 * engine.latency / rate:.1f} ms), "
+          f"{multiply_adds_per_second(read_description(args.model)) / 1e6:.0f} M multiply-adds/s")
+    for d in engine.info["descriptors"]:
+        print(f"  {d['name']:<10} {d['range'][0]:>9.2f} .. {d['range'][1]:<9.2f} {d['unit']}")
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from .bench import run_benchmark
+
+    run_benchmark(args.model, seconds=args.seconds, blocks=args.blocks)
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from .demo import run_demo
+
+    run_demo(Path(args.output), config=args.config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neurorave", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    export = commands.add_parser("export", help="write a model file (.nrv, ONNX, TorchScript)")
+    export.add_argument("run", nargs="?", help="training run folder (arrives with training)")
+    export.add_argument("--config", default="small", help="tiny, small, v1 or lowlatency")
+    export.add_argument("--random", action="store_true", help="randomly initialised weights")
+    export.add_argument("--causal", action="store_true", help="force a causal model")
+    export.add_argument("--seed", type=int, default=0)
+    export.add_argument("-o", "--output", required=True, help="the .nrv file to write")
+    export.add_argument("--onnx", help="also write a streaming ONNX graph here")
+    export.add_argument("--torchscript", help="also write a TorchScript module (nn~) here")
+    export.set_defaults(func=_export)
+
+    info = commands.add_parser("info", help="describe a model file")
+    info.add_argument("model")
+    info.set_defaults(func=_info)
+
+    bench = commands.add_parser("bench", help="real-time factors: C++ core, ONNX Runtime, "
+                                              "TorchScript")
+    bench.add_argument("model")
+    bench.add_argument("--seconds", type=float, default=10.0, help="audio per measurement")
+    bench.add_argument("--blocks", type=int, nargs="+", default=[256, 2048, 8192])
+    bench.set_defaults(func=_bench)
+
+    demo = commands.add_parser("demo", help="render descriptor sweeps into a folder")
+    demo.add_argument("-o", "--output", default="demo")
+    demo.add_argument("--config", default="small")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, KeyError, FileNotFoundError) as error:
+        print(f"neurorave {args.command}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

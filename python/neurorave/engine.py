@@ -1,0 +1,100 @@
+"""`neurorave.Engine`: a model file played by the C++ core, from Python."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from . import _core
+
+ModelError = _core.ModelError
+Controls = Mapping[str, float] | np.ndarray | None
+
+
+class Engine:
+    """Plays an `.nrv` model in real-time style, block after block.
+
+    `process` streams audio of any block size through encoder and decoder; its output
+    lags the offline model by `latency` samples. `encode` and `decode` are separate
+    streams of whole frames with their own history. Descriptor values are physical
+    units (dB, Hz, ...), as the model file's `descriptors` list them.
+    """
+
+    def __init__(self, path: str | Path, smoothing_ms: float = 0.0):
+        self.path = str(path)
+        self._player = _core.Player(self.path)
+        self._player.set_smoothing_ms(smoothing_ms)
+        self.info: dict = self._player.info
+        self._encoder: _core.Engine | None = None
+        self._decoder: _core.Engine | None = None
+
+    sample_rate = property(lambda self: self.info["sample_rate"])
+    compression = property(lambda self: self.info["compression"])
+    latent_size = property(lambda self: self.info["latent_size"])
+    latency = property(lambda self: self._player.latency)
+    descriptors = property(lambda self: [d["name"] for d in self.info["descriptors"]])
+
+    def descriptor_range(self, name: str) -> tuple[float, float]:
+        return self.info["descriptors"][self._index(name)]["range"]
+
+    def set_controls(self, controls: Mapping[str, float]) -> None:
+        for name, value in controls.items():
+            self._player.set_control(self._index(name), float(value))
+
+    def controls(self) -> dict[str, float]:
+        return {name: self._player.control(i) for i, name in enumerate(self.descriptors)}
+
+    def process(self, audio: np.ndarray, controls: Mapping[str, float] | None = None
+                ) -> np.ndarray:
+        """Any number of samples in, as many out; `controls` apply from this block on."""
+        if controls:
+            self.set_controls(controls)
+        return self._player.process(np.ascontiguousarray(audio, dtype=np.float32).ravel())
+
+    def encode(self, audio: np.ndarray) -> np.ndarray:
+        """Whole frames of audio -> z of shape (latent_size, frames)."""
+        if self._encoder is None:
+            self._encoder = _core.Engine(self.path)
+        audio = np.ascontiguousarray(audio, dtype=np.float32).ravel()
+        step = self._encoder.max_frames * self.compression
+        z = [self._encoder.encode(audio[i:i + step]) for i in range(0, len(audio), step)]
+        return np.concatenate(z).T if z else np.zeros((self.latent_size, 0), np.float32)
+
+    def decode(self, z: np.ndarray, controls: Controls = None) -> np.ndarray:
+        """z (latent_size, frames) -> audio; controls: {name: value} or (descriptors, frames)."""
+        if self._decoder is None:
+            self._decoder = _core.Engine(self.path)
+            self._decoder.reset(_core.StreamKind.decode)
+        z = np.ascontiguousarray(np.asarray(z, np.float32).T)
+        values = self._control_curves(controls, len(z))
+        step = self._decoder.max_frames
+        audio = [self._decoder.decode(z[i:i + step], values[i:i + step])
+                 for i in range(0, len(z), step)]
+        return np.concatenate(audio) if audio else np.zeros(0, np.float32)
+
+    def reset(self) -> None:
+        self._player.reset()
+        if self._encoder is not None:
+            self._encoder.reset()
+        if self._decoder is not None:
+            self._decoder.reset(_core.StreamKind.decode)
+
+    def _index(self, name: str) -> int:
+        try:
+            return self.descriptors.index(name)
+        except ValueError:
+            raise KeyError(f"{self.path}: the model has no descriptor {name!r}; "
+                           f"it has {', '.join(self.descriptors) or 'none'}") from None
+
+    def _control_curves(self, controls: Controls, frames: int) -> np.ndarray:
+        """(frames, descriptors) physical values, centre of range where unset."""
+        curves = np.array([[sum(self.descriptor_range(n)) / 2 for n in self.descriptors]] * frames,
+                          dtype=np.float32).reshape(frames, len(self.descriptors))
+        if isinstance(controls, Mapping):
+            for name, value in controls.items():
+                curves[:, self._index(name)] = value
+        elif controls is not None:
+            curves = np.ascontiguousarray(np.asarray(controls, np.float32).T)
+        return curves

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# All set-up and the two main jobs. Run as root on a fresh Debian 12 machine:
+#   bash scripts/run.sh demo    # set up, then render the demo into demo/
+#   bash scripts/run.sh test    # set up, then run the whole test suite (pytest + ctest)
+# Every step is idempotent: a second run only rebuilds what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(build-essential cmake ninja-build pkg-config libeigen3-dev nlohmann-json3-dev
+              doctest-dev)
+VENV=.venv
+PY="$VENV/bin/python"
+
+setup_system() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "== apt: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+setup_python() {
+  if [ ! -x "$PY" ]; then
+    python3 -m venv "$VENV" 2>/dev/null || {
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      python3 -m venv "$VENV"
+    }
+  fi
+  # torch is pinned to the CPU build; numpy is named explicitly.
+  "$PY" -m pip install -q --disable-pip-version-check \
+    "torch==2.13.0" numpy safetensors onnx onnxruntime tqdm soundfile matplotlib \
+    pytest ruff scikit-build-core pybind11 ninja cmake
+  echo "== building and installing neurorave (C++ core + Python package)"
+  "$PY" -m pip install -q --disable-pip-version-check --no-build-isolation .
+}
+
+run_tests() {
+  echo "== ctest: C++ unit tests"
+  cmake -S . -B build/ctest -G Ninja -DNEURORAVE_TESTS=ON -DNEURORAVE_PYTHON=OFF \
+    -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build/ctest
+  ctest --test-dir build/ctest --output-on-failure
+  echo "== ruff"
+  "$VENV/bin/ruff" check python tests
+  echo "== pytest"
+  "$VENV/bin/pytest" -q tests
+}
+
+case "${1:-}" in
+  setup) setup_system; setup_python ;;
+  demo) setup_system; setup_python; "$VENV/bin/neurorave" demo -o demo ;;
+  test) setup_system; setup_python; run_tests ;;
+  *) echo "usage: bash scripts/run.sh setup|demo|test" >&2; exit 2 ;;
+esac
