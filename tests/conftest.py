@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from neurorave.config import get_config
 from neurorave.model import NeuroRave
 from neurorave.nrv import save_nrv

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import neurorave
 import numpy as np
 import pytest
 import torch
-
-import neurorave
 from neurorave import _core
 from neurorave.model import stream_in_chunks
 

@@ -35,7 +35,8 @@ def render_sweep(engine: Engine, audio: np.ndarray, name: str) -> tuple[np.ndarr
     engine.set_controls(centre)
     blocks = range(0, len(audio), BLOCK)
     curve = np.interp(np.arange(len(blocks)), [0, len(blocks) - 1], [lo, hi])
-    out = [engine.process(audio[i:i + BLOCK], {name: value}) for i, value in zip(blocks, curve)]
+    out = [engine.process(audio[i:i + BLOCK], {name: value})
+           for i, value in zip(blocks, curve, strict=True)]
     return np.concatenate(out)[engine.latency:], np.repeat(curve, BLOCK)[: len(audio)]
 
 

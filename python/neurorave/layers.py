@@ -13,13 +13,11 @@ kept as attributes), so all three run the same code.
 
 from __future__ import annotations
 
-from typing import List, Tuple
-
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
-State = List[Tensor]
+State = list[Tensor]
 
 
 class DelayTracker:
@@ -70,7 +68,7 @@ class Conv(nn.Module):
             return []
         return [torch.zeros(batch, self.conv.in_channels, self.history)]
 
-    def stream(self, x: Tensor, state: State, i: int) -> Tuple[Tensor, int]:
+    def stream(self, x: Tensor, state: State, i: int) -> tuple[Tensor, int]:
         if self.history == 0:
             return self.conv(x), i
         extended = torch.cat([state[i], x], -1)
@@ -109,7 +107,7 @@ class ConvTranspose(nn.Module):
     def init_state(self, batch: int) -> State:
         return [torch.zeros(batch, self.conv.out_channels, self.tail)] if self.tail else []
 
-    def stream(self, x: Tensor, state: State, i: int) -> Tuple[Tensor, int]:
+    def stream(self, x: Tensor, state: State, i: int) -> tuple[Tensor, int]:
         full = self.conv(x)
         length = x.shape[-1] * self.stride
         if self.tail == 0:
@@ -130,7 +128,7 @@ class LeakyReLU(nn.Module):
     def init_state(self, batch: int) -> State:
         return []
 
-    def stream(self, x: Tensor, state: State, i: int) -> Tuple[Tensor, int]:
+    def stream(self, x: Tensor, state: State, i: int) -> tuple[Tensor, int]:
         return self.forward(x), i
 
 
@@ -149,7 +147,7 @@ class Sequence(nn.Module):
     def init_state(self, batch: int) -> State:
         return [s for layer in self.layers for s in layer.init_state(batch)]
 
-    def stream(self, x: Tensor, state: State, i: int) -> Tuple[Tensor, int]:
+    def stream(self, x: Tensor, state: State, i: int) -> tuple[Tensor, int]:
         for layer in self.layers:
             x, i = layer.stream(x, state, i)
         return x, i
@@ -172,7 +170,7 @@ class Residual(nn.Module):
         skip = [torch.zeros(batch, self.channels, self.delay)] if self.delay else []
         return skip + self.branch.init_state(batch)
 
-    def stream(self, x: Tensor, state: State, i: int) -> Tuple[Tensor, int]:
+    def stream(self, x: Tensor, state: State, i: int) -> tuple[Tensor, int]:
         skip = x
         if self.delay > 0:
             extended = torch.cat([state[i], x], -1)
@@ -237,7 +235,7 @@ class WaveformHead(nn.Module):
     def init_state(self, batch: int) -> State:
         return [torch.zeros(1, dtype=torch.int64)] if self.noise else []
 
-    def stream(self, x: Tensor, state: State, i: int) -> Tuple[Tensor, int]:
+    def stream(self, x: Tensor, state: State, i: int) -> tuple[Tensor, int]:
         if not self.noise:
             return self._synthesize(x, torch.zeros(0, dtype=torch.int64)), i
         index = torch.arange(x.shape[-1], dtype=torch.int64) + state[i]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -52,7 +51,7 @@ def _fixed_pqmf(tracker: DelayTracker, cfg: ModelConfig) -> tuple[Conv, ConvTran
 def _build_encoder(tracker: DelayTracker, cfg: ModelConfig) -> list[nn.Module]:
     channels = cfg.encoder_channels
     layers: list[nn.Module] = [Conv(tracker, cfg.n_bands, channels[0], cfg.encoder_kernel)]
-    for ratio, cin, cout in zip(cfg.ratios, channels[:-1], channels[1:]):
+    for ratio, cin, cout in zip(cfg.ratios, channels[:-1], channels[1:], strict=True):
         layers += [LeakyReLU(cfg.leaky_slope),
                    Conv(tracker, cin, cout, 2 * ratio + 1, stride=ratio)]
     layers += [LeakyReLU(cfg.leaky_slope), Conv(tracker, channels[-1], 2 * cfg.latent_size, 3)]
@@ -72,7 +71,7 @@ def _build_decoder(tracker: DelayTracker, cfg: ModelConfig) -> list[nn.Module]:
     channels = cfg.decoder_channels
     cin = cfg.latent_size + len(cfg.descriptors)
     layers: list[nn.Module] = [Conv(tracker, cin, channels[0], cfg.decoder_kernel)]
-    for ratio, c_in, c_out in zip(reversed(cfg.ratios), channels[:-1], channels[1:]):
+    for ratio, c_in, c_out in zip(reversed(cfg.ratios), channels[:-1], channels[1:], strict=True):
         layers += [LeakyReLU(cfg.leaky_slope),
                    ConvTranspose(tracker, c_in, c_out, 2 * ratio, ratio)]
         layers += [Residual(tracker, _residual_branch(cfg, c_out, d))
@@ -169,7 +168,7 @@ def stream_in_chunks(model: NeuroRave, audio: Tensor, descriptors: Tensor,
     """Reference streaming forward: encode then decode, chunk by chunk."""
     c = model.config.compression
     enc, dec = model.init_encoder_state(), model.init_decoder_state(after_encoder=True)
-    outputs: List[Tensor] = []
+    outputs: list[Tensor] = []
     for start in range(0, audio.shape[-1] // c, frames_per_chunk):
         stop = min(start + frames_per_chunk, audio.shape[-1] // c)
         z = model.stream_encode(audio[..., start * c:stop * c], enc)
@@ -177,4 +176,4 @@ def stream_in_chunks(model: NeuroRave, audio: Tensor, descriptors: Tensor,
     return torch.cat(outputs, -1)
 
 
-__all__: Tuple[str, ...] = ("Latency", "NeuroRave", "count_parameters", "stream_in_chunks")
+__all__: tuple[str, ...] = ("Latency", "NeuroRave", "count_parameters", "stream_in_chunks")

@@ -179,11 +179,12 @@ def multiply_adds_per_second(description: dict) -> float:
     return analysis + encoder + decoder + synthesis
 
 
-__all__ = ["FORMAT_VERSION", "describe", "load_nrv", "multiply_adds_per_second", "read_description",
-           "save_nrv", "write_atomically"]
+__all__ = ["FORMAT_VERSION", "describe", "load_nrv", "multiply_adds_per_second",
+           "read_description", "save_nrv", "strip_weight_norm", "write_atomically"]
 
 
-def _strip_weight_norm(model: torch.nn.Module) -> None:
+def strip_weight_norm(model: torch.nn.Module) -> None:
+    """Fold weight-norm parametrizations into plain weights, in place."""
     from torch.nn.utils import parametrize
 
     for module in model.modules():
@@ -219,7 +220,7 @@ def load_nrv(path: str | Path) -> NeuroRave:
 
     description = read_description(path)
     model = NeuroRave(ModelConfig.from_dict(description["config"])).eval()
-    _strip_weight_norm(model)
+    strip_weight_norm(model)
     tensors = load_file(str(path))
     with torch.no_grad():
         _load_conv("pqmf.analysis", model.pqmf_analysis, tensors)
