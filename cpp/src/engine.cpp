@@ -1,5 +1,7 @@
 #include "neurorave/engine.hpp"
 
+#include <algorithm>
+
 #include "layers/waveform_head.hpp"
 #include "network_builder.hpp"
 #include "neurorave/error.hpp"
@@ -11,8 +13,9 @@ namespace {
 constexpr int kFormatVersion = 1;
 
 int require_int(const ModelFile& file, const nlohmann::json& object, const char* key) {
-  if (!object.contains(key) || !object[key].is_number_integer() || object[key].get<int>() < 0)
-    file.fail(std::string("description field '") + key + "' must be a non-negative integer");
+  if (!object.contains(key) || !object[key].is_number_integer() ||
+      object[key].get<int64_t>() < 0 || object[key].get<int64_t>() > (1 << 30))
+    file.fail(std::string("description field '") + key + "' must be an integer from 0 to 2^30");
   return object[key].get<int>();
 }
 
@@ -73,6 +76,10 @@ struct Engine::Impl {
   WaveformHead* head = nullptr;  // the decoder's last layer
   Matrix decoder_input;           // (latent + descriptors) x max frames
   Matrix latent;                  // latent x max frames, for forward()
+
+  // At most max_frames frames each.
+  void encode_chunk(const float* audio, int frames, float* z);
+  void decode_chunk(const float* z, const float* controls, int frames, float* audio);
 };
 
 std::unique_ptr<Engine> Engine::load(const std::string& path, int max_frames_per_call) {
@@ -85,6 +92,9 @@ std::unique_ptr<Engine> Engine::load(const std::string& path, int max_frames_per
     if (!desc.contains("pqmf") || !desc["pqmf"].is_object()) file.fail("no pqmf section");
     NetworkBuilder build(file);
     const int bands = require_int(file, desc["pqmf"], "bands");
+    if (desc["pqmf"].at("analysis").value("op", "") != "conv" ||
+        desc["pqmf"].at("synthesis").value("op", "") != "conv_transpose")
+      file.fail("pqmf needs a conv analysis and a conv_transpose synthesis");
     impl->analysis = build.conv(desc["pqmf"].at("analysis"), 1, "pqmf.analysis");
     impl->encoder = build.sequence(desc.at("encoder"), bands, "encoder");
     const int descriptors = static_cast<int>(info.descriptors.size());
@@ -139,29 +149,55 @@ void Engine::reset(StreamKind kind) {
   impl_->head->set_counter_start(kind == StreamKind::forward ? -impl_->noise_lead : 0);
 }
 
+void Engine::Impl::encode_chunk(const float* audio, int frames, float* z) {
+  const View in(audio, 1, static_cast<Eigen::Index>(frames) * info.compression);
+  const View band_signals = analysis->process(in);
+  Eigen::Map<Matrix>(z, info.latent_size, frames) = encoder->process(band_signals);
+}
+
+void Engine::Impl::decode_chunk(const float* z, const float* controls, int frames,
+                                float* audio) {
+  auto input = decoder_input.leftCols(frames);
+  input.topRows(info.latent_size) = View(z, info.latent_size, frames);
+  const size_t count = info.descriptors.size();
+  for (size_t d = 0; d < count; ++d)
+    for (int t = 0; t < frames; ++t)
+      input(info.latent_size + d, t) =
+          controls ? info.descriptors[d].normalise(controls[t * count + d]) : 0.0f;
+  const View band_signals = decoder->process(leading_columns(decoder_input, frames));
+  Eigen::Map<Matrix>(audio, 1, static_cast<Eigen::Index>(frames) * info.compression) =
+      synthesis->process(band_signals);
+}
+
+// The public calls take any number of frames, in pieces the buffers were sized for.
 void Engine::encode(const float* audio, int frames, float* z) {
-  const View in(audio, 1, static_cast<Eigen::Index>(frames) * impl_->info.compression);
-  const View bands = impl_->analysis->process(in);
-  Eigen::Map<Matrix>(z, impl_->info.latent_size, frames) = impl_->encoder->process(bands);
+  const auto& info = impl_->info;
+  for (int done = 0; done < frames; done += impl_->max_frames)
+    impl_->encode_chunk(audio + static_cast<ptrdiff_t>(done) * info.compression,
+                        std::min(impl_->max_frames, frames - done),
+                        z + static_cast<ptrdiff_t>(done) * info.latent_size);
 }
 
 void Engine::decode(const float* z, const float* controls, int frames, float* audio) {
   const auto& info = impl_->info;
-  auto input = impl_->decoder_input.leftCols(frames);
-  input.topRows(info.latent_size) = View(z, info.latent_size, frames);
-  for (size_t d = 0; d < info.descriptors.size(); ++d)
-    for (int t = 0; t < frames; ++t)
-      input(info.latent_size + d, t) =
-          controls ? info.descriptors[d].normalise(controls[t * info.descriptors.size() + d])
-                   : 0.0f;
-  const View bands = impl_->decoder->process(leading_columns(impl_->decoder_input, frames));
-  Eigen::Map<Matrix>(audio, 1, static_cast<Eigen::Index>(frames) * info.compression) =
-      impl_->synthesis->process(bands);
+  const size_t count = info.descriptors.size();
+  for (int done = 0; done < frames; done += impl_->max_frames)
+    impl_->decode_chunk(z + static_cast<ptrdiff_t>(done) * info.latent_size,
+                        controls ? controls + done * count : nullptr,
+                        std::min(impl_->max_frames, frames - done),
+                        audio + static_cast<ptrdiff_t>(done) * info.compression);
 }
 
 void Engine::forward(const float* audio, const float* controls, int frames, float* audio_out) {
-  encode(audio, frames, impl_->latent.data());
-  decode(impl_->latent.data(), controls, frames, audio_out);
+  const auto& info = impl_->info;
+  const size_t count = info.descriptors.size();
+  for (int done = 0; done < frames; done += impl_->max_frames) {
+    const int n = std::min(impl_->max_frames, frames - done);
+    const ptrdiff_t offset = static_cast<ptrdiff_t>(done) * info.compression;
+    impl_->encode_chunk(audio + offset, n, impl_->latent.data());
+    impl_->decode_chunk(impl_->latent.data(), controls ? controls + done * count : nullptr, n,
+                        audio_out + offset);
+  }
 }
 
 }  // namespace neurorave

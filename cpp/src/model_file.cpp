@@ -71,7 +71,9 @@ ModelFile ModelFile::read(const std::string& path) {
     TensorData tensor;
     uint64_t count = 1;
     for (const auto& dim : entry["shape"]) {
-      if (!dim.is_number_integer() || dim.get<int64_t>() < 0) file.fail(where + "bad shape");
+      if (!dim.is_number_integer() || dim.get<int64_t>() < 0 ||
+          (dim.get<uint64_t>() > 0 && count > data_size / sizeof(float) / dim.get<uint64_t>()))
+        file.fail(where + "bad shape");  // negative, or more values than the data section holds
       tensor.shape.push_back(dim.get<int64_t>());
       count *= static_cast<uint64_t>(dim.get<int64_t>());
     }
@@ -82,7 +84,8 @@ ModelFile ModelFile::read(const std::string& path) {
     const uint64_t begin = offsets[0], end = offsets[1];
     if (begin > end || end > data_size)
       file.fail(where + "data offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                ") lie outside the " + std::to_string(data_size) + "-byte data section");
+                ") lie outside the " + std::to_string(data_size) +
+                "-byte data section (truncated file or lying header)");
     if (end - begin != count * sizeof(float))
       file.fail(where + "data offsets span " + std::to_string(end - begin) +
                 " bytes but shape " + shape_to_string(tensor.shape) + " needs " +

@@ -8,8 +8,9 @@ namespace neurorave {
 
 int NetworkBuilder::positive(const nlohmann::json& op, const char* key,
                              const std::string& where) const {
-  if (!op.contains(key) || !op[key].is_number_integer() || op[key].get<int>() < 1)
-    file_.fail(where + ": '" + key + "' must be a positive integer");
+  if (!op.contains(key) || !op[key].is_number_integer() || op[key].get<int64_t>() < 1 ||
+      op[key].get<int64_t>() > (1 << 20))
+    file_.fail(where + ": '" + key + "' must be an integer from 1 to 2^20");
   return op[key].get<int>();
 }
 

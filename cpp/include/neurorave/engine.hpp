@@ -3,7 +3,7 @@
 //
 // Every method below except load() and the constructor is real-time safe: no heap
 // allocation, no lock, no I/O, no exception. Frames are `info().compression`
-// samples; one call takes 1 ... max_frames() whole frames.
+// samples; a call takes any number of whole frames, run max_frames() at a time.
 
 #include <cstdint>
 #include <memory>

@@ -5,7 +5,7 @@
 namespace neurorave {
 
 Conv1d::Conv1d(const ConvShape& shape, const float* weight, const float* bias)
-    : shape_(shape), history_((shape.kernel - 1) * shape.dilation), has_bias_(bias != nullptr) {
+    : shape_(shape), history_((shape.kernel - 1) * shape.dilation) {
   const int in_per_group = shape.in / shape.groups;
   const int out_per_group = shape.out / shape.groups;
   for (int g = 0; g < shape.groups; ++g) {
@@ -17,7 +17,7 @@ Conv1d::Conv1d(const ConvShape& shape, const float* weight, const float* bias)
               weight[((g * out_per_group + o) * in_per_group + c) * shape.kernel + k];
     weights_.push_back(std::move(w));
   }
-  bias_ = has_bias_ ? Vector(Eigen::Map<const Vector>(bias, shape.out)) : Vector::Zero(shape.out);
+  bias_ = bias ? Vector(Eigen::Map<const Vector>(bias, shape.out)) : Vector::Zero(shape.out);
 }
 
 void Conv1d::prepare(int max_in_frames) {
@@ -25,6 +25,8 @@ void Conv1d::prepare(int max_in_frames) {
   const int max_out = max_in_frames / shape_.stride;
   columns_ = Matrix::Zero(shape_.kernel * shape_.in / shape_.groups, max_out);
   output_ = Matrix::Zero(shape_.out, max_out);
+  gemm_.prepare(shape_.out / shape_.groups, max_out,
+                shape_.kernel * shape_.in / shape_.groups);
 }
 
 void Conv1d::reset() { window_.setZero(); }
@@ -32,9 +34,9 @@ void Conv1d::reset() { window_.setZero(); }
 View Conv1d::process(const View& in) {
   const int frames = static_cast<int>(in.cols());
   const int out_frames = frames / shape_.stride;
+  output_.leftCols(out_frames).colwise() = bias_;
   if (history_ == 0 && shape_.stride == 1 && shape_.groups == 1) {  // pointwise: no window
-    output_.leftCols(frames).noalias() = weights_[0] * in;
-    if (has_bias_) output_.leftCols(frames).colwise() += bias_;
+    gemm_.accumulate(weights_[0], in.data(), in.rows(), frames, output_.data(), output_.rows());
     return leading_columns(output_, frames);
   }
   window_.middleCols(history_, frames) = in;
@@ -46,10 +48,9 @@ View Conv1d::process(const View& in) {
         columns_.block(k * in_per_group, t, in_per_group, 1) =
             window_.block(g * in_per_group, t * shape_.stride + k * shape_.dilation,
                           in_per_group, 1);
-    output_.block(g * out_per_group, 0, out_per_group, out_frames).noalias() =
-        weights_[g] * columns_.leftCols(out_frames);
+    gemm_.accumulate(weights_[g], columns_.data(), columns_.rows(), out_frames,
+                     output_.data() + g * out_per_group, output_.rows());
   }
-  if (has_bias_) output_.leftCols(out_frames).colwise() += bias_;
   // Keep the last `history_` input columns for the next block (forward copy is safe).
   float* data = window_.data();
   std::copy(data + static_cast<ptrdiff_t>(frames) * shape_.in,

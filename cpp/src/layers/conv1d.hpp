@@ -2,6 +2,7 @@
 // Conv1d with cached history: a stream cut into any blocks (each a multiple of the
 // stride) gives exactly the causal offline result.
 
+#include "layers/gemm.hpp"
 #include "layers/layer.hpp"
 
 namespace neurorave {
@@ -29,8 +30,8 @@ class Conv1d final : public Layer {
   ConvShape shape_;
   int history_;
   std::vector<Matrix> weights_;  // per group: (out / groups) x (kernel * in / groups)
-  Vector bias_;
-  bool has_bias_;
+  Vector bias_;  // zeros when the conv has none
+  Gemm gemm_;
   Matrix window_;   // in x (history + max frames): cached history, then the new block
   Matrix columns_;  // (kernel * in / groups) x max out frames
   Matrix output_;

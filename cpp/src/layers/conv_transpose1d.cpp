@@ -17,6 +17,7 @@ ConvTranspose1d::ConvTranspose1d(int in, int out, int kernel, int stride, const 
 
 void ConvTranspose1d::prepare(int max_in_frames) {
   taps_ = Matrix::Zero(kernel_ * out_, max_in_frames);
+  gemm_.prepare(kernel_ * out_, max_in_frames, in_);
   accumulator_ = Matrix::Zero(out_, tail_ + max_in_frames * stride_ + stride_);
   output_ = Matrix::Zero(out_, max_in_frames * stride_);
 }
@@ -26,7 +27,8 @@ void ConvTranspose1d::reset() { accumulator_.setZero(); }
 View ConvTranspose1d::process(const View& in) {
   const int frames = static_cast<int>(in.cols());
   const int length = frames * stride_;
-  taps_.leftCols(frames).noalias() = weight_ * in;
+  taps_.leftCols(frames).setZero();
+  gemm_.accumulate(weight_, in.data(), in.rows(), frames, taps_.data(), taps_.rows());
   // Columns [0, tail) hold the carry; everything after it starts from zero.
   accumulator_.middleCols(tail_, length).setZero();
   for (int t = 0; t < frames; ++t)

@@ -2,6 +2,7 @@
 // ConvTranspose1d streamed by overlap-add: each block's overhang (kernel - stride
 // samples) is carried into the next block. The bias is added once per output sample.
 
+#include "layers/gemm.hpp"
 #include "layers/layer.hpp"
 
 namespace neurorave {
@@ -26,6 +27,7 @@ class ConvTranspose1d final : public Layer {
   Matrix weight_;       // (kernel * out) x in: every tap's contribution in one product
   Vector bias_;
   bool has_bias_;
+  Gemm gemm_;
   Matrix taps_;         // (kernel * out) x max in frames
   Matrix accumulator_;  // out x (tail + max out frames); starts with the carried tail
   Matrix output_;

@@ -1,0 +1,516 @@
+// Each streaming layer against values worked out by hand, and against itself cut into
+// blocks. Inputs and weights are small integers or halves wherever the output is
+// compared exactly, so every sum is exact whatever order Eigen adds in.
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "layers/conv1d.hpp"
+#include "layers/conv_transpose1d.hpp"
+#include "layers/leaky_relu.hpp"
+#include "layers/noise.hpp"
+#include "layers/residual.hpp"
+#include "layers/sequence.hpp"
+#include "layers/waveform_head.hpp"
+#include "test_model_writer.hpp"
+
+using neurorave::Conv1d;
+using neurorave::ConvShape;
+using neurorave::ConvTranspose1d;
+using neurorave::Layer;
+using neurorave::LeakyRelu;
+using neurorave::Matrix;
+using neurorave::Residual;
+using neurorave::Sequence;
+using neurorave::View;
+using neurorave::WaveformHead;
+
+namespace {
+
+// A channels x frames matrix from its rows.
+Matrix rows(std::initializer_list<std::initializer_list<float>> values) {
+  const auto frames = static_cast<Eigen::Index>(values.begin()->size());
+  Matrix m(static_cast<Eigen::Index>(values.size()), frames);
+  Eigen::Index r = 0;
+  for (const auto& row : values) {
+    REQUIRE(static_cast<Eigen::Index>(row.size()) == frames);
+    Eigen::Index c = 0;
+    for (const float v : row) m(r, c++) = v;
+    ++r;
+  }
+  return m;
+}
+
+std::string show(const Matrix& m) {
+  std::ostringstream out;
+  out << "(" << m.rows() << " x " << m.cols() << ")\n" << m;
+  return out.str();
+}
+
+#define CHECK_SAME(actual, expected)                                                    \
+  do {                                                                                  \
+    const Matrix a_ = (actual), e_ = (expected);                                        \
+    const bool same_ = a_.rows() == e_.rows() && a_.cols() == e_.cols() && a_ == e_;    \
+    CHECK_MESSAGE(same_, "got " << show(a_) << "\nexpected " << show(e_));             \
+  } while (false)
+
+// Runs `layer` from a fresh state over `in`, in blocks of the given sizes (cycled).
+Matrix stream(Layer& layer, const Matrix& in, std::vector<int> blocks) {
+  layer.reset();
+  Matrix out(layer.out_channels(), layer.out_frames(static_cast<int>(in.cols())));
+  Eigen::Index read = 0, written = 0;
+  for (size_t i = 0; read < in.cols(); ++i) {
+    const auto n = std::min<Eigen::Index>(blocks[i % blocks.size()], in.cols() - read);
+    const View y = layer.process(View(in.data() + read * in.rows(), in.rows(), n));
+    out.middleCols(written, y.cols()) = y;
+    read += n;
+    written += y.cols();
+  }
+  REQUIRE(written == out.cols());
+  return out;
+}
+
+Matrix one_shot(Layer& layer, const Matrix& in) {
+  return stream(layer, in, {static_cast<int>(in.cols())});
+}
+
+// Integers in [-range, range], or halves of them: exact in float, and so are their sums.
+std::vector<float> small_numbers(size_t count, int range, uint32_t seed, float step = 1.0f) {
+  neurorave_tests::WeightSource source(seed);
+  std::vector<float> v(count);
+  for (float& x : v) x = step * std::round(source.next(static_cast<float>(range) + 0.49f));
+  return v;
+}
+
+Matrix small_matrix(Eigen::Index channels, Eigen::Index frames, uint32_t seed) {
+  const auto v = small_numbers(static_cast<size_t>(channels * frames), 4, seed);
+  return Eigen::Map<const Matrix>(v.data(), channels, frames);
+}
+
+std::unique_ptr<Conv1d> make_conv(const ConvShape& s, const std::vector<float>& weight,
+                                  const std::vector<float>& bias, int max_frames) {
+  REQUIRE(weight.size() == static_cast<size_t>(s.out * (s.in / s.groups) * s.kernel));
+  auto conv = std::make_unique<Conv1d>(s, weight.data(), bias.empty() ? nullptr : bias.data());
+  conv->prepare(max_frames);
+  return conv;
+}
+
+ConvShape shape(int in, int out, int kernel, int stride = 1, int dilation = 1, int groups = 1) {
+  ConvShape s;
+  s.in = in;
+  s.out = out;
+  s.kernel = kernel;
+  s.stride = stride;
+  s.dilation = dilation;
+  s.groups = groups;
+  return s;
+}
+
+// torch's causal conv written out: y[o, t] = b[o] + sum w[o, c, k] x[c, t*stride + k*dil - hist].
+Matrix direct_conv(const ConvShape& s, const std::vector<float>& w, const std::vector<float>& b,
+                   const Matrix& x) {
+  const int history = (s.kernel - 1) * s.dilation;
+  const int in_per_group = s.in / s.groups, out_per_group = s.out / s.groups;
+  Matrix y(s.out, x.cols() / s.stride);
+  for (int o = 0; o < s.out; ++o) {
+    const int g = o / out_per_group;
+    for (Eigen::Index t = 0; t < y.cols(); ++t) {
+      float sum = b.empty() ? 0.0f : b[o];
+      for (int c = 0; c < in_per_group; ++c)
+        for (int k = 0; k < s.kernel; ++k) {
+          const Eigen::Index n = t * s.stride + k * s.dilation - history;
+          if (n >= 0) sum += w[(o * in_per_group + c) * s.kernel + k] * x(g * in_per_group + c, n);
+        }
+      y(o, t) = sum;
+    }
+  }
+  return y;
+}
+
+}  // namespace
+
+TEST_SUITE("layers") {
+
+TEST_CASE("Conv1d kernel 3: causal, zero history at the start") {
+  // y[t] = 1 x[t-2] + 2 x[t-1] + 3 x[t] (torch correlates: the last tap meets x[t]).
+  auto conv = make_conv(shape(1, 1, 3), {1, 2, 3}, {}, 8);
+  CHECK(conv->history() == 2);
+  CHECK_SAME(one_shot(*conv, rows({{1, 0, 0, 0}})), rows({{3, 2, 1, 0}}));
+  CHECK_SAME(one_shot(*conv, rows({{1, 2, 3, 4}})), rows({{3, 8, 14, 20}}));
+  // One frame at a time carries the history across calls.
+  CHECK_SAME(stream(*conv, rows({{1, 2, 3, 4}}), {1}), rows({{3, 8, 14, 20}}));
+  // Without reset() the history of the last call is still there ...
+  const Matrix after = rows({{3, 4}});
+  const Matrix again = conv->process(View(after.data(), 1, 2));
+  CHECK_SAME(again, rows({{1 * 3 + 2 * 4 + 3 * 3, 1 * 4 + 2 * 3 + 3 * 4}}));
+  // ... and reset() forgets it.
+  conv->reset();
+  const Matrix fresh = conv->process(View(after.data(), 1, 2));
+  CHECK_SAME(fresh, rows({{9, 2 * 3 + 3 * 4}}));
+}
+
+TEST_CASE("Conv1d stride 2") {
+  // Window [0, 0, x0, x1, ...]; output t sees window[2t .. 2t+2] = x[2t-2 .. 2t].
+  auto conv = make_conv(shape(1, 1, 3, 2), {1, 2, 3}, {}, 8);
+  CHECK(conv->out_frames(6) == 3);
+  CHECK(conv->downsampling() == 2);
+  const Matrix x = rows({{1, 2, 3, 4, 5, 6}});
+  const Matrix expected = rows({{3, 1 * 1 + 2 * 2 + 3 * 3, 1 * 3 + 2 * 4 + 3 * 5}});
+  CHECK_SAME(one_shot(*conv, x), expected);
+  CHECK_SAME(stream(*conv, x, {2}), expected);
+  CHECK_SAME(stream(*conv, x, {4, 2}), expected);
+}
+
+TEST_CASE("Conv1d dilation 2") {
+  // y[t] = 1 x[t-4] + 2 x[t-2] + 3 x[t].
+  auto conv = make_conv(shape(1, 1, 3, 1, 2), {1, 2, 3}, {}, 8);
+  CHECK(conv->history() == 4);
+  const Matrix x = rows({{1, 2, 3, 4, 5, 6}});
+  const Matrix expected = rows({{3, 6, 2 + 9, 4 + 12, 1 + 6 + 15, 2 + 8 + 18}});
+  CHECK_SAME(one_shot(*conv, x), expected);
+  CHECK_SAME(stream(*conv, x, {1}), expected);
+  CHECK_SAME(stream(*conv, x, {5, 1}), expected);
+}
+
+TEST_CASE("Conv1d groups 2 with bias") {
+  // Weight (out 4, in/groups 1, kernel 2). Group 0 reads channel 0, group 1 channel 1.
+  //   y0 = x0[t-1] + 0.5        y1 = x0[t] - 1
+  //   y2 = x1[t-1] + x1[t]      y3 = 2 x1[t-1] - x1[t] + 10
+  auto conv = make_conv(shape(2, 4, 2, 1, 1, 2), {1, 0, 0, 1, 1, 1, 2, -1}, {0.5f, -1, 0, 10}, 8);
+  const Matrix x = rows({{1, 2, 3}, {10, 20, 30}});
+  const Matrix expected = rows({{0.5f, 1.5f, 2.5f}, {0, 1, 2}, {10, 30, 50}, {0, 10, 20}});
+  CHECK_SAME(one_shot(*conv, x), expected);
+  CHECK_SAME(stream(*conv, x, {1}), expected);
+}
+
+TEST_CASE("Conv1d weight layout (out, in, kernel) with bias") {
+  // y = 1 x0[t-1] + 2 x0[t] + 3 x1[t-1] + 4 x1[t] + 0.5
+  auto conv = make_conv(shape(2, 1, 2), {1, 2, 3, 4}, {0.5f}, 8);
+  const Matrix x = rows({{1, 2, 3}, {10, 20, 30}});
+  const Matrix expected = rows({{42.5f, 115.5f, 188.5f}});
+  CHECK_SAME(one_shot(*conv, x), expected);
+  CHECK_SAME(stream(*conv, x, {1}), expected);
+}
+
+TEST_CASE("Conv1d kernel 1 (the pointwise path) with bias") {
+  // y0 = x0 + 2 x1, y1 = -x0 + 0.5 x1 + 1
+  auto conv = make_conv(shape(2, 2, 1), {1, 2, -1, 0.5f}, {0, 1}, 8);
+  CHECK(conv->history() == 0);
+  const Matrix x = rows({{1, 2}, {4, 8}});
+  CHECK_SAME(one_shot(*conv, x), rows({{9, 18}, {2, 3}}));
+  CHECK_SAME(stream(*conv, x, {1}), rows({{9, 18}, {2, 3}}));
+}
+
+TEST_CASE("Conv1d streamed in any blocks equals the whole signal at once") {
+  struct Case {
+    ConvShape s;
+    bool bias;
+  };
+  const std::vector<Case> cases = {
+      {shape(3, 5, 3), true},          {shape(4, 6, 3, 2, 2, 2), true},
+      {shape(2, 3, 5, 1, 3), false},   {shape(4, 4, 4, 4), true},
+      {shape(6, 6, 1, 1, 1, 3), true}, {shape(8, 4, 1), false},
+  };
+  uint32_t seed = 11;
+  for (const auto& c : cases) {
+    const auto& s = c.s;
+    CAPTURE(s.in);
+    CAPTURE(s.out);
+    CAPTURE(s.kernel);
+    CAPTURE(s.stride);
+    CAPTURE(s.dilation);
+    CAPTURE(s.groups);
+    const auto w = small_numbers(static_cast<size_t>(s.out * (s.in / s.groups) * s.kernel), 2,
+                                 ++seed, 0.5f);
+    const auto b =
+        c.bias ? small_numbers(static_cast<size_t>(s.out), 3, ++seed) : std::vector<float>{};
+    const Matrix x = small_matrix(s.in, 48 * s.stride, ++seed);
+    auto conv = make_conv(s, w, b, static_cast<int>(x.cols()));
+    const Matrix whole = one_shot(*conv, x);
+    CHECK_SAME(whole, direct_conv(s, w, b, x));
+    const int st = s.stride;
+    CHECK_SAME(stream(*conv, x, {st}), whole);
+    CHECK_SAME(stream(*conv, x, {st, 3 * st, 2 * st, 7 * st, st, 16 * st}), whole);
+    CHECK_SAME(stream(*conv, x, {24 * st}), whole);
+  }
+}
+
+TEST_CASE("ConvTranspose1d kernel 4 stride 2: overlap-add across blocks") {
+  // Each input frame t adds x[t] * [1, 2, 3, 4] at output samples 2t .. 2t+3.
+  const std::vector<float> w = {1, 2, 3, 4};  // (in 1, out 1, kernel 4)
+  ConvTranspose1d up(1, 1, 4, 2, w.data(), nullptr);
+  up.prepare(4);
+  CHECK(up.out_frames(3) == 6);
+  CHECK(up.upsampling() == 2);
+  const Matrix x = rows({{1, 10, 100}});
+  // Samples 0..5 of the full output; 300 and 400 wait for the next call.
+  const Matrix expected = rows({{1, 2, 3 + 10, 4 + 20, 30 + 100, 40 + 200}});
+  CHECK_SAME(one_shot(up, x), expected);
+  CHECK_SAME(stream(up, x, {1}), expected);
+  CHECK_SAME(stream(up, x, {2, 1}), expected);
+  // The carried tail comes out with the next frames, then nothing is left.
+  const Matrix zeros = rows({{0, 0}});
+  up.reset();
+  (void)up.process(View(x.data(), 1, 3));
+  CHECK_SAME(Matrix(up.process(View(zeros.data(), 1, 2))), rows({{300, 400, 0, 0}}));
+  // reset() drops the tail.
+  up.reset();
+  CHECK_SAME(Matrix(up.process(View(zeros.data(), 1, 2))), rows({{0, 0, 0, 0}}));
+}
+
+TEST_CASE("ConvTranspose1d bias is added once per output sample") {
+  const std::vector<float> w = {1, 2, 3, 4}, b = {0.5f};
+  ConvTranspose1d up(1, 1, 4, 2, w.data(), b.data());
+  up.prepare(4);
+  const Matrix x = rows({{1, 10, 100}});
+  const Matrix expected = rows({{1.5f, 2.5f, 13.5f, 24.5f, 130.5f, 240.5f}});
+  CHECK_SAME(one_shot(up, x), expected);
+  CHECK_SAME(stream(up, x, {1}), expected);
+  // Silence in: only the bias, once, even where two frames overlap.
+  const Matrix zeros = rows({{0, 0, 0}});
+  CHECK_SAME(one_shot(up, zeros), rows({{0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f}}));
+}
+
+TEST_CASE("ConvTranspose1d weight layout (in, out, kernel)") {
+  // y_o[2t + k] = sum_c w[c, o, k] x_c[t]
+  const std::vector<float> w = {1, 2, 3, 4, 5, 6, 7, 8};
+  ConvTranspose1d up(2, 2, 2, 2, w.data(), nullptr);
+  up.prepare(2);
+  CHECK_SAME(one_shot(up, rows({{1}, {10}})), rows({{1 + 50, 2 + 60}, {3 + 70, 4 + 80}}));
+}
+
+TEST_CASE("ConvTranspose1d streamed in any blocks equals the whole signal at once") {
+  const int in = 3, out = 2, kernel = 7, stride = 3;
+  const auto w = small_numbers(in * out * kernel, 2, 5, 0.5f);
+  const auto b = small_numbers(out, 3, 6);
+  ConvTranspose1d up(in, out, kernel, stride, w.data(), b.data());
+  const Matrix x = small_matrix(in, 40, 9);
+  up.prepare(40);
+  // y_o[n] = b_o + sum_{t, k : stride t + k = n} sum_c w[c, o, k] x_c[t], for n < 3 * 40.
+  Matrix direct = Matrix::Zero(out, 40 * stride);
+  for (int o = 0; o < out; ++o)
+    for (int n = 0; n < 40 * stride; ++n) {
+      float sum = b[o];
+      for (int t = 0; t < 40; ++t)
+        for (int c = 0; c < in; ++c) {
+          const int k = n - stride * t;
+          if (k >= 0 && k < kernel) sum += w[(c * out + o) * kernel + k] * x(c, t);
+        }
+      direct(o, n) = sum;
+    }
+  const Matrix whole = one_shot(up, x);
+  CHECK_SAME(whole, direct);
+  CHECK_SAME(stream(up, x, {1}), whole);
+  CHECK_SAME(stream(up, x, {2, 5, 1, 9}), whole);
+}
+
+TEST_CASE("LeakyRelu") {
+  LeakyRelu relu(2, 0.25f);
+  relu.prepare(4);
+  CHECK(relu.in_channels() == 2);
+  CHECK(relu.out_channels() == 2);
+  CHECK_SAME(one_shot(relu, rows({{-1, 0, 2, -5}, {4, -8, 0.5f, -0.5f}})),
+             rows({{-0.25f, 0, 2, -1.25f}, {4, -2, 0.5f, -0.125f}}));
+}
+
+TEST_CASE("Residual: x delayed by `delay` frames plus branch(x)") {
+  auto make = [](int delay, std::vector<float> weight) {
+    std::vector<std::unique_ptr<Layer>> layers;
+    const int kernel = static_cast<int>(weight.size());
+    layers.push_back(std::make_unique<Conv1d>(shape(1, 1, kernel), weight.data(), nullptr));
+    auto branch = std::make_unique<Sequence>(std::move(layers));
+    auto residual = std::make_unique<Residual>(std::move(branch), delay);
+    residual->prepare(8);
+    return residual;
+  };
+  const Matrix x = rows({{1, 2, 3, 4}});
+  {
+    // Branch 2 x[t], skip x[t - 2].
+    auto r = make(2, {2});
+    const Matrix expected = rows({{2, 4, 6 + 1, 8 + 2}});
+    CHECK_SAME(one_shot(*r, x), expected);
+    CHECK_SAME(stream(*r, x, {1}), expected);
+    CHECK_SAME(stream(*r, x, {3, 1}), expected);
+  }
+  {
+    // No delay: 3 x.
+    auto r = make(0, {2});
+    CHECK_SAME(stream(*r, x, {1}), rows({{3, 6, 9, 12}}));
+  }
+  {
+    // A kernel-2 branch lags one frame; delay 1 aligns the skip with it:
+    // y = x[t-1] + (x[t-1] + x[t]).
+    auto r = make(1, {1, 1});
+    const Matrix expected = rows({{1, 1 + 3, 2 + 5, 3 + 7}});
+    CHECK_SAME(one_shot(*r, x), expected);
+    CHECK_SAME(stream(*r, x, {1}), expected);
+    // reset() clears the skip delay line too.
+    r->reset();
+    CHECK_SAME(one_shot(*r, x), expected);
+  }
+}
+
+TEST_CASE("hash_noise equals the torch reference bit for bit") {
+  // python/neurorave/layers.py hash_noise(torch.tensor([0, 1, 2, 1000, -5, 2**33 + 7]), 3)
+  const int64_t index[6] = {0, 1, 2, 1000, -5, (int64_t{1} << 33) + 7};
+  const float reference[3][6] = {
+      {0.026625633239746094f, -0.9278180599212646f, 0.39419472217559814f, 0.5350081920623779f,
+       -0.9154247045516968f, -0.29467320442199707f},
+      {-0.23272061347961426f, 0.082039475440979f, -0.8724042177200317f, 0.3008776903152466f,
+       0.20490658283233643f, 0.7151843309402466f},
+      {0.7771369218826294f, -0.11798393726348877f, 0.8500179052352905f, -0.9839528799057007f,
+       -0.7852360010147095f, -0.16448438167572021f},
+  };
+  for (int band = 0; band < 3; ++band)
+    for (int i = 0; i < 6; ++i) {
+      CAPTURE(band);
+      CAPTURE(index[i]);
+      CHECK(neurorave::hash_noise(index[i], band) == reference[band][i]);
+    }
+  // Uniform in [-1, 1).
+  float lo = 1, hi = -1;
+  double mean = 0;
+  for (int64_t n = 0; n < 20000; ++n) {
+    const float v = neurorave::hash_noise(n, 1);
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    mean += v;
+  }
+  CHECK(lo >= -1.0f);
+  CHECK(hi < 1.0f);
+  CHECK(lo < -0.99f);
+  CHECK(hi > 0.99f);
+  CHECK(std::abs(mean / 20000) < 0.02);
+}
+
+TEST_CASE("WaveformHead without noise: tanh(wave) * sigmoid(amplitude)") {
+  WaveformHead head(1, false);
+  CHECK(head.in_channels() == 2);
+  CHECK(head.out_channels() == 1);
+  head.prepare(4);
+  // tanh(ln(3) / 2) = 1/2, sigmoid(ln 3) = 3/4, sigmoid(-ln 3) = 1/4, sigmoid(0) = 1/2.
+  const float l = std::log(3.0f);
+  const Matrix y = one_shot(head, rows({{0, l / 2, -l / 2, 20}, {3, l, 0, -l}}));
+  REQUIRE(y.cols() == 4);
+  CHECK(y(0, 0) == 0.0f);
+  CHECK(y(0, 1) == doctest::Approx(0.375).epsilon(1e-6));
+  CHECK(y(0, 2) == doctest::Approx(-0.25).epsilon(1e-6));
+  CHECK(y(0, 3) == doctest::Approx(0.25).epsilon(1e-6));
+}
+
+TEST_CASE("WaveformHead with noise: sigmoid(gain - 5) * hash_noise(counter, band)") {
+  WaveformHead head(3, true);
+  CHECK(head.in_channels() == 9);
+  CHECK(head.out_channels() == 3);
+  head.prepare(8);
+  // wave 0 and gain 5: the output is exactly half the noise.
+  Matrix in = Matrix::Zero(9, 8);
+  in.bottomRows(3).setConstant(5.0f);
+  const auto half_noise = [](int64_t index, int band) {
+    return 0.5f * neurorave::hash_noise(index, band);
+  };
+  const View three(in.data(), 9, 3), one(in.data(), 9, 1);
+
+  // A fresh head counts from 0.
+  Matrix y = head.process(three);
+  for (int b = 0; b < 3; ++b)
+    for (int t = 0; t < 3; ++t) CHECK(y(b, t) == half_noise(t, b));
+  CHECK(y(0, 0) == 0.5f * 0.026625633239746094f);  // the reference values, once more
+  CHECK(y(2, 2) == 0.5f * 0.8500179052352905f);
+  // The counter goes on across calls.
+  y = head.process(one);
+  for (int b = 0; b < 3; ++b) CHECK(y(b, 0) == half_noise(3, b));
+
+  // set_counter_start: the next sample draws that index, and so does the first after reset().
+  head.set_counter_start(-5);
+  y = head.process(one);
+  CHECK(y(0, 0) == 0.5f * -0.9154247045516968f);
+  CHECK(y(1, 0) == 0.5f * 0.20490658283233643f);
+  CHECK(y(2, 0) == 0.5f * -0.7852360010147095f);
+  y = head.process(one);
+  CHECK(y(1, 0) == half_noise(-4, 1));
+  head.reset();
+  y = head.process(one);
+  CHECK(y(1, 0) == 0.5f * 0.20490658283233643f);
+  head.set_counter_start(1000);
+  y = head.process(one);
+  CHECK(y(2, 0) == 0.5f * -0.9839528799057007f);
+  head.set_counter_start((int64_t{1} << 33) + 7);
+  y = head.process(one);
+  CHECK(y(1, 0) == 0.5f * 0.7151843309402466f);
+
+  // Wave, amplitude and noise gain together; in blocks, the same as in one call.
+  const auto values = small_numbers(9 * 8, 3, 21, 0.5f);
+  in = Eigen::Map<const Matrix>(values.data(), 9, 8);
+  head.set_counter_start(-3);
+  const Matrix whole = one_shot(head, in);
+  for (int b = 0; b < 3; ++b)
+    for (int t = 0; t < 8; ++t) {
+      const float sig_amp = 1.0f / (1.0f + std::exp(-in(3 + b, t)));
+      const float sig_gain = 1.0f / (1.0f + std::exp(-(in(6 + b, t) - 5.0f)));
+      const float expected =
+          std::tanh(in(b, t)) * sig_amp + sig_gain * neurorave::hash_noise(t - 3, b);
+      CHECK(whole(b, t) == doctest::Approx(expected).epsilon(1e-6));
+    }
+  CHECK_SAME(stream(head, in, {1}), whole);
+  CHECK_SAME(stream(head, in, {3, 2}), whole);
+}
+
+TEST_CASE("PQMF-like: Haar analysis (strided conv) + synthesis (transposed conv) reconstruct") {
+  // Analysis filters h0 = [1/2, 1/2], h1 = [1/2, -1/2], time-reversed as conv weights
+  // (out 2, in 1, kernel 2). Output frame t sees (x[2t-1], x[2t]):
+  //   low = (x[2t-1] + x[2t]) / 2, high = (x[2t] - x[2t-1]) / 2.
+  auto analysis = make_conv(shape(1, 2, 2, 2), {0.5f, 0.5f, -0.5f, 0.5f}, {}, 64);
+  // Synthesis (in 2, out 1, kernel 2, stride 2): sample 2t = low - high = x[2t-1],
+  // sample 2t+1 = low + high = x[2t]. Perfect reconstruction, one sample late.
+  const std::vector<float> g = {1, 1, -1, 1};
+  ConvTranspose1d synthesis(2, 1, 2, 2, g.data(), nullptr);
+  synthesis.prepare(32);
+
+  // By hand: x = [1, 3, 5, 9] -> bands [[0.5, 4], [0.5, 1]] -> [0, 1, 3, 5].
+  const Matrix bands = one_shot(*analysis, rows({{1, 3, 5, 9}}));
+  CHECK_SAME(bands, rows({{0.5f, 4}, {0.5f, 1}}));
+  CHECK_SAME(one_shot(synthesis, bands), rows({{0, 1, 3, 5}}));
+
+  // Any signal, any even block sizes: out[n] = x[n - 1].
+  const Matrix x = small_matrix(1, 64, 3);
+  for (const int block : {2, 4, 6, 64}) {
+    CAPTURE(block);
+    analysis->reset();
+    synthesis.reset();
+    Matrix y(1, 64);
+    for (Eigen::Index n = 0; n < 64; n += block) {
+      const auto len = std::min<Eigen::Index>(block, 64 - n);
+      const View b = analysis->process(View(x.data() + n, 1, len));
+      y.middleCols(n, len) = synthesis.process(b);
+    }
+    CHECK(y(0, 0) == 0.0f);
+    CHECK_SAME(y.rightCols(63), x.leftCols(63));
+  }
+}
+
+TEST_CASE("Sequence chains layers and their rates") {
+  std::vector<std::unique_ptr<Layer>> layers;
+  const std::vector<float> w = {1, 1}, wt = {1, 1, 1, 1};
+  layers.push_back(std::make_unique<Conv1d>(shape(1, 1, 2, 2), w.data(), nullptr));
+  layers.push_back(std::make_unique<LeakyRelu>(1, 0.5f));
+  layers.push_back(std::make_unique<ConvTranspose1d>(1, 1, 4, 4, wt.data(), nullptr));
+  Sequence seq(std::move(layers));
+  CHECK(seq.downsampling() == 2);
+  CHECK(seq.upsampling() == 4);
+  CHECK(seq.out_frames(6) == 12);
+  seq.prepare(6);
+  // Pairs (x[2t-1] + x[2t]) = [1, 5, -4]; leaky -> [1, 5, -2]; each held for 4 samples.
+  CHECK_SAME(one_shot(seq, rows({{1, 2, 3, -1, -3, 0}})),
+             rows({{1, 1, 1, 1, 5, 5, 5, 5, -2, -2, -2, -2}}));
+}
+
+}  // TEST_SUITE
