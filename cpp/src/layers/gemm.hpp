@@ -24,9 +24,12 @@ class Gemm {
   // column stride rhs_stride). Real-time safe.
   void accumulate(const Matrix& lhs, const float* rhs, Eigen::Index rhs_stride,
                   Eigen::Index cols, float* result, Eigen::Index result_stride) {
-    if (cols == 1) {  // a matrix-vector product: Eigen packs nothing
-      Eigen::Map<Vector>(result, lhs.rows()).noalias() +=
-          lhs * Eigen::Map<const Vector>(rhs, lhs.cols());
+    // Below four columns, packing the weights costs more than it saves: matrix-vector
+    // products measured up to twice as fast there (and Eigen packs nothing for them).
+    if (cols < 4) {
+      for (Eigen::Index c = 0; c < cols; ++c)
+        Eigen::Map<Vector>(result + c * result_stride, lhs.rows()).noalias() +=
+            lhs * Eigen::Map<const Vector>(rhs + c * rhs_stride, lhs.cols());
       return;
     }
     Product::run(lhs.rows(), cols, lhs.cols(), lhs.data(), lhs.rows(), rhs, rhs_stride, result,
