@@ -4,13 +4,16 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <limits>
 #include <stdexcept>
 
+#include "neurorave/descriptor_analyser.hpp"
 #include "neurorave/engine.hpp"
 #include "neurorave/error.hpp"
 #include "neurorave/player.hpp"
 
 namespace py = pybind11;
+using neurorave::DescriptorAnalyser;
 using neurorave::Engine;
 using neurorave::ModelInfo;
 using neurorave::Player;
@@ -54,12 +57,6 @@ int whole_frames(const Engine& engine, py::ssize_t samples) {
   return static_cast<int>(samples / c);
 }
 
-void check_frames(const Engine& engine, int frames) {
-  if (frames > engine.max_frames())
-    throw std::invalid_argument("at most " + std::to_string(engine.max_frames()) +
-                                " frames per call");
-}
-
 const float* controls_pointer(const std::optional<FloatArray>& controls, const Engine& engine,
                               int frames) {
   if (!controls) return nullptr;
@@ -87,7 +84,6 @@ PYBIND11_MODULE(_core, m) {
       .def("reset", &Engine::reset, py::arg("kind") = StreamKind::forward)
       .def("encode", [](Engine& e, FloatArray audio) {
         const int frames = whole_frames(e, audio.size());
-        check_frames(e, frames);
         FloatArray z({frames, e.info().latent_size});
         e.encode(audio.data(), frames, z.mutable_data());
         return z;
@@ -96,14 +92,12 @@ PYBIND11_MODULE(_core, m) {
         if (z.ndim() != 2 || z.shape(1) != e.info().latent_size)
           throw std::invalid_argument("z must have shape (frames, latent_size)");
         const int frames = static_cast<int>(z.shape(0));
-        check_frames(e, frames);
         FloatArray audio(static_cast<py::ssize_t>(frames) * e.info().compression);
         e.decode(z.data(), controls_pointer(controls, e, frames), frames, audio.mutable_data());
         return audio;
       }, py::arg("z"), py::arg("controls") = py::none())
       .def("forward", [](Engine& e, FloatArray audio, std::optional<FloatArray> controls) {
         const int frames = whole_frames(e, audio.size());
-        check_frames(e, frames);
         FloatArray out(audio.size());
         e.forward(audio.data(), controls_pointer(controls, e, frames), frames,
                   out.mutable_data());
@@ -119,6 +113,10 @@ PYBIND11_MODULE(_core, m) {
       .def("set_control", &Player::set_control, py::arg("descriptor"), py::arg("value"))
       .def("control", &Player::control, py::arg("descriptor"))
       .def("set_smoothing_ms", &Player::set_smoothing_ms, py::arg("milliseconds"))
+      .def("set_follow", &Player::set_follow, py::arg("descriptor"), py::arg("follow"))
+      .def("set_offset", &Player::set_offset, py::arg("descriptor"), py::arg("offset"))
+      .def("set_scale", &Player::set_scale, py::arg("descriptor"), py::arg("scale"))
+      .def("follows", &Player::follows, py::arg("descriptor"))
       .def("reset", &Player::reset)
       .def("process", [](Player& p, FloatArray audio) {
         FloatArray out(audio.size());
@@ -128,4 +126,35 @@ PYBIND11_MODULE(_core, m) {
         }
         return out;
       }, py::arg("audio"));
+
+  py::class_<DescriptorAnalyser>(m, "DescriptorAnalyser",
+                                 "Streaming descriptors of docs/descriptors.md, one row a frame")
+      .def(py::init<int, int, std::vector<std::string>>(), py::arg("sample_rate"),
+           py::arg("compression"), py::arg("names"))
+      .def_property_readonly_static("known_names", [](py::object) {
+        return DescriptorAnalyser::known_names();
+      })
+      .def_property_readonly("sample_rate", &DescriptorAnalyser::sample_rate)
+      .def_property_readonly("compression", &DescriptorAnalyser::compression)
+      .def_property_readonly("window", &DescriptorAnalyser::window)
+      .def_property_readonly("names", &DescriptorAnalyser::names)
+      .def_property_readonly("pending", &DescriptorAnalyser::pending)
+      .def("reset", &DescriptorAnalyser::reset)
+      .def("push", [](DescriptorAnalyser& a, FloatArray audio) {
+        if (audio.ndim() != 1) throw std::invalid_argument("audio must be 1-D");
+        if (audio.size() > std::numeric_limits<int>::max())
+          throw std::invalid_argument("audio too long for one call");
+        const int n = static_cast<int>(audio.size());
+        // frames_for(n) is exactly what push() completes: no trimming needed.
+        const auto frames = static_cast<py::ssize_t>(a.frames_for(n));
+        py::array_t<double> values({frames, static_cast<py::ssize_t>(a.size())});
+        int done = 0;
+        {
+          py::gil_scoped_release release;
+          done = a.push(audio.data(), n, values.mutable_data());
+        }
+        if (done != frames) throw std::logic_error("DescriptorAnalyser: frame count mismatch");
+        return values;
+      }, py::arg("audio"),
+         "audio (n,) float32 -> values (frames completed, len(names)) float64");
 }

@@ -5,26 +5,68 @@
 
 namespace neurorave {
 
+namespace {
+
+// The model's descriptors the analyser can follow; a model may name others (a newer
+// descriptor, say): those keep their faders and never follow.
+std::vector<std::string> followable_names(const ModelInfo& info) {
+  const auto& known = DescriptorAnalyser::known_names();
+  std::vector<std::string> names;
+  for (const auto& d : info.descriptors)
+    if (std::find(known.begin(), known.end(), d.name) != known.end()) names.push_back(d.name);
+  return names;
+}
+
+}  // namespace
+
 Player::Player(std::unique_ptr<Engine> engine)
     : engine_(std::move(engine)),
+      analyser_(std::make_unique<DescriptorAnalyser>(engine_->info().sample_rate,
+                                                     engine_->info().compression,
+                                                     followable_names(engine_->info()))),
+      follow_(engine_->info().descriptors.size()),
       targets_(engine_->info().descriptors.size()),
       smoothed_(engine_->info().descriptors.size()) {
   const auto& info = engine_->info();
   for (size_t d = 0; d < targets_.size(); ++d) targets_[d].store(info.descriptors[d].centre());
   frame_controls_.resize(targets_.size() * engine_->max_frames());
+  analysed_.resize(analyser_->size() * engine_->max_frames());
+  for (const auto& d : info.descriptors) {
+    const auto& names = analyser_->names();
+    const auto found = std::find(names.begin(), names.end(), d.name);
+    analysed_column_.push_back(found == names.end() ? -1
+                                                    : static_cast<int>(found - names.begin()));
+  }
   input_.resize(info.compression - 1 + kMaxBlock);
   output_.resize(2 * info.compression + kMaxBlock);
   reset();
 }
 
 void Player::set_control(int descriptor, float value) {
-  if (descriptor >= 0 && descriptor < static_cast<int>(targets_.size()) && std::isfinite(value))
+  if (valid(descriptor) && std::isfinite(value))
     targets_[descriptor].store(value, std::memory_order_relaxed);
 }
 
 float Player::control(int descriptor) const {
-  if (descriptor < 0 || descriptor >= static_cast<int>(targets_.size())) return 0.0f;
-  return targets_[descriptor].load(std::memory_order_relaxed);
+  return valid(descriptor) ? targets_[descriptor].load(std::memory_order_relaxed) : 0.0f;
+}
+
+void Player::set_follow(int descriptor, bool follow) {
+  if (valid(descriptor)) follow_[descriptor].on.store(follow, std::memory_order_relaxed);
+}
+
+void Player::set_offset(int descriptor, float offset) {
+  if (valid(descriptor) && std::isfinite(offset))
+    follow_[descriptor].offset.store(offset, std::memory_order_relaxed);
+}
+
+void Player::set_scale(int descriptor, float scale) {
+  if (valid(descriptor) && std::isfinite(scale))
+    follow_[descriptor].scale.store(scale, std::memory_order_relaxed);
+}
+
+bool Player::follows(int descriptor) const {
+  return valid(descriptor) && follow_[descriptor].on.load(std::memory_order_relaxed);
 }
 
 void Player::set_smoothing_ms(float milliseconds) {
@@ -33,6 +75,7 @@ void Player::set_smoothing_ms(float milliseconds) {
 
 void Player::reset() {
   engine_->reset(StreamKind::forward);
+  analyser_->reset();
   input_fill_ = 0;
   std::fill(output_.begin(), output_.end(), 0.0f);
   output_fill_ = info().compression;  // one frame of silence
@@ -46,9 +89,16 @@ void Player::read_controls(int frames) {
   const float step = (snap_controls_ || tau <= 0.0f) ? 1.0f : 1.0f - std::exp(-frame_ms / tau);
   snap_controls_ = false;
   const size_t count = targets_.size();
-  for (int t = 0; t < frames; ++t) {
-    for (size_t d = 0; d < count; ++d) {
-      smoothed_[d] += step * (targets_[d].load(std::memory_order_relaxed) - smoothed_[d]);
+  for (size_t d = 0; d < count; ++d) {
+    const int column = analysed_column_[d];
+    const bool follow = column >= 0 && follow_[d].on.load(std::memory_order_relaxed);
+    const float offset = follow_[d].offset.load(std::memory_order_relaxed);
+    const float scale = follow_[d].scale.load(std::memory_order_relaxed);
+    const float fader = targets_[d].load(std::memory_order_relaxed);
+    for (int t = 0; t < frames; ++t) {
+      const float target =
+          follow ? offset + scale * analysed_[t * analyser_->size() + column] : fader;
+      smoothed_[d] += step * (target - smoothed_[d]);
       frame_controls_[t * count + d] = smoothed_[d];
     }
   }
@@ -66,6 +116,8 @@ void Player::process_block(const float* in, float* out, int n) {
   int consumed = 0;
   while (input_fill_ - consumed >= compression) {
     const int frames = std::min((input_fill_ - consumed) / compression, engine_->max_frames());
+    // The analyser sees exactly the engine's frames, so followed values stay in step.
+    analyser_->push(input_.data() + consumed, frames * compression, analysed_.data());
     read_controls(frames);
     engine_->forward(input_.data() + consumed, frame_controls_.data(), frames,
                      output_.data() + output_fill_);

@@ -1,142 +1,26 @@
-// Real-time safety: once loaded, Engine and Player never touch the heap.
-//
-// Two independent counters watch each call:
-//  - every global operator new / delete of the program is replaced below by a
-//    counting one (all the usual overloads: sized, array, aligned, nothrow);
-//  - Eigen allocates with std::malloc, not operator new. With the checked core
-//    (NEURORAVE_TESTS_EIGEN_CHECKS, see CMakeLists.txt) Eigen is built with
-//    EIGEN_RUNTIME_NO_MALLOC, and every allocation it makes while
-//    set_is_malloc_allowed(false) is in force is counted (eigen_checks.hpp).
+// Real-time safety: once loaded, Engine and Player never touch the heap
+// (operator new and Eigen's own mallocs are both watched: heap_watch.hpp).
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cstdlib>
 #include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
 #include <Eigen/Core>
 
+#include "heap_watch.hpp"
 #include "model_file.hpp"
 #include "network_builder.hpp"
 #include "neurorave/engine.hpp"
 #include "neurorave/player.hpp"
 #include "test_model_writer.hpp"
 
-#ifdef NEURORAVE_TESTS_EIGEN_CHECKS
-#include "eigen_checks.hpp"
-#endif
-
-// ---- counting replacements of the global allocation functions ----------------------
-
 namespace {
 
-std::atomic<bool> counting{false};
-std::atomic<long> news{0};
-std::atomic<long> deletes{0};
-
-void* allocate(std::size_t size) {
-  if (counting.load(std::memory_order_relaxed)) news.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(size == 0 ? 1 : size);
-}
-
-void* allocate_aligned(std::size_t size, std::align_val_t alignment) {
-  if (counting.load(std::memory_order_relaxed)) news.fetch_add(1, std::memory_order_relaxed);
-  std::size_t align = static_cast<std::size_t>(alignment);
-  if (align < sizeof(void*)) align = sizeof(void*);
-  void* p = nullptr;
-  return posix_memalign(&p, align, size == 0 ? 1 : size) == 0 ? p : nullptr;
-}
-
-void release(void* p) noexcept {
-  if (p != nullptr && counting.load(std::memory_order_relaxed))
-    deletes.fetch_add(1, std::memory_order_relaxed);
-  std::free(p);
-}
-
-void* or_throw(void* p) {
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-
-}  // namespace
-
-void* operator new(std::size_t size) { return or_throw(allocate(size)); }
-void* operator new[](std::size_t size) { return or_throw(allocate(size)); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return allocate(size); }
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return allocate(size); }
-void* operator new(std::size_t size, std::align_val_t a) {
-  return or_throw(allocate_aligned(size, a));
-}
-void* operator new[](std::size_t size, std::align_val_t a) {
-  return or_throw(allocate_aligned(size, a));
-}
-void* operator new(std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return allocate_aligned(size, a);
-}
-void* operator new[](std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return allocate_aligned(size, a);
-}
-
-void operator delete(void* p) noexcept { release(p); }
-void operator delete[](void* p) noexcept { release(p); }
-void operator delete(void* p, std::size_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t) noexcept { release(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { release(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { release(p); }
-void operator delete(void* p, std::align_val_t) noexcept { release(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { release(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { release(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { release(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { release(p); }
-
-// ---- the watch ------------------------------------------------------------------
-
-namespace {
-
-struct Heap {
-  long news = 0, deletes = 0, eigen_mallocs = 0;
-  long total() const { return news + deletes + eigen_mallocs; }
-};
-
-// Counts the heap traffic between start() and stop(). Nothing in between may use
-// doctest's CHECK (it allocates): collect results, check after stop().
-class HeapWatch {
- public:
-  void start() {
-    news.store(0);
-    deletes.store(0);
-#ifdef NEURORAVE_TESTS_EIGEN_CHECKS
-    neurorave_tests::reset_eigen_malloc_count();
-    Eigen::internal::set_is_malloc_allowed(false);
-#endif
-    counting.store(true);
-  }
-  Heap stop() {
-    counting.store(false);
-    Heap heap;
-    heap.news = news.load();
-    heap.deletes = deletes.load();
-#ifdef NEURORAVE_TESTS_EIGEN_CHECKS
-    Eigen::internal::set_is_malloc_allowed(true);
-    heap.eigen_mallocs = neurorave_tests::eigen_malloc_count();
-#endif
-    return heap;
-  }
-};
-
-#define CHECK_NO_HEAP(heap)                                                       \
-  do {                                                                            \
-    const Heap h_ = (heap);                                                       \
-    INFO("operator new: " << h_.news << ", operator delete: " << h_.deletes       \
-                          << ", Eigen malloc: " << h_.eigen_mallocs);             \
-    CHECK(h_.total() == 0);                                                       \
-  } while (false)
-
+using neurorave_tests::Heap;
+using neurorave_tests::HeapWatch;
 using neurorave::Engine;
 using neurorave::Player;
 using neurorave::StreamKind;
@@ -313,7 +197,7 @@ TEST_SUITE("realtime") {
 TEST_CASE("the heap watch sees operator new and Eigen's malloc") {
   HeapWatch watch;
   watch.start();
-  int* p = new int(3);
+  int* volatile p = new int(3);  // volatile: the pair may not be optimised away
   delete p;
   Heap heap = watch.stop();
   CHECK(heap.news == 1);

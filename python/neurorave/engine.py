@@ -43,6 +43,18 @@ class Engine:
         for name, value in controls.items():
             self._player.set_control(self._index(name), float(value))
 
+    def follow(self, name: str, on: bool = True, offset: float = 0.0, scale: float = 1.0
+               ) -> None:
+        """Attribute transfer: `name` takes the live input's value, offset + scale * value.
+
+        The input is analysed frame by frame in step with the model (docs/descriptors.md);
+        `on=False` gives the descriptor back to its fader.
+        """
+        index = self._index(name)
+        self._player.set_offset(index, float(offset))
+        self._player.set_scale(index, float(scale))
+        self._player.set_follow(index, bool(on))
+
     def controls(self) -> dict[str, float]:
         return {name: self._player.control(i) for i, name in enumerate(self.descriptors)}
 
@@ -57,10 +69,7 @@ class Engine:
         """Whole frames of audio -> z of shape (latent_size, frames)."""
         if self._encoder is None:
             self._encoder = _core.Engine(self.path)
-        audio = np.ascontiguousarray(audio, dtype=np.float32).ravel()
-        step = self._encoder.max_frames * self.compression
-        z = [self._encoder.encode(audio[i:i + step]) for i in range(0, len(audio), step)]
-        return np.concatenate(z).T if z else np.zeros((self.latent_size, 0), np.float32)
+        return self._encoder.encode(np.ascontiguousarray(audio, dtype=np.float32).ravel()).T
 
     def decode(self, z: np.ndarray, controls: Controls = None) -> np.ndarray:
         """z (latent_size, frames) -> audio; controls: {name: value} or (descriptors, frames)."""
@@ -68,11 +77,7 @@ class Engine:
             self._decoder = _core.Engine(self.path)
             self._decoder.reset(_core.StreamKind.decode)
         z = np.ascontiguousarray(np.asarray(z, np.float32).T)
-        values = self._control_curves(controls, len(z))
-        step = self._decoder.max_frames
-        audio = [self._decoder.decode(z[i:i + step], values[i:i + step])
-                 for i in range(0, len(z), step)]
-        return np.concatenate(audio) if audio else np.zeros(0, np.float32)
+        return self._decoder.decode(z, self._control_curves(controls, len(z)))
 
     def reset(self) -> None:
         self._player.reset()
