@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config libeigen3-dev nlohmann-json3-dev
-              doctest-dev)
+              doctest-dev fluidsynth fluid-soundfont-gm espeak-ng)
 VENV=.venv
 PY="$VENV/bin/python"
 
@@ -34,7 +34,7 @@ setup_python() {
   # torch is pinned to the CPU build; numpy is named explicitly.
   "$PY" -m pip install -q --disable-pip-version-check \
     "torch==2.13.0" numpy safetensors onnx onnxruntime tqdm soundfile matplotlib \
-    pytest ruff scikit-build-core pybind11 ninja cmake
+    pytest ruff librosa scikit-build-core pybind11 ninja cmake
   echo "== building and installing neurorave (C++ core + Python package)"
   "$PY" -m pip install -q --disable-pip-version-check --no-build-isolation .
 }

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+import neurorave
 import numpy as np
 import pytest
-
-import neurorave
-from neurorave import _core
-
 from conftest import export_random
+from neurorave import _core
 
 
 @pytest.fixture(scope="module")

@@ -113,7 +113,7 @@ std::vector<double> reference_frame(const std::vector<float>& x, size_t end, int
     double e = 0;
     for (int k = 0; k < bins; ++k)
       if (f[k] >= edges[z] && f[k] < edges[z + 1]) e += 2 * s[k] * s[k] / (n / 2.0 * n / 2.0);
-    const double l = std::pow(e, 0.23), zc = z + 0.5;
+    const double l = e >= 1e-10 ? std::pow(e, 0.23) : 0.0, zc = z + 0.5;
     loud += l;
     sharp += l * (zc <= 15.8 ? 1.0 : 0.066 * std::exp(0.171 * zc)) * zc;
     boom += l * std::max(0.0, 1 - zc / 4);
@@ -228,12 +228,12 @@ TEST_CASE("silence and the floors: never NaN") {
     for (float& s : x) s *= level;
     for (const double value : analyse(16000, 512, x)) CHECK(std::isfinite(value));
   }
-  // Nearly all the energy above 15500 Hz (no critical band). Only the window's leakage
-  // reaches the bands, and loudness E^0.23 has no threshold: sharpness is that of the
-  // leakage (about 3.9 acum here), finite.
+  // Nearly all the energy above 15500 Hz (no critical band). Only the window's leakage,
+  // below -100 dB, reaches the bands: no loudness, so sharpness stays at its floor.
   const auto high = analyse(48000, 2048, sine(18000.0, 48000, 3 * 4096));
   for (const double value : high) CHECK(std::isfinite(value));
   CHECK(high[high.size() - 7 + column("boominess")] < 1e-4);
+  CHECK(high[high.size() - 7 + column("sharpness")] == 0.0);
   // Non-finite input counts as silence.
   std::vector<float> broken(4096, std::nanf(""));
   broken[7] = INFINITY;

@@ -20,6 +20,9 @@ constexpr double kRmsFloor = 1e-10;    // of the mean square
 constexpr double kFlatnessFloor = 1e-10;  // of S_k^2
 constexpr double kRolloff = 0.85;
 constexpr double kLoudnessExponent = 0.23;
+// Below -100 dB a band is inaudible: without this floor, rounding-level leakage would
+// carry loudness through E^0.23 and give near-silent frames a sharpness.
+constexpr double kAudibleBandPower = 1e-10;
 
 constexpr unsigned bit(Kind kind) { return 1u << static_cast<int>(kind); }
 
@@ -154,7 +157,7 @@ void FrameAnalyser::analyse(const double* frame, double* out, unsigned want) {
     for (int z = 0; z < kBands; ++z) {
       double energy = 0.0;
       for (int k = band_bin_[z]; k < band_bin_[z + 1]; ++k) energy += scale * s[k] * s[k];
-      const double l = energy > 0.0 ? std::pow(energy, kLoudnessExponent) : 0.0;
+      const double l = energy >= kAudibleBandPower ? std::pow(energy, kLoudnessExponent) : 0.0;
       const double zc = z + 0.5;
       const double g = zc <= 15.8 ? 1.0 : 0.066 * std::exp(0.171 * zc);
       loudness += l;
