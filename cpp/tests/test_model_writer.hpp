@@ -162,6 +162,19 @@ class ModelBuilder {
   WeightSource weights_;
 };
 
+// The description every test model shares; the callers give what differs.
+inline json describe_model(int sample_rate, int compression, int latent_size, json latency,
+                           int noise_lead, json descriptors, json pqmf, json encoder,
+                           json decoder) {
+  return {{"format_version", 1},       {"architecture", "neurorave-vae"},
+          {"sample_rate", sample_rate}, {"compression", compression},
+          {"latent_size", latent_size}, {"causal", false},
+          {"latency", latency},         {"noise_lead", noise_lead},
+          {"descriptors", descriptors}, {"pqmf", pqmf},
+          {"encoder", encoder},         {"decoder", decoder},
+          {"provenance", json::object()}};
+}
+
 // Shape of the test model, for the tests that check info().
 struct TestModelShape {
   static constexpr int sample_rate = 44100;
@@ -212,32 +225,16 @@ inline ModelSpec test_model(uint32_t seed = 1) {
       b.conv("decoder.8", 16, 3 * S::bands, 3),
       ModelBuilder::waveform_head(S::bands, true),
   });
-  spec.description = {
-      {"format_version", 1},
-      {"architecture", "neurorave-vae"},
-      {"sample_rate", S::sample_rate},
-      {"compression", S::compression},
-      {"latent_size", S::latent_size},
-      {"causal", false},
-      {"latency",
-       {{"encode_frames", S::encode_frames},
-        {"decode_samples", S::decode_samples},
-        {"forward_samples", S::forward_samples}}},
-      {"noise_lead", S::noise_lead},
-      {"descriptors",
-       json::array({{{"name", "rms"},
-                     {"unit", "dBFS"},
-                     {"range", {-60.0, 0.0}},
-                     {"bins", {-60.0, -45.0, -30.0, -15.0, 0.0}}},
-                    {{"name", "centroid"},
-                     {"unit", "Hz"},
-                     {"range", {200.0, 8000.0}},
-                     {"bins", {200.0, 2150.0, 4100.0, 6050.0, 8000.0}}}})},
-      {"pqmf", pqmf},
-      {"encoder", encoder},
-      {"decoder", decoder},
-      {"provenance", json::object()},
-  };
+  const json latency = {{"encode_frames", S::encode_frames},
+                        {"decode_samples", S::decode_samples},
+                        {"forward_samples", S::forward_samples}};
+  const json descriptors = json::array(
+      {{{"name", "rms"}, {"unit", "dBFS"}, {"range", {-60.0, 0.0}},
+        {"bins", {-60.0, -45.0, -30.0, -15.0, 0.0}}},
+       {{"name", "centroid"}, {"unit", "Hz"}, {"range", {200.0, 8000.0}},
+        {"bins", {200.0, 2150.0, 4100.0, 6050.0, 8000.0}}}});
+  spec.description = describe_model(S::sample_rate, S::compression, S::latent_size, latency,
+                                    S::noise_lead, descriptors, pqmf, encoder, decoder);
   return spec;
 }
 
@@ -282,24 +279,11 @@ inline ModelSpec wide_model(uint32_t seed = 3) {
       b.conv("decoder.12", 64, 3 * S::bands, 3),
       B::waveform_head(S::bands, true),
   });
-  spec.description = {
-      {"format_version", 1},
-      {"architecture", "neurorave-vae"},
-      {"sample_rate", S::sample_rate},
-      {"compression", S::compression},
-      {"latent_size", S::latent_size},
-      {"causal", false},
-      {"latency", {{"encode_frames", 1}, {"decode_samples", 300}, {"forward_samples", 2348}}},
-      {"noise_lead", 128},
-      {"descriptors",
-       json::array({{{"name", "rms"},
-                     {"unit", "dBFS"},
-                     {"range", {-60.0, 0.0}},
-                     {"bins", json::array()}}})},
-      {"pqmf", pqmf},
-      {"encoder", encoder},
-      {"decoder", decoder},
-  };
+  const json latency = {{"encode_frames", 1}, {"decode_samples", 300}, {"forward_samples", 2348}};
+  const json descriptors = json::array(
+      {{{"name", "rms"}, {"unit", "dBFS"}, {"range", {-60.0, 0.0}}, {"bins", json::array()}}});
+  spec.description = describe_model(S::sample_rate, S::compression, S::latent_size, latency,
+                                    128, descriptors, pqmf, encoder, decoder);
   return spec;
 }
 
@@ -366,20 +350,9 @@ inline ModelSpec preset_model(const Preset& p, uint32_t seed = 4) {
   json descriptors = json::array();
   for (int d = 0; d < p.descriptors; ++d)
     descriptors.push_back({{"name", "d" + std::to_string(d)}, {"unit", ""}, {"range", {0.0, 1.0}}});
-  spec.description = {
-      {"format_version", 1},
-      {"architecture", "neurorave-vae"},
-      {"sample_rate", p.sample_rate},
-      {"compression", p.compression()},
-      {"latent_size", p.latent_size},
-      {"causal", false},
-      {"latency", {{"encode_frames", 2}, {"decode_samples", 1000}, {"forward_samples", 2000}}},
-      {"noise_lead", 100},
-      {"descriptors", descriptors},
-      {"pqmf", pqmf},
-      {"encoder", encoder},
-      {"decoder", decoder},
-  };
+  const json latency = {{"encode_frames", 2}, {"decode_samples", 1000}, {"forward_samples", 2000}};
+  spec.description = describe_model(p.sample_rate, p.compression(), p.latent_size, latency, 100,
+                                    descriptors, pqmf, encoder, decoder);
   return spec;
 }
 
