@@ -65,6 +65,12 @@ void Player::set_scale(int descriptor, float scale) {
     follow_[descriptor].scale.store(scale, std::memory_order_relaxed);
 }
 
+bool Player::any_follows() const {
+  for (const auto& f : follow_)
+    if (f.on.load(std::memory_order_relaxed)) return true;
+  return false;
+}
+
 bool Player::follows(int descriptor) const {
   return valid(descriptor) && follow_[descriptor].on.load(std::memory_order_relaxed);
 }
@@ -82,7 +88,7 @@ void Player::reset() {
   snap_controls_ = true;
 }
 
-void Player::read_controls(int frames) {
+void Player::read_controls(int frames, bool analysed) {
   const auto& info = engine_->info();
   const float frame_ms = 1000.0f * info.compression / info.sample_rate;
   const float tau = smoothing_ms_.load(std::memory_order_relaxed);
@@ -91,7 +97,8 @@ void Player::read_controls(int frames) {
   const size_t count = targets_.size();
   for (size_t d = 0; d < count; ++d) {
     const int column = analysed_column_[d];
-    const bool follow = column >= 0 && follow_[d].on.load(std::memory_order_relaxed);
+    const bool follow =
+        analysed && column >= 0 && follow_[d].on.load(std::memory_order_relaxed);
     const float offset = follow_[d].offset.load(std::memory_order_relaxed);
     const float scale = follow_[d].scale.load(std::memory_order_relaxed);
     const float fader = targets_[d].load(std::memory_order_relaxed);
@@ -117,8 +124,10 @@ void Player::process_block(const float* in, float* out, int n) {
   while (input_fill_ - consumed >= compression) {
     const int frames = std::min((input_fill_ - consumed) / compression, engine_->max_frames());
     // The analyser sees exactly the engine's frames, so followed values stay in step.
-    analyser_->push(input_.data() + consumed, frames * compression, analysed_.data());
-    read_controls(frames);
+    const bool analysed = any_follows();  // read once: a flag flipping now waits a block
+    analyser_->push(input_.data() + consumed, frames * compression,
+                    analysed ? analysed_.data() : nullptr);
+    read_controls(frames, analysed);
     engine_->forward(input_.data() + consumed, frame_controls_.data(), frames,
                      output_.data() + output_fill_);
     consumed += frames * compression;

@@ -48,7 +48,9 @@ class DescriptorAnalyser {
 
   // Real-time safe. Feeds n >= 0 samples (n <= 0 does nothing). For every frame completed
   // during this call, in order, writes one row of size() values to `values`, which must
-  // have room for frames_for(n) rows. Returns the number of frames completed.
+  // have room for frames_for(n) rows. Returns the number of frames completed. With
+  // `values` null the history advances but nothing is analysed: a host that follows no
+  // descriptor pays almost nothing and still has the right history when it starts to.
   int push(const float* in, int n, float* values);
   int push(const float* in, int n, double* values);
 

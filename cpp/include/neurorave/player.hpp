@@ -43,7 +43,8 @@ class Player {
 
  private:
   void process_block(const float* in, float* out, int n);
-  void read_controls(int frames);
+  void read_controls(int frames, bool analysed);
+  bool any_follows() const;
   bool valid(int descriptor) const {
     return descriptor >= 0 && descriptor < static_cast<int>(targets_.size());
   }

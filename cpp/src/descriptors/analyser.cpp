@@ -209,9 +209,11 @@ struct DescriptorAnalyser::Impl {
       if (++position == window) position = 0;
       if (++pending == compression) {
         pending = 0;
-        frame.analyse(history.data() + position, all);
-        Out* out = values + frames * row;
-        for (size_t j = 0; j < row; ++j) out[j] = static_cast<Out>(all[kinds[j]]);
+        if (values != nullptr) {  // null: only keep the history current
+          frame.analyse(history.data() + position, all);
+          Out* out = values + frames * row;
+          for (size_t j = 0; j < row; ++j) out[j] = static_cast<Out>(all[kinds[j]]);
+        }
         ++frames;
       }
     }

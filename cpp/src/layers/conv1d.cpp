@@ -42,12 +42,17 @@ View Conv1d::process(const View& in) {
   window_.middleCols(history_, frames) = in;
   const int in_per_group = shape_.in / shape_.groups;
   const int out_per_group = shape_.out / shape_.groups;
+  using Strided = Eigen::Map<const Matrix, 0, Eigen::OuterStride<>>;
   for (int g = 0; g < shape_.groups; ++g) {
-    for (int t = 0; t < out_frames; ++t)
-      for (int k = 0; k < shape_.kernel; ++k)
-        columns_.block(k * in_per_group, t, in_per_group, 1) =
-            window_.block(g * in_per_group, t * shape_.stride + k * shape_.dilation,
-                          in_per_group, 1);
+    // im2col, one tap at a time: tap k of output t reads window column t * stride + k * dilation.
+    for (int k = 0; k < shape_.kernel; ++k) {
+      const float* first = window_.data() +
+                           static_cast<ptrdiff_t>(k) * shape_.dilation * shape_.in +
+                           g * in_per_group;
+      columns_.block(k * in_per_group, 0, in_per_group, out_frames) =
+          Strided(first, in_per_group, out_frames,
+                  Eigen::OuterStride<>(static_cast<Eigen::Index>(shape_.stride) * shape_.in));
+    }
     gemm_.accumulate(weights_[g], columns_.data(), columns_.rows(), out_frames,
                      output_.data() + g * out_per_group, output_.rows());
   }

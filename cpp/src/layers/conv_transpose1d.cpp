@@ -31,9 +31,12 @@ View ConvTranspose1d::process(const View& in) {
   gemm_.accumulate(weight_, in.data(), in.rows(), frames, taps_.data(), taps_.rows());
   // Columns [0, tail) hold the carry; everything after it starts from zero.
   accumulator_.middleCols(tail_, length).setZero();
-  for (int t = 0; t < frames; ++t)
-    for (int k = 0; k < kernel_; ++k)
-      accumulator_.col(t * stride_ + k) += taps_.block(k * out_, t, out_, 1);
+  // Overlap-add, one tap at a time: tap k of input frame t lands on column t * stride + k.
+  using Strided = Eigen::Map<Matrix, 0, Eigen::OuterStride<>>;
+  for (int k = 0; k < kernel_; ++k)
+    Strided(accumulator_.data() + static_cast<ptrdiff_t>(k) * out_, out_, frames,
+            Eigen::OuterStride<>(static_cast<Eigen::Index>(stride_) * out_)) +=
+        taps_.block(k * out_, 0, out_, frames);
   output_.leftCols(length) = accumulator_.leftCols(length);
   if (has_bias_) output_.leftCols(length).colwise() += bias_;
   float* data = accumulator_.data();
