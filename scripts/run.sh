@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # All set-up and the two main jobs. Run as root on a fresh Debian 12 machine:
-#   bash scripts/run.sh demo    # set up, then render the demo into demo/
-#   bash scripts/run.sh test    # set up, then run the whole test suite (pytest + ctest)
+#   bash ./scripts/run.sh demo    # set up, then render the demo into demo/
+#   bash ./scripts/run.sh test    # set up, then run the whole test suite (pytest + ctest)
 # Every step is idempotent: a second run only rebuilds what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
