@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config libeigen3-dev nlohmann-json3-dev
-              doctest-dev fluidsynth fluid-soundfont-gm espeak-ng)
+              doctest-dev fluidsynth fluid-soundfont-gm espeak-ng puredata-core puredata-dev)
 VENV=.venv
 PY="$VENV/bin/python"
 

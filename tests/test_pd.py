@@ -1,0 +1,194 @@
+"""[neurorave~] in the real `pd` binary, headless, on patches written by the test."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import neurorave
+import numpy as np
+import pytest
+import soundfile
+from conftest import export_random
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "pd"
+RATE = 16000  # the tiny model's sample rate: Pd must run at the model's rate
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name) or shutil.which(name, path=str(ROOT / ".venv" / "bin"))
+    assert found, f"{name} not found: the Pd tests need it (bash scripts/run.sh setup)"
+    return found
+
+
+@pytest.fixture(scope="session")
+def pd_binary() -> str:
+    found = shutil.which("pd")
+    assert found, "pd not found: install puredata-core (bash scripts/run.sh setup installs it)"
+    return found
+
+
+@pytest.fixture(scope="session")
+def external() -> Path:
+    """Builds neurorave~.pd_linux with CMake (incremental) and returns its folder."""
+    subprocess.run([_tool("cmake"), "-S", str(ROOT), "-B", str(BUILD), "-G", "Ninja",
+                    f"-DCMAKE_MAKE_PROGRAM={_tool('ninja')}", "-DNEURORAVE_PD=ON",
+                    "-DNEURORAVE_PYTHON=OFF", "-DCMAKE_BUILD_TYPE=Release"],
+                   check=True, capture_output=True)
+    subprocess.run([_tool("cmake"), "--build", str(BUILD), "--target", "neurorave_pd"],
+                   check=True, capture_output=True)
+    built = BUILD / "pd" / "neurorave~.pd_linux"
+    assert built.is_file(), f"{built} was not built"
+    return built.parent
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return export_random(tmp_path_factory.mktemp("pd_models"), "tiny", causal=True)
+
+
+def _input(frames: int, compression: int) -> np.ndarray:
+    """A swelling, brightening tone (as in test_follow) so every descriptor moves."""
+    t = np.arange(frames * compression) / RATE
+    envelope = np.linspace(0.05, 0.8, len(t))
+    tone = sum(np.sin(2 * np.pi * 220 * k * t) / k ** np.linspace(2, 0.5, len(t))
+               for k in range(1, 8))
+    return (envelope * tone / 3).astype(np.float32)
+
+
+def _patch(model: Path, wav_in: Path, wav_out: Path, samples: int, block: int,
+           before: list[str], events: list[tuple[int, str]]) -> str:
+    """Plays wav_in through [neurorave~ model] in a [block~ block] subpatch into wav_out.
+
+    `before`: messages to the object before DSP starts; `events`: (sample, message) sent
+    while it plays, counted in DSP blocks with [bang~] (so sample-exact whatever the phase
+    of Pd's clocks): `sample` must be a multiple of `block`. The patch quits itself.
+    """
+    quit_ms = 1000.0 * samples / RATE + 200.0
+    lines = ["#N canvas 0 0 600 400 12;",
+             "#X obj 10 10 table in;",                               # 0
+             f"#X obj 10 40 table out {samples};",                   # 1
+             "#X obj 10 70 loadbang;",                               # 2
+             "#X obj 10 100 t b b b b;",                             # 3
+             f"#X msg 10 130 read -resize {wav_in} in;",             # 4
+             "#X obj 10 160 soundfiler;",                            # 5
+             "#X msg 10 190 " + "".join(f"\\; nr {m} " for m in before) + "\\; pd dsp 1;",  # 6
+             "#N canvas 0 0 400 300 dsp 0;",
+             "#X obj 10 10 inlet;",                                  # 0
+             "#X obj 10 40 tabplay~ in;",                            # 1
+             f"#X obj 10 70 neurorave~ {model};",                    # 2
+             "#X obj 10 100 tabwrite~ out;",                         # 3
+             "#X obj 150 10 r nr;",                                  # 4
+             f"#X obj 250 10 block~ {block};",                       # 5
+             "#X obj 150 100 print nr-out;",                         # 6
+             "#X obj 250 40 bang~;",                                 # 7
+             "#X obj 250 70 f;",                                     # 8
+             "#X obj 300 70 + 1;",                                   # 9
+             "#X obj 250 100 sel " + " ".join(str(s // block) for s, _ in events) + ";",  # 10
+             *(f"#X msg 250 {130 + 30 * i} \\; nr {m};" for i, (_, m) in enumerate(events)),
+             "#X connect 0 0 1 0;", "#X connect 0 0 3 0;", "#X connect 1 0 2 0;",
+             "#X connect 2 0 3 0;", "#X connect 4 0 2 0;", "#X connect 2 1 6 0;",
+             "#X connect 7 0 8 0;", "#X connect 8 0 9 0;", "#X connect 9 0 8 1;",
+             "#X connect 9 0 10 0;",
+             *(f"#X connect 10 {i} {11 + i} 0;" for i in range(len(events))),
+             "#X restore 10 220 pd dsp;",                            # 7
+             f"#X obj 10 250 del {quit_ms};",                        # 8
+             "#X obj 10 280 t b b;",                                 # 9
+             f"#X msg 10 310 write -wave -bytes 4 {wav_out} out;",   # 10
+             "#X obj 10 340 soundfiler;",                            # 11
+             "#X msg 200 340 \\; pd quit;"]                          # 12
+    assert all(s % block == 0 and s > 0 for s, _ in events)
+    connections = [(2, 0, 3, 0), (3, 3, 4, 0), (4, 0, 5, 0), (3, 2, 6, 0), (3, 1, 7, 0),
+                   (3, 0, 8, 0), (8, 0, 9, 0), (9, 1, 10, 0), (10, 0, 11, 0), (9, 0, 12, 0)]
+    lines += [f"#X connect {a} {b} {c} {d};" for a, b, c, d in connections]
+    return "\n".join(lines) + "\n"
+
+
+def _run_pd(pd_binary: str, external: Path, args: list[str]) -> str:
+    result = subprocess.run([pd_binary, "-nogui", "-nosound", "-batch", "-noprefs", "-stderr",
+                             "-r", str(RATE), "-path", str(external), *args],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"pd exited with {result.returncode}:\n{result.stderr}"
+    return result.stderr
+
+
+def _play(pd_binary, external, tmp_path, model, audio, block=64, before=(), events=()):
+    wav_in, wav_out, patch = tmp_path / "in.wav", tmp_path / "out.wav", tmp_path / "test.pd"
+    soundfile.write(wav_in, audio, RATE, subtype="FLOAT")
+    patch.write_text(_patch(model, wav_in, wav_out, len(audio), block, list(before),
+                            list(events)))
+    log = _run_pd(pd_binary, external, ["-open", str(patch)])
+    assert wav_out.is_file(), f"the patch wrote no output:\n{log}"
+    out, rate = soundfile.read(wav_out, dtype="float32")
+    assert rate == RATE and len(out) == len(audio)
+    return out, log
+
+
+def _errors(log: str) -> list[str]:
+    return [line for line in log.splitlines()
+            if "error" in line.lower() or "couldn't create" in line]
+
+
+@pytest.mark.parametrize("block", [64, 1024])
+def test_output_equals_the_python_engine(pd_binary, external, tmp_path, tiny, block):
+    engine = neurorave.Engine(tiny.path, smoothing_ms=10.0)  # the external's default
+    audio = _input(400, engine.compression)
+    out, log = _play(pd_binary, external, tmp_path, tiny.path, audio, block,
+                     before=["rms -12"])
+    assert not _errors(log), log
+    reference = engine.process(audio, {"rms": -12.0})
+    assert np.abs(reference).max() > 1e-3
+    np.testing.assert_allclose(out, reference, atol=1e-5, rtol=0)
+
+
+def test_descriptor_message_changes_the_output_as_set_controls(pd_binary, external, tmp_path,
+                                                               tiny):
+    audio = _input(400, 16)
+    start = 640  # after 10 of Pd's 64-sample blocks
+    out, log = _play(pd_binary, external, tmp_path, tiny.path, audio,
+                     events=[(start, "centroid 3000 \\; nr follow rms 1")])
+    assert not _errors(log), log
+    engine = neurorave.Engine(tiny.path, smoothing_ms=10.0)
+    first = engine.process(audio[:start])
+    engine.set_controls({"centroid": 3000.0})
+    engine.follow("rms")
+    reference = np.concatenate([first, engine.process(audio[start:])])
+    plain = neurorave.Engine(tiny.path, smoothing_ms=10.0).process(audio)
+    assert np.abs(reference - plain).max() > 1e-4
+    np.testing.assert_allclose(out, reference, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["missing", "truncated", "corrupt"])
+def test_bad_load_keeps_the_old_model(pd_binary, external, tmp_path, tiny, kind):
+    bad = tmp_path / f"{kind}.nrv"
+    if kind == "truncated":
+        bad.write_bytes(tiny.path.read_bytes()[: tiny.path.stat().st_size // 2])
+    elif kind == "corrupt":
+        bad.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{not json" + bytes(range(256)) * 8)
+    audio = _input(300, 16)
+    out, log = _play(pd_binary, external, tmp_path, tiny.path, audio,
+                     events=[(640, f"load {bad}")])
+    errors = _errors(log)
+    assert len(errors) == 1 and f"neurorave~: {bad}:" in errors[0], log
+    reference = neurorave.Engine(tiny.path, smoothing_ms=10.0).process(audio)
+    np.testing.assert_allclose(out, reference, atol=1e-5, rtol=0)
+
+
+def test_info_latency_and_bypass(pd_binary, external, tmp_path, tiny):
+    engine = neurorave.Engine(tiny.path)
+    audio = _input(20, 16)
+    out, log = _play(pd_binary, external, tmp_path, tiny.path, audio,
+                     before=["info", "latency", "bypass 1"])
+    np.testing.assert_array_equal(out, audio)
+    assert f"nr-out: info sample_rate {RATE}" in log
+    assert f"nr-out: latency {engine.latency}" in log
+    for name in engine.descriptors:
+        assert f"nr-out: info descriptor {name} " in log
+
+
+def test_help_patch_opens_without_errors(pd_binary, external):
+    log = _run_pd(pd_binary, external, ["-open", str(ROOT / "pd_external" / "neurorave~-help.pd"),
+                                        "-send", "pd quit"])
+    assert not _errors(log), log
