@@ -33,8 +33,7 @@ def test_followed_descriptor_is_the_analysed_input(tiny, offset, scale):
 
     analyser = _core.DescriptorAnalyser(engine.sample_rate, engine.compression, [followed])
     analysed = analyser.push(audio)[:, 0]
-    controls = np.array([[sum(engine.descriptor_range(n)) / 2 for n in engine.descriptors]]
-                        * len(analysed), np.float32)
+    controls = np.array([list(engine.centre_controls().values())] * len(analysed), np.float32)
     controls[:, engine.descriptors.index(followed)] = offset + scale * analysed
     reference = _core.Engine(str(tiny.path)).forward(audio, controls)
     c = engine.compression

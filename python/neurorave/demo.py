@@ -31,8 +31,7 @@ def render_sweep(engine: Engine, audio: np.ndarray, name: str) -> tuple[np.ndarr
     """Play `audio` while `name` moves linearly across its range; returns (output, curve)."""
     lo, hi = engine.descriptor_range(name)
     engine.reset()
-    centre = {n: sum(engine.descriptor_range(n)) / 2 for n in engine.descriptors}
-    engine.set_controls(centre)
+    engine.set_controls(engine.centre_controls())
     blocks = range(0, len(audio), BLOCK)
     curve = np.interp(np.arange(len(blocks)), [0, len(blocks) - 1], [lo, hi])
     out = [engine.process(audio[i:i + BLOCK], {name: value})

@@ -39,6 +39,10 @@ class Engine:
     def descriptor_range(self, name: str) -> tuple[float, float]:
         return self.info["descriptors"][self._index(name)]["range"]
 
+    def centre_controls(self) -> dict[str, float]:
+        """Every descriptor at the middle of its range: the decoder's neutral input."""
+        return {name: sum(self.descriptor_range(name)) / 2 for name in self.descriptors}
+
     def set_controls(self, controls: Mapping[str, float]) -> None:
         for name, value in controls.items():
             self._player.set_control(self._index(name), float(value))
@@ -93,13 +97,17 @@ class Engine:
             raise KeyError(f"{self.path}: the model has no descriptor {name!r}; "
                            f"it has {', '.join(self.descriptors) or 'none'}") from None
 
-    def _control_curves(self, controls: Controls, frames: int) -> np.ndarray:
-        """(frames, descriptors) physical values, centre of range where unset."""
-        curves = np.array([[sum(self.descriptor_range(n)) / 2 for n in self.descriptors]] * frames,
-                          dtype=np.float32).reshape(frames, len(self.descriptors))
+    def _control_curves(self, controls: Controls, frames: int) -> np.ndarray | None:
+        """(frames, descriptors) physical values, centre of range where unset.
+
+        None stays None: the core then plays every descriptor at its centre itself.
+        """
+        if controls is None:
+            return None
         if isinstance(controls, Mapping):
-            for name, value in controls.items():
-                curves[:, self._index(name)] = value
-        elif controls is not None:
-            curves = np.ascontiguousarray(np.asarray(controls, np.float32).T)
-        return curves
+            values = {**self.centre_controls(), **controls}
+            for name in controls:
+                self._index(name)  # an unknown name is an error, not ignored
+            row = np.array([values[name] for name in self.descriptors], np.float32)
+            return np.ascontiguousarray(np.broadcast_to(row, (frames, len(row))))
+        return np.ascontiguousarray(np.asarray(controls, np.float32).T)
