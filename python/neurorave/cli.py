@@ -8,30 +8,90 @@ from pathlib import Path
 
 
 def _export(args: argparse.Namespace) -> None:
+    if args.run is not None:
+        from .train_run import export_run
+
+        if args.random:
+            raise ValueError("give either a training RUN or --random, not both")
+        export_run(args.run, args.output, args.checkpoint)
+        print(f"wrote {args.output}")
+        model = None
+    elif args.random:
+        model = _random_model(args)
+    else:
+        raise ValueError("name a training RUN folder, or give --random (with --config NAME)")
+    if args.onnx or args.torchscript:
+        _export_other_formats(args, model)
+
+
+def _random_model(args: argparse.Namespace):
     import torch
 
     from .config import get_config
     from .model import NeuroRave
     from .nrv import save_nrv
 
-    if args.run is not None or not args.random:
-        raise SystemExit("neurorave export: exporting a training RUN arrives with training; "
-                         "for now give --random (with --config NAME)")
     torch.manual_seed(args.seed)
     config = get_config(args.config, **({"causal": True} if args.causal else {}))
     model = NeuroRave(config).eval()
     provenance = {"source": "random initialisation", "config": args.config, "seed": args.seed}
     save_nrv(model, args.output, provenance=provenance)
     print(f"wrote {args.output}")
-    if args.onnx or args.torchscript:
-        from .export_formats import export_onnx, export_torchscript
+    return model
 
-        if args.onnx:
-            export_onnx(model, args.onnx)
-            print(f"wrote {args.onnx}")
-        if args.torchscript:
-            export_torchscript(model, args.torchscript)
-            print(f"wrote {args.torchscript}")
+
+def _export_other_formats(args: argparse.Namespace, model) -> None:
+    from .export_formats import export_onnx, export_torchscript
+    from .nrv import load_nrv
+
+    model = model if model is not None else load_nrv(args.output)
+    if args.onnx:
+        export_onnx(model, args.onnx)
+        print(f"wrote {args.onnx}")
+    if args.torchscript:
+        export_torchscript(model, args.torchscript)
+        print(f"wrote {args.torchscript}")
+
+
+def _preprocess(args: argparse.Namespace) -> None:
+    from .config import get_config
+    from .preprocess import PreprocessConfig, preprocess
+
+    model = get_config(args.config)
+    config = PreprocessConfig.for_model(
+        model.sample_rate, model.compression, args.n_signal, hop=args.hop,
+        silence_db=args.silence_db, valid_fraction=args.valid_fraction)
+    print(preprocess(args.audio_dir, args.output, config))
+
+
+def _run_options(args: argparse.Namespace):
+    from .train_run import RunOptions
+
+    devices = int(args.devices) if args.devices.isdigit() else args.devices
+    return RunOptions(args.accelerator, devices, args.num_nodes, args.strategy, args.precision,
+                      args.workers, args.checkpoint_every, args.validate_every,
+                      args.validation_batches, args.log_every, not args.no_progress)
+
+
+def _train(args: argparse.Namespace) -> None:
+    from .train_run import resume_run, start_run
+    from .training import TrainConfig
+
+    if args.resume:
+        resume_run(args.resume, _run_options(args), steps=args.steps)
+        return
+    if not args.dataset or not args.output:
+        raise ValueError("give DATASET and -o RUN (or --resume RUN)")
+    options = {k: getattr(args, k) for k in ("config", "causal", "mode", "batch_size",
+                                              "seed", "learning_rate") }
+    if args.steps is not None:
+        options["steps"] = args.steps
+        options["phase1_steps"] = args.phase1_steps or args.steps * 2 // 3
+    elif args.phase1_steps is not None:
+        options["phase1_steps"] = args.phase1_steps
+    names = tuple(n for n in args.descriptors.split(",") if n)
+    start_run(args.dataset, args.output, TrainConfig(descriptors=names, **options),
+              _run_options(args))
 
 
 def _info(args: argparse.Namespace) -> None:
@@ -65,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     export = commands.add_parser("export", help="write a model file (.nrv, ONNX, TorchScript)")
-    export.add_argument("run", nargs="?", help="training run folder (arrives with training)")
+    export.add_argument("run", nargs="?", help="training run folder to export")
+    export.add_argument("--checkpoint", help="a checkpoint of the run (default: the last)")
     export.add_argument("--config", default="small", help="tiny, small, v1 or lowlatency")
     export.add_argument("--random", action="store_true", help="randomly initialised weights")
     export.add_argument("--causal", action="store_true", help="force a causal model")
@@ -74,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--onnx", help="also write a streaming ONNX graph here")
     export.add_argument("--torchscript", help="also write a TorchScript module (nn~) here")
     export.set_defaults(func=_export)
+
+    _add_preprocess_parser(commands)
+    _add_train_parser(commands)
 
     info = commands.add_parser("info", help="describe a model file")
     info.add_argument("model")
@@ -93,11 +157,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_preprocess_parser(commands) -> None:
+    pre = commands.add_parser("preprocess", help="cut a folder of audio into a training set")
+    pre.add_argument("audio_dir")
+    pre.add_argument("-o", "--output", required=True, help="the data set folder to write")
+    pre.add_argument("--config", default="small", help="the model it is for (rate, frame)")
+    pre.add_argument("--n-signal", type=int, help="samples per window (default 64 frames)")
+    pre.add_argument("--hop", type=int, help="samples between windows (default half)")
+    pre.add_argument("--silence-db", type=float, default=-60.0)
+    pre.add_argument("--valid-fraction", type=float, default=0.05)
+    pre.set_defaults(func=_preprocess)
+
+
+def _add_train_parser(commands) -> None:
+    from .config import DEFAULT_DESCRIPTORS
+
+    train = commands.add_parser("train", help="train F-RAVE, C-RAVE or RAVE on a data set")
+    train.add_argument("dataset", nargs="?", help="a folder made by `neurorave preprocess`")
+    train.add_argument("-o", "--output", help="the run folder to create")
+    train.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint")
+    train.add_argument("--config", default="small")
+    train.add_argument("--causal", action="store_true")
+    train.add_argument("--mode", default="frave", choices=["frave", "crave", "rave"])
+    train.add_argument("--descriptors", default=",".join(DEFAULT_DESCRIPTORS))
+    train.add_argument("--steps", type=int, help="batches in all (default 300k)")
+    train.add_argument("--phase1-steps", type=int, help="then adversarial fine-tuning")
+    train.add_argument("--batch-size", type=int, default=8)
+    train.add_argument("--learning-rate", type=float, default=1e-4)
+    train.add_argument("--seed", type=int, default=0)
+    hardware = train.add_argument_group("how to run (may change on --resume)")
+    hardware.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
+    hardware.add_argument("--devices", default="1", help="count, or 'auto'")
+    hardware.add_argument("--num-nodes", type=int, default=1)
+    hardware.add_argument("--strategy", default="auto", help="auto or ddp")
+    hardware.add_argument("--precision", help="32-true, bf16-mixed, 16-mixed")
+    hardware.add_argument("--workers", type=int, default=0, help="data loader processes")
+    hardware.add_argument("--checkpoint-every", type=int, default=1000)
+    hardware.add_argument("--validate-every", type=int, default=2000)
+    hardware.add_argument("--validation-batches", type=int, default=8)
+    hardware.add_argument("--log-every", type=int, default=50)
+    hardware.add_argument("--no-progress", action="store_true")
+    train.set_defaults(func=_train)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, KeyError, FileNotFoundError) as error:
+    except (ValueError, KeyError, FileNotFoundError, FileExistsError) as error:
         print(f"neurorave {args.command}: {error}", file=sys.stderr)
         return 1
     return 0

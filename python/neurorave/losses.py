@@ -1,0 +1,81 @@
+"""Training losses: spectral reconstruction, KL, latent confusion, hinge GAN, feature matching."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+DEFAULT_SCALES = (2048, 1024, 512, 256, 128)
+
+
+def multiscale_spectral_distance(x: Tensor, y: Tensor, scales: Sequence[int] = DEFAULT_SCALES
+                                 ) -> Tensor:
+    """Mean over STFT sizes of the relative linear distance plus the log-magnitude L1.
+
+    x, y: (batch, 1, T). Sizes longer than T are left out. Computed in float32 even under
+    mixed precision: small magnitudes underflow in half precision.
+    """
+    x, y = x.float().flatten(0, 1), y.float().flatten(0, 1)
+    usable = [s for s in scales if s <= x.shape[-1]]
+    if not usable:
+        raise ValueError(f"signal of {x.shape[-1]} samples is shorter than every STFT size")
+    total = x.new_zeros(())
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        for size in usable:
+            window = torch.hann_window(size, device=x.device)
+            sx, sy = (torch.stft(s, size, size // 4, window=window, return_complex=True).abs()
+                      for s in (x, y))
+            linear = (sx - sy).norm() / (sx.norm() + 1e-7)
+            log = (torch.log(sx + 1e-7) - torch.log(sy + 1e-7)).abs().mean()
+            total = total + linear + log
+    return total / len(usable)
+
+
+def kl_divergence(mean: Tensor, std: Tensor) -> Tensor:
+    """KL(N(mean, std^2) || N(0, 1)), summed over latent channels, averaged over frames."""
+    var = std.pow(2)
+    return 0.5 * (mean.pow(2) + var - torch.log(var) - 1).sum(1).mean()
+
+
+def descriptor_cross_entropy(logits: Sequence[Tensor], bins: Tensor) -> Tensor:
+    """Mean over descriptors of the frame-wise cross-entropy; logits[i]: (B, classes, F)."""
+    return torch.stack([F.cross_entropy(lg, bins[:, i]) for i, lg in enumerate(logits)]).mean()
+
+
+def confusion_loss(logits: Sequence[Tensor]) -> Tensor:
+    """Cross-entropy of the discriminator's guesses against the uniform distribution.
+
+    The bins are data-set quantiles, so every class is equally frequent: a latent that
+    carries nothing about a descriptor leaves the discriminator no better than uniform.
+    The loss is 0 exactly there (log(classes) is subtracted) and bounded below, unlike
+    maximising the discriminator's own loss, which rewards confidently wrong guesses.
+    """
+    terms = [-F.log_softmax(lg.float(), dim=1).mean(1).mean() - math.log(lg.shape[1])
+             for lg in logits]
+    return torch.stack(terms).mean()
+
+
+def bin_accuracy(logits: Sequence[Tensor], bins: Tensor) -> Tensor:
+    """(descriptors,) share of frames whose bin the discriminator guessed right."""
+    return torch.stack([(lg.argmax(1) == bins[:, i]).float().mean()
+                        for i, lg in enumerate(logits)])
+
+
+def hinge_discriminator(real: Sequence[Tensor], fake: Sequence[Tensor]) -> Tensor:
+    return sum(F.relu(1 - r).mean() + F.relu(1 + f).mean() for r, f in zip(real, fake,
+                                                                             strict=True))
+
+
+def hinge_generator(fake: Sequence[Tensor]) -> Tensor:
+    return sum(-f.mean() for f in fake)
+
+
+def feature_matching(real_features: Sequence[Tensor], fake_features: Sequence[Tensor]
+                     ) -> Tensor:
+    """L1 between the discriminators' inner features of real and generated audio."""
+    pairs = list(zip(real_features, fake_features, strict=True))
+    return sum((r.detach() - f).abs().mean() for r, f in pairs) / max(1, len(pairs))

@@ -1,0 +1,232 @@
+"""F-RAVE, C-RAVE and plain RAVE training as one LightningModule.
+
+Phase 1 (representation): multi-scale spectral distance + beta * KL (beta warms up). A
+latent discriminator learns, in every mode, to guess each descriptor's quantile bin from
+z: in `rave` and `crave` it is only a probe (its accuracy is logged); in `frave` the
+encoder is also pushed, with a weight that ramps in after a delay, to leave it no better
+than chance. `crave` and `frave` decoders receive the normalised descriptor curves.
+Phase 2 (adversarial fine-tuning): the encoder is frozen; a multi-scale waveform
+discriminator adds hinge and feature-matching losses to the decoder's.
+
+Every step makes ONE backward pass: each network's loss only reaches its own parameters
+(the opponent is called with detached weights), so DDP sees one forward and one backward
+per step, and resuming a run replays exactly: batch k and its random draws depend only on
+(seed, rank, k).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import lightning as L
+import torch
+from numpy.random import SeedSequence
+from torch import Tensor
+from torch.func import functional_call
+
+from .config import DEFAULT_DESCRIPTORS, ModelConfig, get_config
+from .discriminators import LatentDiscriminator, WaveformDiscriminator
+from .losses import (
+    bin_accuracy,
+    confusion_loss,
+    descriptor_cross_entropy,
+    feature_matching,
+    hinge_discriminator,
+    hinge_generator,
+    kl_divergence,
+    multiscale_spectral_distance,
+)
+from .model import NeuroRave
+
+MODES = ("frave", "crave", "rave")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    config: str = "small"                 # model preset (config.py)
+    causal: bool = False
+    mode: str = "frave"
+    descriptors: tuple[str, ...] = DEFAULT_DESCRIPTORS
+    steps: int = 300_000                  # batches in all, both phases
+    phase1_steps: int = 200_000           # then the encoder freezes and the GAN starts
+    batch_size: int = 8
+    learning_rate: float = 1e-4
+    beta: float = 0.1                     # KL weight after warm-up
+    beta_warmup_steps: int = 20_000
+    latent_weight: float = 1.0            # lambda of the confusion loss (frave)
+    latent_delay_steps: int = 10_000
+    latent_ramp_steps: int = 10_000
+    latent_hidden: int = 64
+    adversarial_weight: float = 1.0
+    feature_matching_weight: float = 10.0
+    waveform_capacity: int = 16
+    waveform_layers: int = 4
+    stft_scales: tuple[int, ...] = (2048, 1024, 512, 256, 128)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if not self.descriptors:
+            raise ValueError("name at least one descriptor (the latent discriminator probes "
+                             "them in every mode)")
+        if not 0 <= self.phase1_steps <= self.steps:
+            raise ValueError(f"phase1_steps ({self.phase1_steps}) must lie in 0..steps "
+                             f"({self.steps})")
+
+    def model_config(self) -> ModelConfig:
+        conditioned = self.descriptors if self.mode != "rave" else ()
+        return get_config(self.config, causal=self.causal, descriptors=tuple(conditioned))
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "descriptors": list(self.descriptors),
+                "stft_scales": list(self.stft_scales)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown training options: {', '.join(unknown)}")
+        data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**data)
+
+
+def ramp(step: int, start: int, length: int) -> float:
+    """0 before `start`, then linear up to 1 over `length` steps."""
+    if step < start:
+        return 0.0
+    return 1.0 if length <= 0 else min(1.0, (step - start) / length)
+
+
+def _detached(module: torch.nn.Module) -> dict[str, Tensor]:
+    return {name: p.detach() for name, p in module.named_parameters()}
+
+
+class NeuroRaveTraining(L.LightningModule):
+    """`train`: TrainConfig.to_dict(); `dataset`: the window store's folder."""
+
+    def __init__(self, train: dict, dataset: str, descriptor_entries: list[dict],
+                 num_workers: int = 0):
+        super().__init__()
+        self.save_hyperparameters()
+        self.cfg = TrainConfig.from_dict(train)
+        self.model = NeuroRave(self.cfg.model_config())
+        self.latent_discriminator = LatentDiscriminator(
+            self.model.config.latent_size, len(self.cfg.descriptors), self.cfg.latent_hidden)
+        self.waveform_discriminator = WaveformDiscriminator(self.cfg.waveform_capacity,
+                                                            self.cfg.waveform_layers)
+        self.automatic_optimization = False
+        self.batches_done = 0
+
+    # ---- data ----------------------------------------------------------------------------
+    def _windows(self, split: str):
+        from .store import TrainingWindows, WindowStore
+
+        return TrainingWindows(WindowStore(self.hparams.dataset), split, self.cfg.descriptors)
+
+    def train_dataloader(self):
+        from torch.utils.data import DataLoader
+
+        from .store import StepBatchSampler
+
+        windows = self._windows("train")
+        sampler = StepBatchSampler(len(windows), self.cfg.batch_size, self.cfg.seed,
+                                   self.global_rank, start_batch=self.batches_done)
+        return DataLoader(windows, batch_sampler=sampler, num_workers=self.hparams.num_workers)
+
+    def val_dataloader(self):
+        from torch.utils.data import DataLoader
+
+        windows = self._windows("valid")
+        if len(windows) == 0:   # a tiny folder may hold nothing out: validate on training
+            windows = self._windows("train")
+        return DataLoader(windows, batch_size=self.cfg.batch_size, shuffle=False)
+
+    # ---- optimisation --------------------------------------------------------------------
+    def configure_optimizers(self):
+        def adam(params):
+            return torch.optim.Adam([p for p in params if p.requires_grad],
+                                    self.cfg.learning_rate, betas=(0.5, 0.9))
+
+        return [adam(self.model.parameters()), adam(self.latent_discriminator.parameters()),
+                adam(self.waveform_discriminator.parameters())]
+
+    def _draw(self, shape: torch.Size) -> Tensor:
+        """Reparameterisation noise of this batch: a function of (seed, rank, batch)."""
+        key = [self.cfg.seed, self.global_rank, self.batches_done]
+        generator = torch.Generator().manual_seed(int(SeedSequence(key).generate_state(1)[0]))
+        return torch.randn(shape, generator=generator).to(self.device)
+
+    def training_step(self, batch, batch_idx):
+        audio, curves, bins = batch
+        step, cfg = self.batches_done, self.cfg
+        phase2 = step >= cfg.phase1_steps
+        with torch.set_grad_enabled(not phase2):
+            mean, std = self.model.encode_distribution(audio)
+            z = mean + std * self._draw(mean.shape)
+            kl = kl_divergence(mean, std)
+        y = self.model.decode(z, curves if cfg.mode != "rave" else None)
+        distance = multiscale_spectral_distance(audio, y, cfg.stft_scales)
+        probe = self.latent_discriminator(z.detach())
+        logs = {"distance": distance, "kl": kl, "probe_loss":
+                descriptor_cross_entropy(probe, bins)}
+        beta = cfg.beta * ramp(step, 0, cfg.beta_warmup_steps)
+        total = distance + beta * kl + logs["probe_loss"]
+        if cfg.mode == "frave" and not phase2:
+            weight = cfg.latent_weight * ramp(step, cfg.latent_delay_steps, cfg.latent_ramp_steps)
+            fooled = functional_call(self.latent_discriminator,
+                                     _detached(self.latent_discriminator), (z,))
+            logs["confusion"] = confusion_loss(fooled)
+            logs["latent_weight"] = torch.tensor(weight)
+            total = total + weight * logs["confusion"]
+        if phase2:
+            total = total + self._adversarial_losses(audio, y, logs)
+        for optimizer in self.optimizers():
+            optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        for optimizer in self.optimizers():
+            optimizer.step()
+        self._log_step(logs, bin_accuracy(probe, bins), beta)
+        self.batches_done += 1
+        if self.batches_done >= cfg.steps:
+            self.trainer.should_stop = True
+
+    def _adversarial_losses(self, audio: Tensor, y: Tensor, logs: dict) -> Tensor:
+        disc = self.waveform_discriminator
+        real_scores, real_features = disc(audio)
+        fake_scores, _ = disc(y.detach())
+        judged, fake_features = functional_call(disc, _detached(disc), (y,))
+        logs["discriminator"] = hinge_discriminator(real_scores, fake_scores)
+        logs["adversarial"] = hinge_generator(judged)
+        logs["feature_matching"] = feature_matching(real_features, fake_features)
+        return (logs["discriminator"] + self.cfg.adversarial_weight * logs["adversarial"]
+                + self.cfg.feature_matching_weight * logs["feature_matching"])
+
+    def _log_step(self, logs: dict, accuracy: Tensor, beta: float) -> None:
+        values = {f"train/{k}": v.detach().float() for k, v in logs.items()}
+        values.update({f"train/latent_accuracy/{name}": accuracy[i]
+                       for i, name in enumerate(self.cfg.descriptors)})
+        values["train/beta"] = torch.tensor(beta)
+        values["train/batch"] = torch.tensor(float(self.batches_done))
+        self.log_dict(values, prog_bar=False)
+        self.log("distance", logs["distance"].detach(), prog_bar=True, logger=False)
+
+    # ---- validation ----------------------------------------------------------------------
+    def validation_step(self, batch, batch_idx):
+        audio, curves, bins = batch
+        mean, _ = self.model.encode_distribution(audio)
+        y = self.model.decode(mean, curves if self.cfg.mode != "rave" else None)
+        accuracy = bin_accuracy(self.latent_discriminator(mean), bins)
+        values = {"val/distance": multiscale_spectral_distance(audio, y, self.cfg.stft_scales),
+                  "val/latent_accuracy": accuracy.mean()}
+        values.update({f"val/latent_accuracy/{name}": accuracy[i]
+                       for i, name in enumerate(self.cfg.descriptors)})
+        self.log_dict(values, sync_dist=True)
+
+    # ---- checkpoints ---------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["batches_done"] = self.batches_done
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.batches_done = int(checkpoint["batches_done"])
