@@ -83,15 +83,32 @@ def _train(args: argparse.Namespace) -> None:
     if not args.dataset or not args.output:
         raise ValueError("give DATASET and -o RUN (or --resume RUN)")
     options = {k: getattr(args, k) for k in ("config", "causal", "mode", "batch_size",
-                                              "seed", "learning_rate") }
+                                              "seed", "learning_rate")}
     if args.steps is not None:
         options["steps"] = args.steps
         options["phase1_steps"] = args.phase1_steps or args.steps * 2 // 3
     elif args.phase1_steps is not None:
         options["phase1_steps"] = args.phase1_steps
     names = tuple(n for n in args.descriptors.split(",") if n)
-    start_run(args.dataset, args.output, TrainConfig(descriptors=names, **options),
-              _run_options(args))
+    options.update(_parse_settings(args.set))
+    config = TrainConfig.from_dict({"descriptors": names, **options})
+    start_run(args.dataset, args.output, config, _run_options(args))
+
+
+def _parse_settings(settings: list[str]) -> dict:
+    """--set KEY=VALUE for any TrainConfig field; VALUE is read as JSON when it can be."""
+    import json
+
+    parsed = {}
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        if not sep:
+            raise ValueError(f"--set {setting!r}: expected KEY=VALUE")
+        try:
+            parsed[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key.strip()] = value
+    return parsed
 
 
 def _info(args: argparse.Namespace) -> None:
@@ -185,6 +202,8 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--batch-size", type=int, default=8)
     train.add_argument("--learning-rate", type=float, default=1e-4)
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="any other training option, e.g. latent_delay_steps=500")
     hardware = train.add_argument_group("how to run (may change on --resume)")
     hardware.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
     hardware.add_argument("--devices", default="1", help="count, or 'auto'")

@@ -83,6 +83,9 @@ def _build_decoder(tracker: DelayTracker, cfg: ModelConfig) -> list[nn.Module]:
     return layers
 
 
+INITIAL_SCALE_BIAS = -3.0   # softplus(-3) = 0.05: the posterior's initial spread
+
+
 class NeuroRave(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -92,6 +95,8 @@ class NeuroRave(nn.Module):
             raise ValueError("n_bands must be at least 2 (the PQMF is part of the model)")
         self.pqmf_analysis, synthesis = _fixed_pqmf(tracker, config)
         self.encoder = Sequence(_build_encoder(tracker, config))
+        with torch.no_grad():  # a narrow posterior at first: z is heard before KL widens it
+            self.encoder.layers[-1].conv.bias[config.latent_size:] = INITIAL_SCALE_BIAS
         encode_delay = tracker.delay
         tracker.delay = 0  # the decoder's own lag, as if z arrived unshifted
         self.decoder = Sequence(_build_decoder(tracker, config))

@@ -57,6 +57,7 @@ class TrainConfig:
     latent_delay_steps: int = 10_000
     latent_ramp_steps: int = 10_000
     latent_hidden: int = 64
+    latent_learning_rate: float = 1e-3    # the latent discriminator must keep up with z
     adversarial_weight: float = 1.0
     feature_matching_weight: float = 10.0
     waveform_capacity: int = 16
@@ -145,12 +146,14 @@ class NeuroRaveTraining(L.LightningModule):
 
     # ---- optimisation --------------------------------------------------------------------
     def configure_optimizers(self):
-        def adam(params):
-            return torch.optim.Adam([p for p in params if p.requires_grad],
-                                    self.cfg.learning_rate, betas=(0.5, 0.9))
+        def adam(params, rate: float):
+            return torch.optim.Adam([p for p in params if p.requires_grad], rate,
+                                    betas=(0.5, 0.9))
 
-        return [adam(self.model.parameters()), adam(self.latent_discriminator.parameters()),
-                adam(self.waveform_discriminator.parameters())]
+        rate = self.cfg.learning_rate
+        return [adam(self.model.parameters(), rate),
+                adam(self.latent_discriminator.parameters(), self.cfg.latent_learning_rate),
+                adam(self.waveform_discriminator.parameters(), rate)]
 
     def _draw(self, shape: torch.Size) -> Tensor:
         """Reparameterisation noise of this batch: a function of (seed, rank, batch)."""
@@ -168,7 +171,9 @@ class NeuroRaveTraining(L.LightningModule):
             kl = kl_divergence(mean, std)
         y = self.model.decode(z, curves if cfg.mode != "rave" else None)
         distance = multiscale_spectral_distance(audio, y, cfg.stft_scales)
-        probe = self.latent_discriminator(z.detach())
+        # The discriminator reads the posterior mean: what the decoder could recover of
+        # a descriptor, without the sampling noise that hides it early in training.
+        probe = self.latent_discriminator(mean.detach())
         logs = {"distance": distance, "kl": kl, "probe_loss":
                 descriptor_cross_entropy(probe, bins)}
         beta = cfg.beta * ramp(step, 0, cfg.beta_warmup_steps)
@@ -176,7 +181,7 @@ class NeuroRaveTraining(L.LightningModule):
         if cfg.mode == "frave" and not phase2:
             weight = cfg.latent_weight * ramp(step, cfg.latent_delay_steps, cfg.latent_ramp_steps)
             fooled = functional_call(self.latent_discriminator,
-                                     _detached(self.latent_discriminator), (z,))
+                                     _detached(self.latent_discriminator), (mean,))
             logs["confusion"] = confusion_loss(fooled)
             logs["latent_weight"] = torch.tensor(weight)
             total = total + weight * logs["confusion"]
