@@ -60,6 +60,30 @@ def _demo(args: argparse.Namespace) -> None:
     run_demo(Path(args.output), config=args.config)
 
 
+def _data_build(args: argparse.Namespace) -> None:
+    from .datasets import build
+
+    summary = build(args.kind, Path(args.output), size=args.size, seed=args.seed,
+                    sample_rate=args.sample_rate, jobs=args.jobs)
+    print(summary)
+
+
+def _add_data_parser(commands: argparse._SubParsersAction) -> None:
+    from .datasets import BUILDERS
+
+    data = commands.add_parser("data", help="build data sets (NSynth's layout)")
+    actions = data.add_subparsers(dest="action", required=True)
+    build = actions.add_parser("build", help="render a data set from real sampled sounds")
+    build.add_argument("kind", choices=sorted(BUILDERS), help="which data set")
+    build.add_argument("-o", "--output", required=True, help="the folder to fill")
+    build.add_argument("--size", default="small",
+                       help="test (a few MB), small (default), medium or full (hours)")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--sample-rate", type=int, default=16000)
+    build.add_argument("--jobs", type=int, default=None, help="renders run at once")
+    build.set_defaults(func=_data_build)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurorave", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -90,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", default="demo")
     demo.add_argument("--config", default="small")
     demo.set_defaults(func=_demo)
+
+    _add_data_parser(commands)
     return parser
 
 
@@ -97,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, KeyError, FileNotFoundError) as error:
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as error:
         print(f"neurorave {args.command}: {error}", file=sys.stderr)
         return 1
     return 0
