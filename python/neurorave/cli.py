@@ -84,6 +84,32 @@ def _add_data_parser(commands: argparse._SubParsersAction) -> None:
     build.set_defaults(func=_data_build)
 
 
+def _evaluate(args: argparse.Namespace) -> None:
+    from .evaluate import EvalConfig, evaluate
+
+    config = EvalConfig(windows=args.windows, window_seconds=args.window_seconds,
+                        batch=args.batch, renders=args.renders, seed=args.seed)
+    summary = evaluate([Path(m) for m in args.models], Path(args.dataset),
+                       Path(args.output), config)
+    print(f"wrote {args.output}/report.md, results.json, plots/ and renders/ for "
+          f"{len(summary['models'])} models on {summary['windows']} windows")
+
+
+def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
+    evaluate = commands.add_parser(
+        "evaluate", help="reconstruction and control tables of one or more models")
+    evaluate.add_argument("models", nargs="+", metavar="MODEL", help=".nrv model files")
+    evaluate.add_argument("dataset", metavar="DATASET",
+                          help="NSynth-layout folder (its test split) or any audio folder")
+    evaluate.add_argument("-o", "--output", required=True, help="the report folder")
+    evaluate.add_argument("--windows", type=int, default=32, help="test windows")
+    evaluate.add_argument("--window-seconds", type=float, default=2.0)
+    evaluate.add_argument("--batch", type=int, default=8, help="windows per correlation")
+    evaluate.add_argument("--renders", type=int, default=2, help="transfer examples written")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.set_defaults(func=_evaluate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurorave", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
 
     _add_data_parser(commands)
+    _add_evaluate_parser(commands)
     return parser
 
 
