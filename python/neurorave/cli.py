@@ -137,6 +137,56 @@ def _demo(args: argparse.Namespace) -> None:
     run_demo(Path(args.output), config=args.config)
 
 
+def _data_build(args: argparse.Namespace) -> None:
+    from .datasets import build
+
+    summary = build(args.kind, Path(args.output), size=args.size, seed=args.seed,
+                    sample_rate=args.sample_rate, jobs=args.jobs)
+    print(summary)
+
+
+def _add_data_parser(commands: argparse._SubParsersAction) -> None:
+    from .datasets import BUILDERS
+
+    data = commands.add_parser("data", help="build data sets (NSynth's layout)")
+    actions = data.add_subparsers(dest="action", required=True)
+    build = actions.add_parser("build", help="render a data set from real sampled sounds")
+    build.add_argument("kind", choices=sorted(BUILDERS), help="which data set")
+    build.add_argument("-o", "--output", required=True, help="the folder to fill")
+    build.add_argument("--size", default="small",
+                       help="test (a few MB), small (default), medium or full (hours)")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--sample-rate", type=int, default=16000)
+    build.add_argument("--jobs", type=int, default=None, help="renders run at once")
+    build.set_defaults(func=_data_build)
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from .evaluate import EvalConfig, evaluate
+
+    config = EvalConfig(windows=args.windows, window_seconds=args.window_seconds,
+                        batch=args.batch, renders=args.renders, seed=args.seed)
+    summary = evaluate([Path(m) for m in args.models], Path(args.dataset),
+                       Path(args.output), config)
+    print(f"wrote {args.output}/report.md, results.json, plots/ and renders/ for "
+          f"{len(summary['models'])} models on {summary['windows']} windows")
+
+
+def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
+    evaluate = commands.add_parser(
+        "evaluate", help="reconstruction and control tables of one or more models")
+    evaluate.add_argument("models", nargs="+", metavar="MODEL", help=".nrv model files")
+    evaluate.add_argument("dataset", metavar="DATASET",
+                          help="NSynth-layout folder (its test split) or any audio folder")
+    evaluate.add_argument("-o", "--output", required=True, help="the report folder")
+    evaluate.add_argument("--windows", type=int, default=32, help="test windows")
+    evaluate.add_argument("--window-seconds", type=float, default=2.0)
+    evaluate.add_argument("--batch", type=int, default=8, help="windows per correlation")
+    evaluate.add_argument("--renders", type=int, default=2, help="transfer examples written")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.set_defaults(func=_evaluate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurorave", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -171,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", default="demo")
     demo.add_argument("--config", default="small")
     demo.set_defaults(func=_demo)
+
+    _add_data_parser(commands)
+    _add_evaluate_parser(commands)
     return parser
 
 
@@ -223,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, KeyError, FileNotFoundError, FileExistsError) as error:
+    except (ValueError, KeyError, FileNotFoundError, FileExistsError, RuntimeError) as error:
         print(f"neurorave {args.command}: {error}", file=sys.stderr)
         return 1
     return 0

@@ -1,0 +1,510 @@
+"""`neurorave evaluate`: the paper's tables for one or more models on a data set.
+
+Every model is played by the C++ core (`neurorave.Engine`) on the same test windows:
+
+- reconstruction: encode, decode with the window's own descriptor curves, and measure the
+  multi-scale STFT distance and the mel L1 to the input;
+- control, the paper's protocol: in batches of windows, replace 1 ... 4 descriptor curves
+  by targets from a pool (constants, ramps, sinusoids, blends of those, blends of other
+  windows' curves), re-synthesise, re-analyse, and score target against achieved (L1 in
+  normalised units, Pearson's r, the paper's cosine score), pooled per batch;
+- renders: timbre transfer (the window through the model) and attribute transfer (one
+  window's latent with another window's descriptor curves), with plots.
+
+Writes REPORT_DIR/report.md (models as rows, metrics as columns), results.json (every
+number), plots/*.png and renders/*.wav.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from . import metrics
+from .datasets import load_mono
+from .descriptors import compute, normalise, window_length
+from .engine import Engine
+
+AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3"}
+TEST_SPLITS = ("test", "nsynth-test")   # our layout, then NSynth's own folder name
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    windows: int = 32            # test windows, at most this many
+    window_seconds: float = 2.0
+    batch: int = 8               # windows pooled per correlation, as the paper's batches
+    max_replaced: int = 4        # replace 1 .. this many descriptor curves
+    renders: int = 2             # timbre / attribute transfer examples written
+    min_rms_db: float = -50.0    # quieter windows carry no control information: skipped
+    seed: int = 0
+
+
+# ---- data ---------------------------------------------------------------------------------
+
+def audio_files(dataset: Path) -> list[Path]:
+    """The test split's audio when DATASET has one, else every audio file under it."""
+    dataset = Path(dataset)
+    if dataset.is_file():
+        return [dataset]
+    if not dataset.is_dir():
+        raise FileNotFoundError(f"{dataset}: no such data set folder or audio file")
+    root = next((dataset / s for s in TEST_SPLITS if (dataset / s).is_dir()), dataset)
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+    if not files:
+        raise ValueError(f"{root}: no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))})")
+    return files
+
+
+@dataclass
+class Windows:
+    """Test windows at one sample rate: (n, samples) audio, and where each came from."""
+
+    sample_rate: int
+    audio: np.ndarray
+    sources: list[str]
+    skipped: list[str] = field(default_factory=list)
+
+
+def _loud(window: np.ndarray, min_rms_db: float) -> bool:
+    return 10 * np.log10(np.mean(window * window) + 1e-20) > min_rms_db
+
+
+def _cut(audio: np.ndarray, length: int) -> list[tuple[int, np.ndarray]]:
+    """Non-overlapping windows (start, samples); a short file is zero-padded to one."""
+    if len(audio) < length:
+        audio = np.concatenate([audio, np.zeros(length - len(audio))])
+    return [(s, audio[s:s + length]) for s in range(0, len(audio) - length + 1, length)]
+
+
+def load_windows(files: Sequence[Path], sample_rate: int, length: int, config: EvalConfig
+                 ) -> Windows:
+    """Up to `config.windows` loud windows, a few per file, files in seeded random order;
+    when the files run out, their other windows fill up the count.
+
+    A file that cannot be read is reported (on stderr and in `skipped`) and left out.
+    """
+    rng = np.random.default_rng(config.seed)
+    per_file = max(1, math.ceil(config.windows / len(files)))
+    chosen: list[tuple[str, np.ndarray]] = []
+    spare: list[tuple[str, np.ndarray]] = []
+    skipped: list[str] = []
+    for index in rng.permutation(len(files)):
+        path = files[index]
+        try:
+            audio = load_mono(path, sample_rate)
+        except Exception as error:  # noqa: BLE001 - any unreadable file is skipped, named
+            skipped.append(f"{path}: cannot read audio ({error})")
+            print(f"neurorave evaluate: skipping {skipped[-1]}", file=sys.stderr)
+            continue
+        loud = [(f"{path.name}@{start / sample_rate:.2f}s", window)
+                for start, window in _cut(audio, length) if _loud(window, config.min_rms_db)]
+        order = rng.permutation(len(loud))
+        chosen += [loud[k] for k in sorted(order[:per_file])]
+        spare += [loud[k] for k in sorted(order[per_file:])][: config.windows]
+        if len(chosen) >= config.windows:
+            break
+    chosen = (chosen + spare)[: config.windows]
+    if not chosen:
+        raise ValueError(f"no window louder than {config.min_rms_db} dBFS in "
+                         f"{len(files)} files (first: {files[0]})")
+    audio = np.stack([window for _, window in chosen]).astype(np.float64)
+    return Windows(sample_rate, audio, [source for source, _ in chosen], skipped)
+
+
+# ---- playing a model offline, aligned -----------------------------------------------------
+
+class AlignedModel:
+    """An Engine's encode and decode streams, flushed and shifted to line up with the input.
+
+    encode(x)[:, t] belongs to frame t of x; decode(z, curves) sample i belongs to sample i
+    of the frames of z, and curves[:, t] is what the decoder is asked for at frame t.
+    """
+
+    def __init__(self, path: Path):
+        self.engine = Engine(path)
+        self.path = Path(path)
+        info = self.engine.info
+        self.sample_rate: int = self.engine.sample_rate
+        self.compression: int = self.engine.compression
+        self.descriptors: list[str] = self.engine.descriptors
+        self.ranges = [self.engine.descriptor_range(d) for d in self.descriptors]
+        self._encode_frames = int(info["encode_delay_frames"])
+        self._decode_samples = int(info["decode_delay_samples"])
+
+    def encode(self, audio: np.ndarray) -> np.ndarray:
+        c, lag = self.compression, self._encode_frames
+        frames = len(audio) // c
+        self.engine.reset()
+        z = self.engine.encode(np.concatenate([audio[: frames * c], np.zeros(lag * c)]))
+        return z[:, lag: lag + frames]
+
+    def decode(self, z: np.ndarray, curves: np.ndarray | None) -> np.ndarray:
+        c, lag = self.compression, self._decode_samples
+        frames = z.shape[1]
+        extra = -(-lag // c)   # whole frames that flush the decoder's delay
+        z = np.pad(z, ((0, 0), (0, extra)), mode="edge")
+        if curves is not None:
+            curves = np.pad(curves, ((0, 0), (0, extra)), mode="edge")
+        self.engine.reset()
+        return np.asarray(self.engine.decode(z, curves))[lag: lag + frames * c]
+
+    def analyse(self, audio: np.ndarray) -> np.ndarray:
+        """(n_descriptors, frames) physical values of audio (T,) or (batch, n_desc, frames)."""
+        return compute(audio, self.sample_rate, self.compression, self.descriptors)
+
+    def normalise(self, curves: np.ndarray) -> np.ndarray:
+        """Physical -> the decoder's [-1, 1] units, descriptor by descriptor (axis -2)."""
+        return np.stack([normalise(curves[..., i, :], r) for i, r in enumerate(self.ranges)],
+                        axis=-2)
+
+    def physical(self, normalised: np.ndarray) -> np.ndarray:
+        out = np.empty_like(normalised)
+        for i, (lo, hi) in enumerate(self.ranges):
+            out[..., i, :] = lo + (normalised[..., i, :] + 1.0) * (hi - lo) / 2.0
+        return out
+
+    @property
+    def warm_frames(self) -> int:
+        """Frames whose analysis window still reaches before the window's start."""
+        return window_length(self.compression) // self.compression
+
+
+# ---- the paper's pool of target curves ---------------------------------------------------
+
+def target_pool(frames: int, others: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(75, frames) candidate curves in normalised units, the paper's mix.
+
+    5 basics (0, +1, -1, ramp up, ramp down), 10 sinusoids of random frequency and
+    phase, 10 blends of a basic with a sinusoid, 50 blends of two other windows' curves
+    (`others`, (2, frames)); clipped to [-1, 1], the range the model was trained on.
+    """
+    ramp = np.linspace(-1.0, 1.0, frames)
+    basics = np.stack([np.zeros(frames), np.ones(frames), -np.ones(frames), ramp, -ramp])
+    sines = np.stack([np.sin(ramp * rng.integers(1, 30) + rng.normal() * 2 * np.pi)
+                      for _ in range(10)])
+    alphas = np.linspace(0.0, 1.0, 10)[:, None]
+    mixed = alphas * sines[rng.integers(len(sines))] + (1 - alphas) * basics[
+        rng.integers(len(basics))]
+    alphas = np.linspace(0.0, 1.0, 50)[:, None]
+    swapped = alphas * others[1] + (1 - alphas) * others[0]
+    return np.clip(np.concatenate([basics, sines, mixed, swapped]), -1.0, 1.0)
+
+
+def draw_targets(curves: np.ndarray, replaced: Sequence[int], every: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    """curves (batch, n_desc, frames), normalised: a copy with rows `replaced` drawn from
+    the pool, each window its own draw; `every` (n, n_desc, frames) holds the curves of
+    all windows, where the pool's 'other windows' come from."""
+    targets = curves.copy()
+    for d in replaced:
+        for w in range(len(curves)):
+            others = every[rng.choice(len(every), 2), d]
+            pool = target_pool(curves.shape[-1], others, rng)
+            targets[w, d] = pool[rng.integers(len(pool))]
+    return targets
+
+
+# ---- one model ----------------------------------------------------------------------------
+
+@dataclass
+class Played:
+    """What a model made of the windows: latents, curves, reconstructions."""
+
+    z: list[np.ndarray]
+    curves: np.ndarray           # (n, n_desc, frames) physical, of the input
+    reconstructions: np.ndarray  # (n, samples)
+
+
+def play(model: AlignedModel, windows: Windows) -> Played:
+    curves = model.analyse(windows.audio) if model.descriptors else None
+    z, outputs = [], []
+    for i, x in enumerate(tqdm(windows.audio, desc=f"{model.path.name}: reconstruct",
+                               unit="window", leave=False)):
+        z.append(model.encode(x))
+        outputs.append(model.decode(z[-1], None if curves is None else curves[i]))
+    return Played(z, curves, np.stack(outputs))
+
+
+def reconstruction_scores(model: AlignedModel, windows: Windows, played: Played) -> dict:
+    pairs = list(zip(windows.audio, played.reconstructions, strict=True))
+    return {
+        "multiscale_stft": float(np.mean([metrics.multiscale_stft_distance(x, y)
+                                          for x, y in pairs])),
+        "mel_l1": float(np.mean([metrics.mel_l1(x, y, model.sample_rate) for x, y in pairs])),
+    }
+
+
+@dataclass
+class ControlExample:
+    """One window of the control protocol, kept for the plot."""
+
+    replaced: list[str]
+    original: np.ndarray   # (n_desc, frames) normalised
+    target: np.ndarray
+    achieved: np.ndarray
+
+
+def _score(target: np.ndarray, achieved: np.ndarray) -> dict[str, float | None]:
+    r = metrics.pearson(target, achieved)
+    return {"l1": metrics.curve_l1(target, achieved),
+            "pearson": None if math.isnan(r) else r,   # undefined: a constant curve
+            "cosine": metrics.cosine_score(target, achieved)}
+
+
+def control_scores(model: AlignedModel, played: Played, config: EvalConfig
+                   ) -> tuple[list[dict], ControlExample | None]:
+    """The paper's protocol; one record per (batch, replaced count, descriptor)."""
+    rng = np.random.default_rng(config.seed + 1)
+    normalised = model.normalise(played.curves)
+    warm = min(model.warm_frames, normalised.shape[-1] - 2)
+    records, example = [], None
+    n_desc = len(model.descriptors)
+    batches = range(0, len(played.z), config.batch)
+    for start in tqdm(batches, desc=f"{model.path.name}: control", unit="batch", leave=False):
+        members = range(start, min(start + config.batch, len(played.z)))
+        for count in range(1, min(config.max_replaced, n_desc) + 1):
+            replaced = sorted(rng.choice(n_desc, count, replace=False).tolist())
+            targets = draw_targets(normalised[list(members)], replaced, normalised, rng)
+            achieved = model.normalise(model.analyse(np.stack([
+                model.decode(played.z[w], model.physical(targets[k]))
+                for k, w in enumerate(members)])))
+            for d in replaced:   # the warm-up frames analyse zeros before the window
+                records.append({"batch": start // config.batch, "replaced": count,
+                                "descriptor": model.descriptors[d],
+                                **_score(targets[:, d, warm:], achieved[:, d, warm:])})
+            if count == min(config.max_replaced, n_desc) and example is None:
+                example = ControlExample([model.descriptors[d] for d in replaced],
+                                         normalised[start], targets[0], achieved[0])
+    return records, example
+
+
+def summarise_control(records: list[dict], descriptors: Sequence[str]) -> dict:
+    """Means per descriptor and per number of replaced curves (undefined Pearson left out)."""
+    def mean(rows: list[dict], key: str) -> float | None:
+        values = [r[key] for r in rows if r[key] is not None]
+        return float(np.mean(values)) if values else None
+
+    keys = ("l1", "pearson", "cosine")
+    by_descriptor = {d: {k: mean([r for r in records if r["descriptor"] == d], k)
+                         for k in keys} for d in descriptors}
+    counts = sorted({r["replaced"] for r in records})
+    by_replaced = {str(n): {k: mean([r for r in records if r["replaced"] == n], k)
+                            for k in keys} for n in counts}
+    overall = {k: mean(records, k) for k in keys}
+    return {"by_descriptor": by_descriptor, "by_replaced": by_replaced, "overall": overall}
+
+
+# ---- renders and plots --------------------------------------------------------------------
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_spectrograms(path: Path, pairs: Sequence[tuple[str, np.ndarray]], sample_rate: int
+                      ) -> None:
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(pairs), 1, figsize=(9, 2.6 * len(pairs)), sharex=True,
+                             squeeze=False)
+    for ax, (title, audio) in zip(axes[:, 0], pairs, strict=True):
+        ax.specgram(audio + 1e-9, NFFT=512, Fs=sample_rate, noverlap=384, cmap="magma")
+        ax.set_title(title)
+        ax.set_ylabel("Hz")
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def plot_curves(path: Path, title: str, names: Sequence[str],
+                curves: Sequence[tuple[str, np.ndarray]], frame_seconds: float) -> None:
+    """One panel per descriptor; each (label, (n_desc, frames)) entry is a line."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(names), 1, figsize=(9, 1.8 * len(names)), sharex=True,
+                             squeeze=False)
+    for i, (ax, name) in enumerate(zip(axes[:, 0], names, strict=True)):
+        for label, values in curves:
+            ax.plot(np.arange(values.shape[-1]) * frame_seconds, values[i], label=label, lw=1)
+        ax.set_ylabel(name)
+        ax.set_ylim(-1.6, 1.6)
+    axes[0, 0].set_title(title)
+    axes[0, 0].legend(loc="upper right", fontsize="small", ncol=len(curves))
+    axes[-1, 0].set_xlabel("time (s); normalised units")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def write_renders(out: Path, name: str, model: AlignedModel, windows: Windows, played: Played,
+                  example: ControlExample | None, config: EvalConfig) -> list[str]:
+    """Timbre and attribute transfer WAVs and plots for model `name`; their paths."""
+    rate, files = model.sample_rate, []
+    (out / "renders" / name).mkdir(parents=True, exist_ok=True)
+    (out / "plots").mkdir(exist_ok=True)
+    for i in range(min(config.renders, len(windows.audio))):
+        source = out / "renders" / f"input_{rate}_{i}.wav"
+        if not source.exists():
+            sf.write(source, windows.audio[i], rate)
+        sf.write(out / "renders" / name / f"timbre_transfer_{i}.wav",
+                 played.reconstructions[i], rate)
+        files.append(f"renders/{name}/timbre_transfer_{i}.wav")
+    plot_spectrograms(out / "plots" / f"{name}_spectrogram.png",
+                      [(f"input: {windows.sources[0]}", windows.audio[0]),
+                       (f"{name}: reconstruction", played.reconstructions[0])], rate)
+    files.append(f"plots/{name}_spectrogram.png")
+    if model.descriptors and len(windows.audio) > 1:
+        files += attribute_transfer(out, name, model, played)
+    if example is not None:
+        plot_curves(out / "plots" / f"{name}_control.png",
+                    f"{name}: {', '.join(example.replaced)} replaced", model.descriptors,
+                    [("original", example.original), ("target", example.target),
+                     ("achieved", example.achieved)], model.compression / rate)
+        files.append(f"plots/{name}_control.png")
+    return files
+
+
+def attribute_transfer(out: Path, name: str, model: AlignedModel, played: Played) -> list[str]:
+    """Window 0's latent with window 1's descriptor curves: its sound, their faders."""
+    audio = model.decode(played.z[0], played.curves[1])
+    sf.write(out / "renders" / name / "attribute_transfer_0_from_1.wav", audio,
+             model.sample_rate)
+    achieved = model.normalise(model.analyse(audio))
+    plot_curves(out / "plots" / f"{name}_attribute_transfer.png",
+                f"{name}: window 0 played with window 1's descriptors", model.descriptors,
+                [("window 0", model.normalise(played.curves[0])),
+                 ("target: window 1", model.normalise(played.curves[1])),
+                 ("achieved", achieved)], model.compression / model.sample_rate)
+    return [f"renders/{name}/attribute_transfer_0_from_1.wav",
+            f"plots/{name}_attribute_transfer.png"]
+
+
+# ---- the report ---------------------------------------------------------------------------
+
+def _cell(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _control_table(results: dict, names: Sequence[str], key: str) -> list[str]:
+    rows = []
+    for model, result in results.items():
+        control = result.get("control")
+        by = control["by_descriptor"] if control else {}
+        rows.append([model] + [_cell(by.get(d, {}).get(key)) for d in names]
+                    + [_cell(control["overall"][key] if control else None)])
+    return _table(["model", *names, "mean"], rows)
+
+
+def _replaced_table(results: dict, counts: Sequence[str]) -> list[str]:
+    rows = []
+    for model, result in results.items():
+        by = result["control"]["by_replaced"] if result.get("control") else {}
+        rows.append([model] + [f"{_cell(by[n]['cosine'])} / {_cell(by[n]['l1'])}"
+                               if n in by else "—" for n in counts])
+    return _table(["model", *(f"{n} replaced: corr / L1" for n in counts)], rows)
+
+
+def render_report(summary: dict) -> str:
+    results, settings = summary["models"], summary["settings"]
+    names = list(dict.fromkeys(d for r in results.values() for d in r["descriptors"]))
+    counts = sorted({n for r in results.values() if r.get("control")
+                     for n in r["control"]["by_replaced"]}, key=int)
+    lines = ["# NeuroRave evaluation", "",
+             f"Data set `{summary['dataset']}`: {summary['windows']} windows of "
+             f"{settings['window_seconds']} s from {summary['files']} files; seed "
+             f"{settings['seed']}; control in batches of {settings['batch']}.", "",
+             "## Reconstruction", ""]
+    lines += _table(["model", "multi-scale STFT ↓", "mel L1 ↓"],
+                    [[m, _cell(r["reconstruction"]["multiscale_stft"]),
+                      _cell(r["reconstruction"]["mel_l1"], 4)] for m, r in results.items()])
+    if names:
+        lines += ["", "## Control: correlation (the paper's cosine score ↑, 0.5 = none)", ""]
+        lines += _control_table(results, names, "cosine")
+        lines += ["", "## Control: Pearson's r ↑", ""] + _control_table(results, names,
+                                                                          "pearson")
+        lines += ["", "## Control: L1, normalised units ↓", ""]
+        lines += _control_table(results, names, "l1")
+        lines += ["", "## Control by number of replaced curves (mean over descriptors)", ""]
+        lines += _replaced_table(results, counts)
+    lines += ["", "## Renders", ""]
+    for model, result in results.items():
+        lines += [f"### {model}", ""] + [f"![{f}]({f})" if f.endswith(".png") else f"- [{f}]({f})"
+                                         for f in result["files"]] + [""]
+    if summary["skipped"]:
+        lines += ["## Skipped files", ""] + [f"- {s}" for s in summary["skipped"]]
+    return "\n".join(lines) + "\n"
+
+
+# ---- all models ---------------------------------------------------------------------------
+
+def model_names(paths: Sequence[Path]) -> list[str]:
+    """File stems, numbered where two models share one."""
+    stems = [Path(p).stem for p in paths]
+    return [s if stems.count(s) == 1 else f"{s}_{i}" for i, s in enumerate(stems)]
+
+
+def evaluate_model(out: Path, name: str, model: AlignedModel, windows: Windows,
+                   config: EvalConfig) -> dict:
+    played = play(model, windows)
+    result = {"path": str(model.path), "sample_rate": model.sample_rate,
+              "descriptors": model.descriptors,
+              "reconstruction": reconstruction_scores(model, windows, played),
+              "control": None}
+    example = None
+    if model.descriptors:   # plain RAVE has no faders to test
+        records, example = control_scores(model, played, config)
+        result["control"] = {**summarise_control(records, model.descriptors),
+                             "records": records}
+    result["files"] = write_renders(out, name, model, windows, played, example, config)
+    return result
+
+
+def evaluate(models: Sequence[Path], dataset: Path, out: Path,
+             config: EvalConfig = EvalConfig()) -> dict:
+    """Evaluate each model on `dataset`; writes report.md, results.json, plots, renders."""
+    if not models:
+        raise ValueError("give at least one model")
+    files = audio_files(dataset)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    loaded = [AlignedModel(p) for p in models]
+    windows_at: dict[tuple[int, int], Windows] = {}
+    results = {}
+    for name, model in zip(model_names(models), loaded, strict=True):
+        frames = max(4, round(config.window_seconds * model.sample_rate / model.compression))
+        key = (model.sample_rate, frames * model.compression)
+        if key not in windows_at:   # models of one rate and frame size share their windows
+            windows_at[key] = load_windows(files, *key, config)
+        results[name] = evaluate_model(out, name, model, windows_at[key], config)
+    first = next(iter(windows_at.values()))
+    summary = {"dataset": str(dataset), "files": len(files), "windows": len(first.audio),
+               "sources": first.sources, "settings": asdict(config),
+               "skipped": sorted({s for w in windows_at.values() for s in w.skipped}),
+               "models": results}
+    (out / "results.json").write_text(json.dumps(summary, indent=1, allow_nan=False,
+                                                 default=_json_number) + "\n")
+    (out / "report.md").write_text(render_report(summary))
+    return summary
+
+
+def _json_number(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
