@@ -2,7 +2,8 @@
 
     RUN/train.json              what to train on and how (written once, at the start)
     RUN/checkpoints/last.ckpt   replaced atomically every `checkpoint_every` batches
-    RUN/logs/csv/metrics.csv    every logged number;  RUN/logs/tensorboard/  the same
+    RUN/logs/csv/version_N/metrics.csv   every number logged in session N (see metrics_table)
+    RUN/logs/tensorboard/       the same numbers, audio previews and sweep plots
     RUN/previews/batch-K/*.wav  validation audio: input and reconstruction
     RUN/plots/sweep-K.png       control sweeps: target vs achieved descriptor curves
 """
@@ -130,7 +131,9 @@ def _trainer(run_dir: Path, options: RunOptions) -> L.Trainer:
         default_root_dir=run_dir, accelerator=options.accelerator, devices=options.devices,
         num_nodes=options.num_nodes, strategy=strategy, precision=precision,
         max_epochs=-1, max_steps=-1, enable_checkpointing=False, callbacks=callbacks,
-        logger=[CSVLogger(run_dir / "logs", name="csv", version=""),
+        # One CSV folder per session (version_0, version_1, ...): Lightning empties a
+        # reused one, and a resumed run must keep what it logged before.
+        logger=[CSVLogger(run_dir / "logs", name="csv"),
                 TensorBoardLogger(run_dir / "logs", name="tensorboard", version="")],
         val_check_interval=options.validate_every, check_val_every_n_epoch=None,
         limit_val_batches=options.validation_batches, num_sanity_val_steps=0,
@@ -187,12 +190,26 @@ def export_run(run_dir: str | Path, output: str | Path,
     return save_nrv(model, output, descriptors=descriptors, provenance=provenance)
 
 
-def metrics_table(run_dir: str | Path) -> dict[str, np.ndarray]:
-    """RUN/logs/csv/metrics.csv as {column: values}, NaN where a row lacks the column."""
+def _csv_rows(path: Path) -> list[dict]:
     import csv
 
-    with open(Path(run_dir) / "logs" / "csv" / "metrics.csv") as handle:
-        rows = list(csv.DictReader(handle))
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def metrics_table(run_dir: str | Path) -> dict[str, np.ndarray]:
+    """Every session's metrics.csv as {column: values}, NaN where a row lacks the column.
+
+    A killed session logged batches that its resumption replays: those rows are dropped,
+    so each step appears once.
+    """
+    folders = sorted((Path(run_dir) / "logs" / "csv").glob("version_*"),
+                     key=lambda p: int(p.name.removeprefix("version_")))
+    sessions = [_csv_rows(f / "metrics.csv") for f in folders if (f / "metrics.csv").is_file()]
+    rows: list[dict] = []
+    for i, session in enumerate(sessions):
+        later = [int(r["step"]) for s in sessions[i + 1:] for r in s]
+        rows += [r for r in session if not later or int(r["step"]) < min(later)]
     columns = {key for row in rows for key in row}
     return {key: np.array([float(row[key]) if row.get(key) not in (None, "") else np.nan
                            for row in rows]) for key in columns}
