@@ -37,7 +37,8 @@ from neurorave.train_run import (
 from neurorave.training import TrainConfig
 
 CLI = [sys.executable, "-m", "neurorave.cli"]
-QUICK = dict(config="tiny", learning_rate=1e-3, latent_delay_steps=0, batch_size=8)
+QUICK = dict(config="tiny", learning_rate=1e-3, batch_size=8, latent_delay_steps=0,
+             latent_ramp_steps=100, latent_weight=3.0)
 
 
 def _options(steps: int, **changes) -> RunOptions:
@@ -146,7 +147,7 @@ def test_training_names_a_data_set_made_for_another_model(dataset, tmp_path):
 
 # ---- training -----------------------------------------------------------------------------
 
-STEPS = 300
+STEPS = 400
 CHANCE = 1 / 16
 
 
@@ -165,7 +166,7 @@ def _logged(run: Path, key: str) -> np.ndarray:
 
 @pytest.mark.parametrize("mode", ["frave", "crave", "rave"])
 def test_each_mode_learns(runs, mode):
-    """The spectral distance falls by a third within 300 batches (measured: by about half)."""
+    """The spectral distance falls by a third within 400 batches (measured: by about 40 %)."""
     distance = _logged(runs[mode], "train/distance")
     assert len(distance) == STEPS // 5
     first, last = distance[:6].mean(), distance[-6:].mean()
@@ -176,8 +177,12 @@ def test_each_mode_learns(runs, mode):
 
 
 def _probe_accuracy(run: Path) -> float:
-    """Validation accuracy of the latent discriminator, averaged over the descriptors."""
-    return float(_logged(run, "val/latent_accuracy")[-1])
+    """The latent discriminator's accuracy over its last 10 logged training batches,
+    averaged over the descriptors. (Validation holds out whole instruments, whose bins the
+    training quantiles place unevenly, so it measures the shift more than the latent.)"""
+    logged = metrics_table(run)
+    keys = [k for k in logged if k.startswith("train/latent_accuracy/")]
+    return float(np.mean([_logged(run, k)[-10:].mean() for k in keys]))
 
 
 def test_frave_hides_the_descriptors_from_the_latent(runs):
@@ -190,7 +195,7 @@ def test_frave_hides_the_descriptors_from_the_latent(runs):
     rave, frave = _probe_accuracy(runs["rave"]), _probe_accuracy(runs["frave"])
     assert rave - CHANCE > 0.05, f"the rave probe learnt nothing ({rave:.3f})"
     assert frave - CHANCE < 0.5 * (rave - CHANCE), (rave, frave)
-    assert np.all(_logged(runs["frave"], "train/latent_weight")[-5:] == 1.0)
+    assert np.all(_logged(runs["frave"], "train/latent_weight")[-5:] == 3.0)
 
 
 def test_export_plays_in_the_engine_like_torch(runs, dataset, tmp_path):
@@ -201,7 +206,10 @@ def test_export_plays_in_the_engine_like_torch(runs, dataset, tmp_path):
     model, cfg, _, _ = load_checkpoint_model(runs["frave"] / LAST_CHECKPOINT)
     engine = neurorave.Engine(path)
     stats = {e["name"]: e for e in WindowStore(dataset).statistics()["descriptors"]}
-    assert engine.info["descriptors"] == [stats[name] for name in cfg.descriptors]
+    for played, name in zip(engine.info["descriptors"], cfg.descriptors, strict=True):
+        assert (played["name"], played["unit"]) == (name, stats[name]["unit"])
+        assert played["range"] == pytest.approx(stats[name]["range"], rel=1e-6)  # float32
+        assert played["bins"] == pytest.approx(stats[name]["bins"], rel=1e-6)
     store = WindowStore(dataset)
     window = int(store.indices("valid")[0])
     audio = torch.from_numpy(np.array(store.audio[window]))[None, None]
@@ -226,7 +234,8 @@ def test_a_run_folder_is_never_overwritten(runs, dataset):
 def _cli_train(dataset: Path, run: Path, *extra: str) -> list[str]:
     return [*CLI, "train", str(dataset), "-o", str(run), "--config", "tiny",
             "--mode", "frave", "--steps", str(STEPS), "--phase1-steps", str(STEPS),
-            "--learning-rate", "1e-3", "--set", "latent_delay_steps=0", "--accelerator", "cpu",
+            "--learning-rate", "1e-3", "--set", "latent_delay_steps=0", "--set",
+            "latent_ramp_steps=100", "--set", "latent_weight=3.0", "--accelerator", "cpu",
             "--validate-every", str(STEPS), "--validation-batches", "4", "--log-every", "5",
             "--no-progress", *extra]
 
