@@ -31,9 +31,8 @@ class Conv1d final : public Layer {
   int history_;
   std::vector<Matrix> weights_;  // per group: (out / groups) x (kernel * in / groups)
   Vector bias_;  // zeros when the conv has none
-  Gemm gemm_;
-  Matrix window_;   // in x (history + max frames): cached history, then the new block
-  Matrix columns_;  // (kernel * in / groups) x max out frames
+  std::vector<Gemm> gemms_;  // per group, reading the window in place
+  Matrix window_;  // in x (history + max frames): cached history, then the new block
   Matrix output_;
 };
 

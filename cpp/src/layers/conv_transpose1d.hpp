@@ -1,6 +1,9 @@
 #pragma once
-// ConvTranspose1d streamed by overlap-add: each block's overhang (kernel - stride
-// samples) is carried into the next block. The bias is added once per output sample.
+// ConvTranspose1d streamed as a convolution over its input's history: output phase j
+// of input frame t (sample t * stride + j) sums taps j, j + stride, j + 2 * stride, ...
+// of frames t, t - 1, t - 2, ... So one product of (stride * out) weight rows with a
+// sliding window of ceil(kernel / stride) input frames writes the output in place, and
+// only input history is carried from block to block.
 
 #include "layers/gemm.hpp"
 #include "layers/layer.hpp"
@@ -23,14 +26,14 @@ class ConvTranspose1d final : public Layer {
   View process(const View& in) override;
 
  private:
-  int in_, out_, kernel_, stride_, tail_;
-  Matrix weight_;       // (kernel * out) x in: every tap's contribution in one product
-  Vector bias_;
-  bool has_bias_;
+  int in_, out_, stride_, history_;  // history: input frames a block still reaches back to
+  // (stride * out) x ((history + 1) * in): row j * out + o, column block m holds tap
+  // j + (history - m) * stride (zero past the kernel), applied to window frame t + m.
+  Matrix weight_;
+  Vector bias_;  // zeros when the layer has none
   Gemm gemm_;
-  Matrix taps_;         // (kernel * out) x max in frames
-  Matrix accumulator_;  // out x (tail + max out frames); starts with the carried tail
-  Matrix output_;
+  Matrix window_;  // in x (history + max in frames)
+  Matrix output_;  // out x (max in frames * stride)
 };
 
 }  // namespace neurorave
