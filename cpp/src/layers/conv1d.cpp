@@ -28,7 +28,7 @@ void Conv1d::prepare(int max_in_frames) {
   // memory, tap k starts k * dilation columns on.
   const Taps taps{shape_.in / shape_.groups, static_cast<Eigen::Index>(shape_.dilation) * shape_.in};
   gemms_.resize(weights_.size());
-  for (size_t g = 0; g < weights_.size(); ++g) gemms_[g].prepare(weights_[g], taps, max_out);
+  for (size_t g = 0; g < weights_.size(); ++g) gemms_[g].prepare(weights_[g], taps);
 }
 
 void Conv1d::reset() { window_.setZero(); }

@@ -24,7 +24,7 @@ void ConvTranspose1d::prepare(int max_in_frames) {
   window_ = Matrix::Zero(in_, history_ + max_in_frames);
   output_ = Matrix::Zero(out_, static_cast<Eigen::Index>(max_in_frames) * stride_);
   // Window frames follow each other, so the taps are one contiguous run.
-  gemm_.prepare(weight_, Taps{in_, in_}, max_in_frames);
+  gemm_.prepare(weight_, Taps{in_, in_});
 }
 
 void ConvTranspose1d::reset() { window_.setZero(); }
