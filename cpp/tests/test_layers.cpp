@@ -331,6 +331,33 @@ TEST_CASE("LeakyRelu") {
              rows({{-0.25f, 0, 2, -1.25f}, {4, -2, 0.5f, -0.125f}}));
 }
 
+TEST_CASE("A convolution that takes the input slope equals LeakyRelu then the convolution") {
+  const Matrix x = small_matrix(4, 24, 31);
+  LeakyRelu relu(4, 0.25f);
+  relu.prepare(24);
+  const Matrix activated = one_shot(relu, x);
+  // Pointwise (normally read in place), windowed, strided and grouped.
+  for (const ConvShape& s : {shape(4, 3, 1), shape(4, 3, 3, 1, 2), shape(4, 6, 3, 2, 1, 2)}) {
+    CAPTURE(s.kernel);
+    const auto w = small_numbers(static_cast<size_t>(s.out * (s.in / s.groups) * s.kernel), 2,
+                                 32, 0.5f);
+    auto plain = make_conv(s, w, {}, 24);
+    Conv1d fused(s, w.data(), nullptr);
+    CHECK(fused.take_input_slope(0.25f));
+    fused.prepare(24);
+    const Matrix expected = one_shot(*plain, activated);
+    CHECK_SAME(one_shot(fused, x), expected);
+    CHECK_SAME(stream(fused, x, {s.stride, 3 * s.stride}), expected);
+  }
+  const auto w = small_numbers(4 * 2 * 6, 2, 33, 0.5f);
+  ConvTranspose1d plain(4, 2, 6, 3, w.data(), nullptr), fused(4, 2, 6, 3, w.data(), nullptr);
+  CHECK(fused.take_input_slope(0.25f));
+  plain.prepare(24);
+  fused.prepare(24);
+  CHECK_SAME(stream(fused, x, {1, 5}), one_shot(plain, activated));
+  CHECK_FALSE(relu.take_input_slope(0.5f));
+}
+
 TEST_CASE("Residual: x delayed by `delay` frames plus branch(x)") {
   auto make = [](int delay, std::vector<float> weight) {
     std::vector<std::unique_ptr<Layer>> layers;

@@ -38,11 +38,14 @@ View Conv1d::process(const View& in) {
   const int out_frames = frames / shape_.stride;
   const Eigen::Index col_step = static_cast<Eigen::Index>(shape_.stride) * shape_.in;
   output_.leftCols(out_frames).colwise() = bias_;
-  if (history_ == 0 && shape_.groups == 1) {  // no window: read the input in place
+  if (history_ == 0 && shape_.groups == 1 && !activated_) {  // no window: read in place
     gemms_[0].accumulate(in.data(), col_step, out_frames, output_.data(), output_.rows());
     return leading_columns(output_, out_frames);
   }
-  window_.middleCols(history_, frames) = in;
+  if (activated_)
+    window_.middleCols(history_, frames) = in.cwiseMax(in * input_slope_);  // slope < 1
+  else
+    window_.middleCols(history_, frames) = in;
   const int in_per_group = shape_.in / shape_.groups;
   const int out_per_group = shape_.out / shape_.groups;
   for (int g = 0; g < shape_.groups; ++g)

@@ -21,6 +21,12 @@ class Conv1d final : public Layer {
   int out_frames(int frames) const override { return frames / shape_.stride; }
   int downsampling() const override { return shape_.stride; }
   int history() const { return history_; }
+  // The input is copied into the window anyway, so the activation rides along.
+  bool take_input_slope(float slope) override {
+    input_slope_ = slope;
+    activated_ = true;
+    return true;
+  }
 
   void prepare(int max_in_frames) override;
   void reset() override;
@@ -29,6 +35,8 @@ class Conv1d final : public Layer {
  private:
   ConvShape shape_;
   int history_;
+  bool activated_ = false;
+  float input_slope_ = 1.0f;
   std::vector<Matrix> weights_;  // per group: (out / groups) x (kernel * in / groups)
   Vector bias_;  // zeros when the conv has none
   std::vector<Gemm> gemms_;  // per group, reading the window in place

@@ -33,7 +33,10 @@ View ConvTranspose1d::process(const View& in) {
   const int frames = static_cast<int>(in.cols());
   const int length = frames * stride_;
   output_.leftCols(length).colwise() = bias_;
-  window_.middleCols(history_, frames) = in;
+  if (activated_)
+    window_.middleCols(history_, frames) = in.cwiseMax(in * input_slope_);  // slope < 1
+  else
+    window_.middleCols(history_, frames) = in;
   // Output column t of the product is samples t * stride ... t * stride + stride - 1.
   gemm_.accumulate(window_.data(), in_, frames, output_.data(),
                    static_cast<Eigen::Index>(stride_) * out_);

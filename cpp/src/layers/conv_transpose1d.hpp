@@ -20,6 +20,12 @@ class ConvTranspose1d final : public Layer {
   int out_channels() const override { return out_; }
   int out_frames(int frames) const override { return frames * stride_; }
   int upsampling() const override { return stride_; }
+  // The input is copied into the window anyway, so the activation rides along.
+  bool take_input_slope(float slope) override {
+    input_slope_ = slope;
+    activated_ = true;
+    return true;
+  }
 
   void prepare(int max_in_frames) override;
   void reset() override;
@@ -27,6 +33,8 @@ class ConvTranspose1d final : public Layer {
 
  private:
   int in_, out_, stride_, history_;  // history: input frames a block still reaches back to
+  bool activated_ = false;
+  float input_slope_ = 1.0f;
   // (stride * out) x ((history + 1) * in): row j * out + o, column block m holds tap
   // j + (history - m) * stride (zero past the kernel), applied to window frame t + m.
   Matrix weight_;
