@@ -6,29 +6,28 @@ namespace neurorave {
 
 Conv1d::Conv1d(const ConvShape& shape, const float* weight, const float* bias)
     : shape_(shape), history_((shape.kernel - 1) * shape.dilation) {
+  bias_ = bias ? Vector(Eigen::Map<const Vector>(bias, shape.out)) : Vector::Zero(shape.out);
   const int in_per_group = shape.in / shape.groups;
   const int out_per_group = shape.out / shape.groups;
+  // Tap k of output t reads window column t * stride + k * dilation: in the window's
+  // memory, tap k starts k * dilation columns on.
+  const Taps taps{in_per_group, static_cast<Eigen::Index>(shape.dilation) * shape.in};
+  gemms_.resize(shape.groups);
+  Matrix w(out_per_group, shape.kernel * in_per_group);  // packed, then dropped
   for (int g = 0; g < shape.groups; ++g) {
-    Matrix w(out_per_group, shape.kernel * in_per_group);
     for (int o = 0; o < out_per_group; ++o)
       for (int c = 0; c < in_per_group; ++c)
         for (int k = 0; k < shape.kernel; ++k)
           w(o, k * in_per_group + c) =
               weight[((g * out_per_group + o) * in_per_group + c) * shape.kernel + k];
-    weights_.push_back(std::move(w));
+    gemms_[g].pack(w, taps);
   }
-  bias_ = bias ? Vector(Eigen::Map<const Vector>(bias, shape.out)) : Vector::Zero(shape.out);
 }
 
 void Conv1d::prepare(int max_in_frames) {
   window_ = Matrix::Zero(shape_.in, history_ + max_in_frames);
   const int max_out = max_in_frames / shape_.stride;
   output_ = Matrix::Zero(shape_.out, max_out);
-  // Tap k of output t reads window column t * stride + k * dilation: in the window's
-  // memory, tap k starts k * dilation columns on.
-  const Taps taps{shape_.in / shape_.groups, static_cast<Eigen::Index>(shape_.dilation) * shape_.in};
-  gemms_.resize(weights_.size());
-  for (size_t g = 0; g < weights_.size(); ++g) gemms_[g].prepare(weights_[g], taps);
 }
 
 void Conv1d::reset() { window_.setZero(); }

@@ -37,9 +37,9 @@ class Conv1d final : public Layer {
   int history_;
   bool activated_ = false;
   float input_slope_ = 1.0f;
-  std::vector<Matrix> weights_;  // per group: (out / groups) x (kernel * in / groups)
   Vector bias_;  // zeros when the conv has none
-  std::vector<Gemm> gemms_;  // per group, reading the window in place
+  // Per group, its (out / groups) x (kernel * in / groups) weights, reading the window in place.
+  std::vector<Gemm> gemms_;
   Matrix window_;  // in x (history + max frames): cached history, then the new block
   Matrix output_;
 };

@@ -7,24 +7,26 @@ namespace neurorave {
 ConvTranspose1d::ConvTranspose1d(int in, int out, int kernel, int stride, const float* weight,
                                  const float* bias)
     : in_(in), out_(out), stride_(stride), history_((kernel + stride - 1) / stride - 1) {
-  weight_ = Matrix::Zero(static_cast<Eigen::Index>(stride) * out,
-                         static_cast<Eigen::Index>(history_ + 1) * in);
+  // Row j * out + o, column block m: tap j + (history - m) * stride (zero past the
+  // kernel), applied to window frame t + m.
+  Matrix w = Matrix::Zero(static_cast<Eigen::Index>(stride) * out,
+                          static_cast<Eigen::Index>(history_ + 1) * in);
   for (int m = 0; m <= history_; ++m)
     for (int j = 0; j < stride; ++j) {
       const int k = j + (history_ - m) * stride;
       if (k >= kernel) continue;
       for (int c = 0; c < in; ++c)
         for (int o = 0; o < out; ++o)
-          weight_(j * out + o, m * in + c) = weight[(c * out + o) * kernel + k];
+          w(j * out + o, m * in + c) = weight[(c * out + o) * kernel + k];
     }
+  // Window frames follow each other, so the taps are one contiguous run.
+  gemm_.pack(w, Taps{in, in});
   bias_ = bias ? Vector(Eigen::Map<const Vector>(bias, out)) : Vector::Zero(out);
 }
 
 void ConvTranspose1d::prepare(int max_in_frames) {
   window_ = Matrix::Zero(in_, history_ + max_in_frames);
   output_ = Matrix::Zero(out_, static_cast<Eigen::Index>(max_in_frames) * stride_);
-  // Window frames follow each other, so the taps are one contiguous run.
-  gemm_.prepare(weight_, Taps{in_, in_});
 }
 
 void ConvTranspose1d::reset() { window_.setZero(); }

@@ -35,11 +35,8 @@ class ConvTranspose1d final : public Layer {
   int in_, out_, stride_, history_;  // history: input frames a block still reaches back to
   bool activated_ = false;
   float input_slope_ = 1.0f;
-  // (stride * out) x ((history + 1) * in): row j * out + o, column block m holds tap
-  // j + (history - m) * stride (zero past the kernel), applied to window frame t + m.
-  Matrix weight_;
   Vector bias_;  // zeros when the layer has none
-  Gemm gemm_;
+  Gemm gemm_;    // (stride * out) x ((history + 1) * in) weights over the window
   Matrix window_;  // in x (history + max in frames)
   Matrix output_;  // out x (max in frames * stride)
 };

@@ -30,8 +30,9 @@ struct Taps {
 
 class Gemm {
  public:
-  // Packs `weights` (rows x depth), the depth read as `taps`. Allocates; not real-time.
-  void prepare(const Matrix& weights, const Taps& taps) {
+  // Packs `weights` (rows x depth), the depth read as `taps`; the caller may drop its
+  // copy. Allocates; not real-time.
+  void pack(const Matrix& weights, const Taps& taps) {
     using gemm_kernel::kLanes;
     using gemm_kernel::kPanelRows;
     rows_ = weights.rows();

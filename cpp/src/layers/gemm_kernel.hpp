@@ -94,7 +94,7 @@ inline void panel(const float* a, Eigen::Index depth, const float* b, Eigen::Ind
   }
 }
 
-// C (rows x cols) += A * B for A packed as Gemm::prepare lays out one block; returns
+// C (rows x cols) += A * B for A packed as Gemm::pack lays out one block; returns
 // where the next block's panels start.
 inline const float* multiply(const float* a, Eigen::Index rows, Eigen::Index depth,
                              const float* b, Eigen::Index col_step, Eigen::Index cols, float* c,
