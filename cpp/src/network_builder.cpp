@@ -89,6 +89,20 @@ std::unique_ptr<Layer> NetworkBuilder::layer(const nlohmann::json& op, int in_ch
   file_.fail(where + ": unknown op '" + kind + "'");
 }
 
+namespace {
+
+// A LeakyReLU followed by a layer that copies its input anyway (a convolution into
+// its window) is applied during that copy.
+void fuse_activations(std::vector<std::unique_ptr<Layer>>& layers) {
+  for (size_t i = 0; i + 1 < layers.size(); ++i) {
+    const auto* relu = dynamic_cast<const LeakyRelu*>(layers[i].get());
+    if (relu != nullptr && layers[i + 1]->take_input_slope(relu->slope()))
+      layers.erase(layers.begin() + static_cast<ptrdiff_t>(i));
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<Sequence> NetworkBuilder::sequence(const nlohmann::json& ops, int in_channels,
                                                    const std::string& where) {
   if (!ops.is_array() || ops.empty()) file_.fail(where + ": expected a non-empty list of ops");
@@ -98,6 +112,7 @@ std::unique_ptr<Sequence> NetworkBuilder::sequence(const nlohmann::json& ops, in
     layers.push_back(layer(ops[i], in_channels, where + "[" + std::to_string(i) + "]"));
     in_channels = layers.back()->out_channels();
   }
+  fuse_activations(layers);
   return std::make_unique<Sequence>(std::move(layers));
 }
 

@@ -218,6 +218,9 @@ TEST_CASE("Conv1d streamed in any blocks equals the whole signal at once") {
       {shape(3, 5, 3), true},          {shape(4, 6, 3, 2, 2, 2), true},
       {shape(2, 3, 5, 1, 3), false},   {shape(4, 4, 4, 4), true},
       {shape(6, 6, 1, 1, 1, 3), true}, {shape(8, 4, 1), false},
+      // Deep enough for several packed depth blocks, and rows that are no multiple of the
+      // kernel's register panel: dilated (one block per tap) and contiguous taps.
+      {shape(700, 50, 3, 1, 2), true}, {shape(300, 100, 5, 2), false},
   };
   uint32_t seed = 11;
   for (const auto& c : cases) {
@@ -288,28 +291,35 @@ TEST_CASE("ConvTranspose1d weight layout (in, out, kernel)") {
 }
 
 TEST_CASE("ConvTranspose1d streamed in any blocks equals the whole signal at once") {
-  const int in = 3, out = 2, kernel = 7, stride = 3;
-  const auto w = small_numbers(in * out * kernel, 2, 5, 0.5f);
-  const auto b = small_numbers(out, 3, 6);
-  ConvTranspose1d up(in, out, kernel, stride, w.data(), b.data());
-  const Matrix x = small_matrix(in, 40, 9);
-  up.prepare(40);
-  // y_o[n] = b_o + sum_{t, k : stride t + k = n} sum_c w[c, o, k] x_c[t], for n < 3 * 40.
-  Matrix direct = Matrix::Zero(out, 40 * stride);
-  for (int o = 0; o < out; ++o)
-    for (int n = 0; n < 40 * stride; ++n) {
-      float sum = b[o];
-      for (int t = 0; t < 40; ++t)
-        for (int c = 0; c < in; ++c) {
-          const int k = n - stride * t;
-          if (k >= 0 && k < kernel) sum += w[(c * out + o) * kernel + k] * x(c, t);
-        }
-      direct(o, n) = sum;
-    }
-  const Matrix whole = one_shot(up, x);
-  CHECK_SAME(whole, direct);
-  CHECK_SAME(stream(up, x, {1}), whole);
-  CHECK_SAME(stream(up, x, {2, 5, 1, 9}), whole);
+  struct Case {
+    int in, out, kernel, stride;
+  };
+  // The last one is deep and tall enough for several packed blocks and partial panels.
+  for (const Case c : {Case{3, 2, 7, 3}, Case{2, 3, 4, 4}, Case{600, 30, 8, 4}}) {
+    CAPTURE(c.in);
+    CAPTURE(c.kernel);
+    const auto w = small_numbers(static_cast<size_t>(c.in * c.out * c.kernel), 2, 5, 0.5f);
+    const auto b = small_numbers(static_cast<size_t>(c.out), 3, 6);
+    ConvTranspose1d up(c.in, c.out, c.kernel, c.stride, w.data(), b.data());
+    const Matrix x = small_matrix(c.in, 40, 9);
+    up.prepare(40);
+    // y_o[n] = b_o + sum_{t, k : stride t + k = n} sum_c w[c, o, k] x_c[t], for n < stride * 40.
+    Matrix direct = Matrix::Zero(c.out, 40 * c.stride);
+    for (int o = 0; o < c.out; ++o)
+      for (int n = 0; n < 40 * c.stride; ++n) {
+        float sum = b[o];
+        for (int t = 0; t < 40; ++t)
+          for (int i = 0; i < c.in; ++i) {
+            const int k = n - c.stride * t;
+            if (k >= 0 && k < c.kernel) sum += w[(i * c.out + o) * c.kernel + k] * x(i, t);
+          }
+        direct(o, n) = sum;
+      }
+    const Matrix whole = one_shot(up, x);
+    CHECK_SAME(whole, direct);
+    CHECK_SAME(stream(up, x, {1}), whole);
+    CHECK_SAME(stream(up, x, {2, 5, 1, 9}), whole);
+  }
 }
 
 TEST_CASE("LeakyRelu") {
@@ -319,6 +329,33 @@ TEST_CASE("LeakyRelu") {
   CHECK(relu.out_channels() == 2);
   CHECK_SAME(one_shot(relu, rows({{-1, 0, 2, -5}, {4, -8, 0.5f, -0.5f}})),
              rows({{-0.25f, 0, 2, -1.25f}, {4, -2, 0.5f, -0.125f}}));
+}
+
+TEST_CASE("A convolution that takes the input slope equals LeakyRelu then the convolution") {
+  const Matrix x = small_matrix(4, 24, 31);
+  LeakyRelu relu(4, 0.25f);
+  relu.prepare(24);
+  const Matrix activated = one_shot(relu, x);
+  // Pointwise (normally read in place), windowed, strided and grouped.
+  for (const ConvShape& s : {shape(4, 3, 1), shape(4, 3, 3, 1, 2), shape(4, 6, 3, 2, 1, 2)}) {
+    CAPTURE(s.kernel);
+    const auto w = small_numbers(static_cast<size_t>(s.out * (s.in / s.groups) * s.kernel), 2,
+                                 32, 0.5f);
+    auto plain = make_conv(s, w, {}, 24);
+    Conv1d fused(s, w.data(), nullptr);
+    CHECK(fused.take_input_slope(0.25f));
+    fused.prepare(24);
+    const Matrix expected = one_shot(*plain, activated);
+    CHECK_SAME(one_shot(fused, x), expected);
+    CHECK_SAME(stream(fused, x, {s.stride, 3 * s.stride}), expected);
+  }
+  const auto w = small_numbers(4 * 2 * 6, 2, 33, 0.5f);
+  ConvTranspose1d plain(4, 2, 6, 3, w.data(), nullptr), fused(4, 2, 6, 3, w.data(), nullptr);
+  CHECK(fused.take_input_slope(0.25f));
+  plain.prepare(24);
+  fused.prepare(24);
+  CHECK_SAME(stream(fused, x, {1, 5}), one_shot(plain, activated));
+  CHECK_FALSE(relu.take_input_slope(0.5f));
 }
 
 TEST_CASE("Residual: x delayed by `delay` frames plus branch(x)") {

@@ -199,15 +199,25 @@ struct DescriptorAnalyser::Impl {
     const int window = frame.window();
     const size_t row = kinds.size();
     int frames = 0;
-    for (int i = 0; i < n; ++i) {
-      // A non-finite sample (a broken host) counts as silence rather than poisoning N samples.
-      const double x = std::isfinite(in[i]) ? static_cast<double>(in[i]) : 0.0;
+    // In runs that end where the ring wraps or a frame completes, so the copy loop is
+    // tight (this runs on every sample, followed or not).
+    for (int i = 0; i < n;) {
+      const int run = std::min({n - i, window - position, compression - pending});
       // Mirrored ring: every sample is stored twice, N apart, so the N most recent
       // samples are always contiguous from history[position].
-      history[position] = x;
-      history[position + window] = x;
-      if (++position == window) position = 0;
-      if (++pending == compression) {
+      double* first = history.data() + position;
+      double* mirror = first + window;
+      for (int r = 0; r < run; ++r) {
+        // A non-finite sample (a broken host) counts as silence rather than poisoning N samples.
+        const double x = std::isfinite(in[i + r]) ? static_cast<double>(in[i + r]) : 0.0;
+        first[r] = x;
+        mirror[r] = x;
+      }
+      i += run;
+      position += run;
+      if (position == window) position = 0;
+      pending += run;
+      if (pending == compression) {
         pending = 0;
         if (values != nullptr) {  // null: only keep the history current
           frame.analyse(history.data() + position, all);

@@ -6,27 +6,28 @@ namespace neurorave {
 
 Conv1d::Conv1d(const ConvShape& shape, const float* weight, const float* bias)
     : shape_(shape), history_((shape.kernel - 1) * shape.dilation) {
+  bias_ = bias ? Vector(Eigen::Map<const Vector>(bias, shape.out)) : Vector::Zero(shape.out);
   const int in_per_group = shape.in / shape.groups;
   const int out_per_group = shape.out / shape.groups;
+  // Tap k of output t reads window column t * stride + k * dilation: in the window's
+  // memory, tap k starts k * dilation columns on.
+  const Taps taps{in_per_group, static_cast<Eigen::Index>(shape.dilation) * shape.in};
+  gemms_.resize(shape.groups);
+  Matrix w(out_per_group, shape.kernel * in_per_group);  // packed, then dropped
   for (int g = 0; g < shape.groups; ++g) {
-    Matrix w(out_per_group, shape.kernel * in_per_group);
     for (int o = 0; o < out_per_group; ++o)
       for (int c = 0; c < in_per_group; ++c)
         for (int k = 0; k < shape.kernel; ++k)
           w(o, k * in_per_group + c) =
               weight[((g * out_per_group + o) * in_per_group + c) * shape.kernel + k];
-    weights_.push_back(std::move(w));
+    gemms_[g].pack(w, taps);
   }
-  bias_ = bias ? Vector(Eigen::Map<const Vector>(bias, shape.out)) : Vector::Zero(shape.out);
 }
 
 void Conv1d::prepare(int max_in_frames) {
   window_ = Matrix::Zero(shape_.in, history_ + max_in_frames);
   const int max_out = max_in_frames / shape_.stride;
-  columns_ = Matrix::Zero(shape_.kernel * shape_.in / shape_.groups, max_out);
   output_ = Matrix::Zero(shape_.out, max_out);
-  gemm_.prepare(shape_.out / shape_.groups, max_out,
-                shape_.kernel * shape_.in / shape_.groups);
 }
 
 void Conv1d::reset() { window_.setZero(); }
@@ -34,28 +35,21 @@ void Conv1d::reset() { window_.setZero(); }
 View Conv1d::process(const View& in) {
   const int frames = static_cast<int>(in.cols());
   const int out_frames = frames / shape_.stride;
+  const Eigen::Index col_step = static_cast<Eigen::Index>(shape_.stride) * shape_.in;
   output_.leftCols(out_frames).colwise() = bias_;
-  if (history_ == 0 && shape_.stride == 1 && shape_.groups == 1) {  // pointwise: no window
-    gemm_.accumulate(weights_[0], in.data(), in.rows(), frames, output_.data(), output_.rows());
-    return leading_columns(output_, frames);
+  if (history_ == 0 && shape_.groups == 1 && !activated_) {  // no window: read in place
+    gemms_[0].accumulate(in.data(), col_step, out_frames, output_.data(), output_.rows());
+    return leading_columns(output_, out_frames);
   }
-  window_.middleCols(history_, frames) = in;
+  if (activated_)
+    window_.middleCols(history_, frames) = in.cwiseMax(in * input_slope_);  // slope < 1
+  else
+    window_.middleCols(history_, frames) = in;
   const int in_per_group = shape_.in / shape_.groups;
   const int out_per_group = shape_.out / shape_.groups;
-  using Strided = Eigen::Map<const Matrix, 0, Eigen::OuterStride<>>;
-  for (int g = 0; g < shape_.groups; ++g) {
-    // im2col, one tap at a time: tap k of output t reads window column t * stride + k * dilation.
-    for (int k = 0; k < shape_.kernel; ++k) {
-      const float* first = window_.data() +
-                           static_cast<ptrdiff_t>(k) * shape_.dilation * shape_.in +
-                           g * in_per_group;
-      columns_.block(k * in_per_group, 0, in_per_group, out_frames) =
-          Strided(first, in_per_group, out_frames,
-                  Eigen::OuterStride<>(static_cast<Eigen::Index>(shape_.stride) * shape_.in));
-    }
-    gemm_.accumulate(weights_[g], columns_.data(), columns_.rows(), out_frames,
-                     output_.data() + g * out_per_group, output_.rows());
-  }
+  for (int g = 0; g < shape_.groups; ++g)
+    gemms_[g].accumulate(window_.data() + g * in_per_group, col_step, out_frames,
+                         output_.data() + g * out_per_group, output_.rows());
   // Keep the last `history_` input columns for the next block (forward copy is safe).
   float* data = window_.data();
   std::copy(data + static_cast<ptrdiff_t>(frames) * shape_.in,

@@ -21,6 +21,12 @@ class Conv1d final : public Layer {
   int out_frames(int frames) const override { return frames / shape_.stride; }
   int downsampling() const override { return shape_.stride; }
   int history() const { return history_; }
+  // The input is copied into the window anyway, so the activation rides along.
+  bool take_input_slope(float slope) override {
+    input_slope_ = slope;
+    activated_ = true;
+    return true;
+  }
 
   void prepare(int max_in_frames) override;
   void reset() override;
@@ -29,11 +35,12 @@ class Conv1d final : public Layer {
  private:
   ConvShape shape_;
   int history_;
-  std::vector<Matrix> weights_;  // per group: (out / groups) x (kernel * in / groups)
+  bool activated_ = false;
+  float input_slope_ = 1.0f;
   Vector bias_;  // zeros when the conv has none
-  Gemm gemm_;
-  Matrix window_;   // in x (history + max frames): cached history, then the new block
-  Matrix columns_;  // (kernel * in / groups) x max out frames
+  // Per group, its (out / groups) x (kernel * in / groups) weights, reading the window in place.
+  std::vector<Gemm> gemms_;
+  Matrix window_;  // in x (history + max frames): cached history, then the new block
   Matrix output_;
 };
 

@@ -1,6 +1,9 @@
 #pragma once
-// ConvTranspose1d streamed by overlap-add: each block's overhang (kernel - stride
-// samples) is carried into the next block. The bias is added once per output sample.
+// ConvTranspose1d streamed as a convolution over its input's history: output phase j
+// of input frame t (sample t * stride + j) sums taps j, j + stride, j + 2 * stride, ...
+// of frames t, t - 1, t - 2, ... So one product of (stride * out) weight rows with a
+// sliding window of ceil(kernel / stride) input frames writes the output in place, and
+// only input history is carried from block to block.
 
 #include "layers/gemm.hpp"
 #include "layers/layer.hpp"
@@ -17,20 +20,25 @@ class ConvTranspose1d final : public Layer {
   int out_channels() const override { return out_; }
   int out_frames(int frames) const override { return frames * stride_; }
   int upsampling() const override { return stride_; }
+  // The input is copied into the window anyway, so the activation rides along.
+  bool take_input_slope(float slope) override {
+    input_slope_ = slope;
+    activated_ = true;
+    return true;
+  }
 
   void prepare(int max_in_frames) override;
   void reset() override;
   View process(const View& in) override;
 
  private:
-  int in_, out_, kernel_, stride_, tail_;
-  Matrix weight_;       // (kernel * out) x in: every tap's contribution in one product
-  Vector bias_;
-  bool has_bias_;
-  Gemm gemm_;
-  Matrix taps_;         // (kernel * out) x max in frames
-  Matrix accumulator_;  // out x (tail + max out frames); starts with the carried tail
-  Matrix output_;
+  int in_, out_, stride_, history_;  // history: input frames a block still reaches back to
+  bool activated_ = false;
+  float input_slope_ = 1.0f;
+  Vector bias_;  // zeros when the layer has none
+  Gemm gemm_;    // (stride * out) x ((history + 1) * in) weights over the window
+  Matrix window_;  // in x (history + max in frames)
+  Matrix output_;  // out x (max in frames * stride)
 };
 
 }  // namespace neurorave

@@ -30,6 +30,10 @@ class Layer {
   virtual int downsampling() const { return 1; }
   virtual int upsampling() const { return 1; }
 
+  // Applies LeakyReLU(slope < 1) to the input as this layer reads it, saving the signal
+  // a pass of its own; false where the layer cannot. Call before prepare().
+  virtual bool take_input_slope(float /*slope*/) { return false; }
+
   virtual void prepare(int max_in_frames) = 0;  // allocates; not real-time
   virtual void reset() = 0;                     // forgets history; real-time safe
   virtual View process(const View& in) = 0;     // real-time safe

@@ -10,6 +10,7 @@ class LeakyRelu final : public Layer {
 
   int in_channels() const override { return channels_; }
   int out_channels() const override { return channels_; }
+  float slope() const { return slope_; }
   void prepare(int max_in_frames) override { output_ = Matrix::Zero(channels_, max_in_frames); }
   void reset() override {}
   View process(const View& in) override {
