@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config libeigen3-dev nlohmann-json3-dev
-              doctest-dev fluidsynth fluid-soundfont-gm espeak-ng puredata-core puredata-dev)
+              doctest-dev fluidsynth fluid-soundfont-gm espeak-ng puredata-core puredata-dev
+              g++-aarch64-linux-gnu qemu-user)
 VENV=.venv
 PY="$VENV/bin/python"
 
@@ -45,6 +46,11 @@ run_tests() {
     -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build build/ctest
   ctest --test-dir build/ctest --output-on-failure
+  echo "== ctest under qemu-aarch64: the same C++ tests cross-compiled for 64-bit ARM"
+  cmake -S . -B build/aarch64 -G Ninja -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+    -DNEURORAVE_TESTS=ON -DNEURORAVE_PYTHON=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build/aarch64
+  ctest --test-dir build/aarch64 --output-on-failure
   echo "== ruff"
   "$VENV/bin/ruff" check python tests
   echo "== pytest"

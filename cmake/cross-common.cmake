@@ -1,0 +1,13 @@
+# Shared by the ARM toolchain files: compilers, sysroot and the emulator ctest runs.
+set(CMAKE_C_COMPILER ${NEURORAVE_CROSS_TRIPLE}-gcc)
+set(CMAKE_CXX_COMPILER ${NEURORAVE_CROSS_TRIPLE}-g++)
+set(CMAKE_FIND_ROOT_PATH /usr/${NEURORAVE_CROSS_TRIPLE})
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+# Eigen, nlohmann-json and doctest are header-only: the host's copies in /usr serve.
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
+find_program(NEURORAVE_QEMU_PATH ${NEURORAVE_QEMU})
+if(NEURORAVE_QEMU_PATH)
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${NEURORAVE_QEMU_PATH} -L /usr/${NEURORAVE_CROSS_TRIPLE})
+endif()
