@@ -6,6 +6,7 @@ set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR armv7l)
 set(NEURORAVE_CROSS_TRIPLE arm-linux-gnueabihf)
 set(NEURORAVE_QEMU qemu-arm)
-set(CMAKE_CXX_FLAGS_INIT "-march=armv7-a -mfpu=neon-vfpv4 -mfloat-abi=hard")
+# -Wno-psabi: GCC notes an ABI change of GCC 7.1 on every std::vector<fpos> use.
+set(CMAKE_CXX_FLAGS_INIT "-march=armv7-a -mfpu=neon-vfpv4 -mfloat-abi=hard -Wno-psabi")
 set(CMAKE_C_FLAGS_INIT "${CMAKE_CXX_FLAGS_INIT}")
 include(${CMAKE_CURRENT_LIST_DIR}/cross-common.cmake)
