@@ -124,7 +124,7 @@ def _hashed_split(relative: str, valid_fraction: float) -> str:
     return "valid" if int.from_bytes(digest[:8], "big") / 2**64 < valid_fraction else "train"
 
 
-def _nsynth_sources(folder: Path, default_split: str, report) -> Iterator[Path]:
+def _nsynth_sources(folder: Path, report) -> Iterator[Path]:
     """The files an NSynth split's examples.json lists, in its order."""
     examples_file = folder / "examples.json"
     try:
@@ -148,7 +148,7 @@ def find_audio(root: Path, valid_fraction: float, report) -> list[AudioSource]:
     sources: list[AudioSource] = []
     for folder in nsynth_folders:
         split = _split_from_folder(folder)
-        for path in _nsynth_sources(folder, split or "train", report):
+        for path in _nsynth_sources(folder, report):
             relative = str(path.relative_to(root))
             sources.append(AudioSource(path, split or _hashed_split(relative, valid_fraction)))
     claimed = {s.path for s in sources}
