@@ -27,21 +27,12 @@ bool GateInput::rising(float volts) {
 }
 
 ModuleVoice::ModuleVoice(std::unique_ptr<Player> player, CvConvention convention)
-    : player_(std::move(player)), convention_(convention) {
-  panel_values_.reserve(info().descriptors.size());
-  for (const auto& descriptor : info().descriptors) panel_values_.push_back(descriptor.centre());
-}
+    : player_(std::move(player)), convention_(convention) {}
 
 void ModuleVoice::set_panel(int descriptor, const PanelControl& control) {
   if (descriptor < 0 || descriptor >= descriptors()) return;
-  const float value = physical_value(panel_position(control, convention_),
-                                     info().descriptors[descriptor]);
-  panel_values_[descriptor] = value;
-  player_->set_control(descriptor, value);
-}
-
-float ModuleVoice::panel_value(int descriptor) const {
-  return descriptor >= 0 && descriptor < descriptors() ? panel_values_[descriptor] : 0.0f;
+  player_->set_control(descriptor, physical_value(panel_position(control, convention_),
+                                                  info().descriptors[descriptor]));
 }
 
 bool ModuleVoice::set_mode(VoiceMode mode) {

@@ -318,6 +318,12 @@ def normalise(values: np.ndarray, value_range: Sequence[float]) -> np.ndarray:
     return 2.0 * (np.asarray(values, dtype=np.float64) - lo) / (hi - lo) - 1.0
 
 
+def denormalise(values: np.ndarray, value_range: Sequence[float]) -> np.ndarray:
+    """The inverse of `normalise`: decoder units back to physical values."""
+    lo, hi = _widen(float(value_range[0]), float(value_range[1]))
+    return lo + (np.asarray(values, dtype=np.float64) + 1.0) / 2.0 * (hi - lo)
+
+
 def quantise(values: np.ndarray, bins: Sequence[float]) -> np.ndarray:
     """Bin index 0 .. len(bins) - 2 of each value: edges[i] <= v < edges[i + 1].
 

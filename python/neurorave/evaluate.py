@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from . import metrics
 from .datasets import load_mono
-from .descriptors import compute, normalise, window_length
+from .descriptors import compute, denormalise, normalise, window_length
 from .engine import Engine
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3"}
@@ -167,10 +167,9 @@ class AlignedModel:
                         axis=-2)
 
     def physical(self, normalised: np.ndarray) -> np.ndarray:
-        out = np.empty_like(normalised)
-        for i, (lo, hi) in enumerate(self.ranges):
-            out[..., i, :] = lo + (normalised[..., i, :] + 1.0) * (hi - lo) / 2.0
-        return out
+        """The inverse of `normalise`."""
+        return np.stack([denormalise(normalised[..., i, :], r)
+                         for i, r in enumerate(self.ranges)], axis=-2)
 
     @property
     def warm_frames(self) -> int:

@@ -131,6 +131,10 @@ def write_atomically(path: str | Path, write) -> None:
             os.remove(tmp)
 
 
+def write_json_atomically(path: str | Path, data, indent: int | None = None) -> None:
+    write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=indent)))
+
+
 def save_nrv(model: NeuroRave, path: str | Path, descriptors: list[dict] | None = None,
              provenance: dict | None = None) -> dict:
     with torch.no_grad():
@@ -180,7 +184,8 @@ def multiply_adds_per_second(description: dict) -> float:
 
 
 __all__ = ["FORMAT_VERSION", "describe", "load_nrv", "multiply_adds_per_second",
-           "read_description", "save_nrv", "strip_weight_norm", "write_atomically"]
+           "read_description", "save_nrv", "strip_weight_norm", "write_atomically",
+           "write_json_atomically"]
 
 
 def strip_weight_norm(model: torch.nn.Module) -> None:

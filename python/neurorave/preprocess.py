@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import descriptors as desc
-from .nrv import write_atomically
+from .nrv import write_json_atomically
 from .store import (
     AUDIO_FILE,
     DESCRIPTORS_FILE,
@@ -90,7 +90,7 @@ class Progress:
         return cls(**json.loads(path.read_text())) if path.is_file() else cls()
 
     def write(self, path: Path) -> None:
-        write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(asdict(self))))
+        write_json_atomically(path, asdict(self))
 
 
 @dataclass(frozen=True)
@@ -175,20 +175,18 @@ def _ensure_validation(root: Path, sources: list[AudioSource], valid_fraction: f
 def read_mono(path: Path, sample_rate: int) -> np.ndarray:
     """The file as float32 mono at `sample_rate`; ValueError saying what is wrong with it."""
     import soundfile as sf
-    import soxr
+
+    from .datasets import load_mono
 
     try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        audio = load_mono(path, sample_rate)
     except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as error:
         raise ValueError(f"unreadable audio ({error})") from None
-    if audio.shape[0] == 0:
+    if len(audio) == 0:
         raise ValueError("no audio (0 samples)")
     if not np.all(np.isfinite(audio)):
         raise ValueError("contains NaN or infinite samples")
-    mono = audio.mean(axis=1)
-    if rate != sample_rate:
-        mono = soxr.resample(mono, rate, sample_rate, quality="HQ")
-    return np.ascontiguousarray(mono, dtype=np.float32)
+    return audio.astype(np.float32)
 
 
 def cut_windows(audio: np.ndarray, config: PreprocessConfig
@@ -258,7 +256,7 @@ def _open_store(folder: Path, config: PreprocessConfig) -> Progress:
             raise ValueError(f"{folder}: already holds a data set made with other options "
                              f"({', '.join(changed)}); choose another output folder")
         return Progress.read(folder / PROGRESS_FILE)
-    write_atomically(meta_path, lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=1)))
+    write_json_atomically(meta_path, meta, indent=1)
     return Progress()
 
 
@@ -275,8 +273,7 @@ def _write_statistics(folder: Path, config: PreprocessConfig, progress: Progress
     counts = {split: int(len(store.indices(split))) for split in SPLITS}
     stats = {"descriptors": entries, "windows": counts,
              "hours": progress.seconds / 3600, "files": len(progress.files)}
-    write_atomically(folder / STATS_FILE,
-                     lambda tmp: Path(tmp).write_text(json.dumps(stats, indent=1)))
+    write_json_atomically(folder / STATS_FILE, stats, indent=1)
     return stats
 
 

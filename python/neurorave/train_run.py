@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from .nrv import save_nrv, write_atomically
+from .nrv import save_nrv, write_atomically, write_json_atomically
 from .store import WindowStore
 from .training import NeuroRaveTraining, TrainConfig
 
@@ -92,8 +92,7 @@ def start_run(dataset: str | Path, run_dir: str | Path, cfg: TrainConfig,
     if not _is_launched_worker():
         info = {"dataset": str(Path(dataset).resolve()), "train": cfg.to_dict(),
                 "descriptors": entries}
-        write_atomically(run_dir / RUN_FILE,
-                         lambda tmp: Path(tmp).write_text(json.dumps(info, indent=1)))
+        write_json_atomically(run_dir / RUN_FILE, info, indent=1)
     return _fit(run_dir, options, resume=False)
 
 
@@ -106,8 +105,7 @@ def resume_run(run_dir: str | Path, options: RunOptions = RunOptions(),
     if steps is not None and not _is_launched_worker():
         info = json.loads((run_dir / RUN_FILE).read_text())
         info["train"]["steps"] = steps
-        write_atomically(run_dir / RUN_FILE,
-                         lambda tmp: Path(tmp).write_text(json.dumps(info, indent=1)))
+        write_json_atomically(run_dir / RUN_FILE, info, indent=1)
     return _fit(run_dir, options, resume=True)
 
 

@@ -17,11 +17,6 @@ import torch
 from . import descriptors as desc
 
 
-def denormalise(values: np.ndarray, value_range) -> np.ndarray:
-    lo, hi = value_range
-    return lo + (np.asarray(values) + 1.0) / 2.0 * (hi - lo)
-
-
 def sweep_curves(curves: torch.Tensor, row: int) -> tuple[torch.Tensor, np.ndarray]:
     """`curves` (descriptors, F) with row `row` replaced by a ramp from -0.8 to 0.8."""
     target = np.linspace(-0.8, 0.8, curves.shape[-1])
@@ -41,7 +36,7 @@ def control_sweeps(model, audio: torch.Tensor, curves: torch.Tensor, entries: li
             swept, target = sweep_curves(curves, row)
             y = model.decode(z, swept[None]).squeeze().cpu().numpy()
             achieved = desc.compute(y, cfg.sample_rate, cfg.compression, [name])[0]
-            results[name] = (denormalise(target, entries[row]["range"]), achieved)
+            results[name] = (desc.denormalise(target, entries[row]["range"]), achieved)
     return results
 
 

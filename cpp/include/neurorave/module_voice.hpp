@@ -4,7 +4,6 @@
 // descriptor values, gates switch modes, and a Player makes the sound.
 
 #include <memory>
-#include <vector>
 
 #include "neurorave/player.hpp"
 
@@ -60,7 +59,8 @@ class ModuleVoice {
 
   // Real-time safe. Unknown descriptors are ignored; physical units reach the Player.
   void set_panel(int descriptor, const PanelControl& control);
-  float panel_value(int descriptor) const;  // the physical value the panel asks for
+  // The physical value the panel asks for (the Player's fader target).
+  float panel_value(int descriptor) const { return player_->control(descriptor); }
   // Real-time safe. `generate` without a prior is refused (returns false, mode unchanged).
   bool set_mode(VoiceMode mode);
   VoiceMode mode() const { return mode_; }
@@ -75,7 +75,6 @@ class ModuleVoice {
   CvConvention convention_;
   VoiceMode mode_ = VoiceMode::transfer;
   GateInput follow_gate_;
-  std::vector<float> panel_values_;
 };
 
 }  // namespace neurorave
