@@ -4,6 +4,7 @@
 
 #include "layers/waveform_head.hpp"
 #include "network_builder.hpp"
+#include "prior.hpp"
 #include "neurorave/error.hpp"
 
 namespace neurorave {
@@ -76,6 +77,8 @@ struct Engine::Impl {
   WaveformHead* head = nullptr;  // the decoder's last layer
   Matrix decoder_input;           // (latent + descriptors) x max frames
   Matrix latent;                  // latent x max frames, for forward()
+  std::unique_ptr<Prior> prior;   // optional
+  Vector prior_frame;             // latent + descriptors
 
   // At most max_frames frames each.
   void encode_chunk(const float* audio, int frames, float* z);
@@ -116,6 +119,11 @@ std::unique_ptr<Engine> Engine::load(const std::string& path, int max_frames_per
     impl->info.bands = bands;
     impl->info.noise = impl->head->in_channels() == 3 * bands;
     impl->noise_lead = require_int(file, desc, "noise_lead");
+    if (desc.contains("prior")) {
+      impl->prior = Prior::read(file, info.latent_size, descriptors);
+      impl->prior_frame = Vector::Zero(impl->prior->frame_size());
+      impl->info.has_prior = true;
+    }
   } catch (const nlohmann::json::exception& e) {
     file.fail(std::string("malformed model description: ") + e.what());
   }
@@ -144,9 +152,31 @@ void Engine::reset(StreamKind kind) {
   impl_->encoder->reset();
   impl_->decoder->reset();
   impl_->synthesis->reset();
+  if (impl_->prior) impl_->prior->reset();
   // Fed by the streaming encoder, the decoder input lags; the noise counter starts
   // earlier by as much so it draws what the offline model draws.
   impl_->head->set_counter_start(kind == StreamKind::forward ? -impl_->noise_lead : 0);
+}
+
+void Engine::prior_step(const float* noise, float temperature, float* z, float* descriptors) {
+  const auto& info = impl_->info;
+  const int latent = info.latent_size;
+  if (!impl_->prior) {
+    std::fill(z, z + latent, 0.0f);
+    for (size_t d = 0; d < info.descriptors.size(); ++d) descriptors[d] = info.descriptors[d].centre();
+    return;
+  }
+  float* frame = impl_->prior_frame.data();
+  impl_->prior->step(noise, temperature, frame);
+  std::copy(frame, frame + latent, z);
+  for (size_t d = 0; d < info.descriptors.size(); ++d) {
+    const auto& range = info.descriptors[d];
+    descriptors[d] = range.minimum + 0.5f * (frame[latent + d] + 1.0f) * (range.maximum - range.minimum);
+  }
+}
+
+void Engine::prior_reset() {
+  if (impl_->prior) impl_->prior->reset();
 }
 
 void Engine::Impl::encode_chunk(const float* audio, int frames, float* z) {

@@ -26,30 +26,71 @@ bool GateInput::rising(float volts) {
   return high_;
 }
 
-ModuleVoice::ModuleVoice(std::unique_ptr<Player> player, CvConvention convention)
-    : player_(std::move(player)), convention_(convention) {}
+ModuleVoice::ModuleVoice(std::unique_ptr<Player> player, CvConvention convention,
+                         int threaded_block)
+    : player_(player.get()), convention_(convention) {
+  if (threaded_block > 0)
+    threaded_ = std::make_unique<ThreadedPlayer>(std::move(player), threaded_block);
+  else
+    own_player_ = std::move(player);
+}
 
 void ModuleVoice::set_panel(int descriptor, const PanelControl& control) {
   if (descriptor < 0 || descriptor >= descriptors()) return;
-  player_->set_control(descriptor, physical_value(panel_position(control, convention_),
-                                                  info().descriptors[descriptor]));
+  const auto& range = info().descriptors[descriptor];
+  const float value = physical_value(panel_position(control, convention_), range);
+  player_->set_control(descriptor, value);
+  if (mode_ == VoiceMode::generate) player_->set_offset(descriptor, value - range.centre());
 }
 
 bool ModuleVoice::set_mode(VoiceMode mode) {
   if (mode == VoiceMode::generate && !can_generate()) return false;
   mode_ = mode;
-  for (int d = 0; d < descriptors(); ++d) player_->set_follow(d, mode == VoiceMode::follow);
+  apply_mode();
   return true;
 }
 
-void ModuleVoice::process(const float* in, float* out, int n, const float* follow_gate) {
-  if (follow_gate != nullptr) {
+// Followed descriptors take the input's values in follow mode, the prior's bent by the
+// panel in generate mode; in transfer mode nothing follows.
+void ModuleVoice::apply_mode() {
+  const bool generate = mode_ == VoiceMode::generate;
+  player_->set_generate(generate);
+  for (int d = 0; d < descriptors(); ++d) {
+    player_->set_follow(d, mode_ != VoiceMode::transfer);
+    player_->set_scale(d, 1.0f);
+    player_->set_offset(d, generate ? player_->control(d) - info().descriptors[d].centre() : 0.0f);
+  }
+}
+
+bool ModuleVoice::rose(GateInput& gate, const float* volts, int n) {
+  bool any = false;
+  if (volts != nullptr)
+    for (int i = 0; i < n; ++i) any |= gate.rising(volts[i]);
+  return any;
+}
+
+void ModuleVoice::process(const float* in, float* out, int n, const VoiceGates& gates) {
+  if (gates.follow != nullptr) {
     bool toggle = false;
-    for (int i = 0; i < n; ++i) toggle ^= follow_gate_.rising(follow_gate[i]);
+    for (int i = 0; i < n; ++i) toggle ^= follow_gate_.rising(gates.follow[i]);
     if (toggle && mode_ != VoiceMode::generate)
       set_mode(mode_ == VoiceMode::follow ? VoiceMode::transfer : VoiceMode::follow);
   }
-  player_->process(in, out, n);
+  if (rose(phrase_gate_, gates.phrase, n) && can_generate()) {
+    if (mode_ != VoiceMode::generate) set_mode(VoiceMode::generate);
+    player_->new_phrase();
+  }
+  if (!threaded_) {
+    player_->process(in, out, n);
+    return;
+  }
+  const int block = threaded_->latency() - player_->latency();
+  for (int done = 0; done < n; done += block)
+    threaded_->process(in + done, out + done, std::min(block, n - done));
+}
+
+void ModuleVoice::wait_until_idle() const {
+  if (threaded_) threaded_->wait_until_idle();
 }
 
 }  // namespace neurorave

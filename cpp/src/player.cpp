@@ -36,7 +36,11 @@ Player::Player(std::unique_ptr<Engine> engine)
     const auto found = std::find(names.begin(), names.end(), d.name);
     analysed_column_.push_back(found == names.end() ? -1
                                                     : static_cast<int>(found - names.begin()));
+    own_column_.push_back(static_cast<int>(own_column_.size()));
   }
+  noise_.resize(info.latent_size + info.descriptors.size());
+  generated_latent_.resize(static_cast<size_t>(info.latent_size) * engine_->max_frames());
+  generated_descriptors_.resize(info.descriptors.size() * engine_->max_frames());
   input_.resize(info.compression - 1 + kMaxBlock);
   output_.resize(2 * info.compression + kMaxBlock);
   reset();
@@ -79,8 +83,29 @@ void Player::set_smoothing_ms(float milliseconds) {
   smoothing_ms_.store(std::max(0.0f, milliseconds), std::memory_order_relaxed);
 }
 
+bool Player::set_generate(bool generate) {
+  if (generate && !info().has_prior) return false;
+  generate_.store(generate, std::memory_order_relaxed);
+  return true;
+}
+
+void Player::new_phrase() { phrase_requested_.store(true, std::memory_order_relaxed); }
+
+void Player::set_seed(uint32_t seed) {
+  seed_.store(seed, std::memory_order_relaxed);
+  reseed_requested_.store(true, std::memory_order_relaxed);
+  phrase_requested_.store(true, std::memory_order_relaxed);
+}
+
+void Player::set_temperature(float temperature) {
+  if (std::isfinite(temperature))
+    temperature_.store(std::max(0.0f, temperature), std::memory_order_relaxed);
+}
+
 void Player::reset() {
-  engine_->reset(StreamKind::forward);
+  generating_ = generate_.load(std::memory_order_relaxed);
+  engine_->reset(generating_ ? StreamKind::decode : StreamKind::forward);
+  phrase_requested_.store(true, std::memory_order_relaxed);
   analyser_->reset();
   input_fill_ = 0;
   std::fill(output_.begin(), output_.end(), 0.0f);
@@ -88,7 +113,7 @@ void Player::reset() {
   snap_controls_ = true;
 }
 
-void Player::read_controls(int frames, bool analysed) {
+void Player::read_controls(int frames, const float* followed, int stride, const int* columns) {
   const auto& info = engine_->info();
   const float frame_ms = 1000.0f * info.compression / info.sample_rate;
   const float tau = smoothing_ms_.load(std::memory_order_relaxed);
@@ -96,15 +121,13 @@ void Player::read_controls(int frames, bool analysed) {
   snap_controls_ = false;
   const size_t count = targets_.size();
   for (size_t d = 0; d < count; ++d) {
-    const int column = analysed_column_[d];
-    const bool follow =
-        analysed && column >= 0 && follow_[d].on.load(std::memory_order_relaxed);
+    const int column = followed ? columns[d] : -1;
+    const bool follow = column >= 0 && follow_[d].on.load(std::memory_order_relaxed);
     const float offset = follow_[d].offset.load(std::memory_order_relaxed);
     const float scale = follow_[d].scale.load(std::memory_order_relaxed);
     const float fader = targets_[d].load(std::memory_order_relaxed);
     for (int t = 0; t < frames; ++t) {
-      const float target =
-          follow ? offset + scale * analysed_[t * analyser_->size() + column] : fader;
+      const float target = follow ? offset + scale * followed[t * stride + column] : fader;
       smoothed_[d] += step * (target - smoothed_[d]);
       frame_controls_[t * count + d] = smoothed_[d];
     }
@@ -117,19 +140,18 @@ void Player::process(const float* in, float* out, int n) {
 }
 
 void Player::process_block(const float* in, float* out, int n) {
+  if (generate_.load(std::memory_order_relaxed) != generating_) switch_stream();
   const int compression = info().compression;
   std::copy(in, in + n, input_.begin() + input_fill_);
   input_fill_ += n;
   int consumed = 0;
   while (input_fill_ - consumed >= compression) {
     const int frames = std::min((input_fill_ - consumed) / compression, engine_->max_frames());
-    // The analyser sees exactly the engine's frames, so followed values stay in step.
-    const bool analysed = any_follows();  // read once: a flag flipping now waits a block
-    analyser_->push(input_.data() + consumed, frames * compression,
-                    analysed ? analysed_.data() : nullptr);
-    read_controls(frames, analysed);
-    engine_->forward(input_.data() + consumed, frame_controls_.data(), frames,
-                     output_.data() + output_fill_);
+    float* frame_out = output_.data() + output_fill_;
+    if (generating_)
+      generate_frames(frame_out, frames);  // the input only keeps time
+    else
+      run_frames(input_.data() + consumed, frame_out, frames);
     consumed += frames * compression;
     output_fill_ += frames * compression;
   }
@@ -139,6 +161,43 @@ void Player::process_block(const float* in, float* out, int n) {
   std::copy(output_.begin(), output_.begin() + n, out);
   std::copy(output_.begin() + n, output_.begin() + output_fill_, output_.begin());
   output_fill_ -= n;
+}
+
+void Player::switch_stream() {
+  generating_ = generate_.load(std::memory_order_relaxed);
+  engine_->reset(generating_ ? StreamKind::decode : StreamKind::forward);
+  analyser_->reset();
+  phrase_requested_.store(true, std::memory_order_relaxed);
+}
+
+void Player::run_frames(const float* in, float* out, int frames) {
+  // The analyser sees exactly the engine's frames, so followed values stay in step.
+  const bool analysed = any_follows();  // read once: a flag flipping now waits a block
+  analyser_->push(in, frames * info().compression, analysed ? analysed_.data() : nullptr);
+  read_controls(frames, analysed ? analysed_.data() : nullptr, analyser_->size(),
+                analysed_column_.data());
+  engine_->forward(in, frame_controls_.data(), frames, out);
+}
+
+void Player::generate_frames(float* out, int frames) {
+  const int latent = info().latent_size;
+  const size_t count = targets_.size();
+  const float temperature = temperature_.load(std::memory_order_relaxed);
+  for (int t = 0; t < frames; ++t) {
+    if (phrase_requested_.exchange(false, std::memory_order_relaxed)) {
+      if (reseed_requested_.exchange(false, std::memory_order_relaxed)) {
+        random_.seed(seed_.load(std::memory_order_relaxed));
+        normal_.reset();
+      }
+      engine_->prior_reset();
+    }
+    for (float& draw : noise_) draw = normal_(random_);
+    engine_->prior_step(noise_.data(), temperature, generated_latent_.data() + t * latent,
+                        generated_descriptors_.data() + t * count);
+  }
+  read_controls(frames, generated_descriptors_.data(), static_cast<int>(count),
+                own_column_.data());
+  engine_->decode(generated_latent_.data(), frame_controls_.data(), frames, out);
 }
 
 }  // namespace neurorave

@@ -141,6 +141,21 @@ class ModelBuilder {
             {"kernel", kernel},       {"stride", stride}, {"bias", bias}};
   }
 
+  // A GRU prior over frames of `frame` values (latent + descriptors), like prior.py's.
+  json gru_prior(int frame, int hidden, int layers) {
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hidden));
+    for (int l = 0; l < layers; ++l) {
+      const std::string suffix = "_l" + std::to_string(l);
+      add("prior.gru.weight_ih" + suffix, {3 * hidden, l == 0 ? frame : hidden}, scale);
+      add("prior.gru.weight_hh" + suffix, {3 * hidden, hidden}, scale);
+      add("prior.gru.bias_ih" + suffix, {3 * hidden}, scale);
+      add("prior.gru.bias_hh" + suffix, {3 * hidden}, scale);
+    }
+    add("prior.head.weight", {2 * frame, hidden}, scale);
+    add("prior.head.bias", {2 * frame}, scale);
+    return {{"type", "gru"}, {"hidden", hidden}, {"layers", layers}};
+  }
+
   static json leaky_relu(double slope = 0.2) { return {{"op", "leaky_relu"}, {"slope", slope}}; }
   static json residual(int delay, json branch) {
     return {{"op", "residual"}, {"delay", delay}, {"branch", std::move(branch)}};
@@ -235,6 +250,15 @@ inline ModelSpec test_model(uint32_t seed = 1) {
         {"bins", {200.0, 2150.0, 4100.0, 6050.0, 8000.0}}}});
   spec.description = describe_model(S::sample_rate, S::compression, S::latent_size, latency,
                                     S::noise_lead, descriptors, pqmf, encoder, decoder);
+  return spec;
+}
+
+// The test model with a two-layer GRU prior.
+inline ModelSpec test_model_with_prior(uint32_t seed = 1) {
+  using S = TestModelShape;
+  ModelSpec spec = test_model(seed);
+  ModelBuilder b(spec, seed + 1000);
+  spec.description["prior"] = b.gru_prior(S::latent_size + S::descriptors, 24, 2);
   return spec;
 }
 

@@ -105,11 +105,11 @@ TEST_CASE("modes: follow switches every descriptor; a gate toggles; generate nee
   const int n = 64;
   std::vector<float> in(n, 0.0f), out(n), gate(n, 0.0f);
   for (int i = 10; i < 20; ++i) gate[i] = 5.0f;  // one pulse: back to the panel
-  voice.process(in.data(), out.data(), n, gate.data());
+  voice.process(in.data(), out.data(), n, {gate.data()});
   CHECK(voice.mode() == VoiceMode::transfer);
   for (int d = 0; d < voice.descriptors(); ++d) CHECK_FALSE(seen->follows(d));
   for (int i = 30; i < 40; ++i) gate[i] = 5.0f;  // two pulses in one block: no change
-  voice.process(in.data(), out.data(), n, gate.data());
+  voice.process(in.data(), out.data(), n, {gate.data()});
   CHECK(voice.mode() == VoiceMode::transfer);
 }
 

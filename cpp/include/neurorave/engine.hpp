@@ -34,6 +34,13 @@ class Engine {
   void decode(const float* z, const float* controls, int frames, float* audio);
   void forward(const float* audio, const float* controls, int frames, float* audio_out);
 
+  // The optional prior (info().has_prior). One step plays the next frame of the
+  // current phrase: `noise` holds latent_size + descriptors standard normal draws;
+  // writes the latent frame to `z` and the descriptor values, physical units, to
+  // `descriptors`. Real-time safe; without a prior it writes zeros and centres.
+  void prior_step(const float* noise, float temperature, float* z, float* descriptors);
+  void prior_reset();  // the next step starts a new phrase
+
   // Forgets all history; `kind` says which stream the decoder will serve next.
   void reset(StreamKind kind = StreamKind::forward);
 

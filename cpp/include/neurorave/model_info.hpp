@@ -32,6 +32,7 @@ struct ModelInfo {
   int encode_delay_frames = 0;     // streaming encoder lag behind offline, in frames
   int decode_delay_samples = 0;    // streaming decoder lag behind offline, in samples
   int forward_delay_samples = 0;   // encode + decode
+  bool has_prior = false;          // the model can generate with no input
   std::vector<DescriptorInfo> descriptors;
   std::string description_json;    // the whole JSON description, for `info`
 

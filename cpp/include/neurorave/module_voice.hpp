@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "neurorave/player.hpp"
+#include "neurorave/threaded_player.hpp"
 
 namespace neurorave {
 
@@ -17,7 +18,14 @@ enum class CvConvention { bipolar_5v, unipolar_10v };
 enum class VoiceMode {
   transfer,  // the input is re-synthesised; every descriptor comes from its panel control
   follow,    // every descriptor follows the input's analysed value (attribute transfer)
-  generate,  // no input: the prior plays (needs a model with a prior, issue 9)
+  generate,  // no input: the prior plays, and each panel control bends its descriptor's
+             // curve (knob at centre: the prior's own curve); needs a model with a prior
+};
+
+// Gate inputs, n samples of volts each, or nullptr where nothing is patched.
+struct VoiceGates {
+  const float* follow = nullptr;  // a rising edge toggles transfer <-> follow
+  const float* phrase = nullptr;  // a rising edge starts a new phrase of the prior
 };
 
 // One descriptor's controls on the panel.
@@ -49,13 +57,18 @@ class GateInput {
 
 class ModuleVoice {
  public:
+  // `threaded_block` > 0 runs the model on a worker thread (ThreadedPlayer) fed in blocks
+  // of that many samples, at one block of extra latency; 0 runs it in process().
   explicit ModuleVoice(std::unique_ptr<Player> player,
-                       CvConvention convention = CvConvention::bipolar_5v);
+                       CvConvention convention = CvConvention::bipolar_5v,
+                       int threaded_block = 0);
 
   const ModelInfo& info() const { return player_->info(); }
-  int latency() const { return player_->latency(); }
+  int latency() const { return threaded_ ? threaded_->latency() : player_->latency(); }
   int descriptors() const { return static_cast<int>(info().descriptors.size()); }
-  bool can_generate() const { return false; }  // no model carries a prior yet
+  bool can_generate() const { return info().has_prior; }
+  // Blocks the worker played silence for, being late (0 unless threaded).
+  long underruns() const { return threaded_ ? threaded_->underruns() : 0; }
 
   // Real-time safe. Unknown descriptors are ignored; physical units reach the Player.
   void set_panel(int descriptor, const PanelControl& control);
@@ -64,17 +77,29 @@ class ModuleVoice {
   // Real-time safe. `generate` without a prior is refused (returns false, mode unchanged).
   bool set_mode(VoiceMode mode);
   VoiceMode mode() const { return mode_; }
+  // Real-time safe: the prior's temperature (0: its most likely path) and random seed.
+  void set_temperature(float temperature) { player_->set_temperature(temperature); }
+  void set_seed(uint32_t seed) { player_->set_seed(seed); }
 
-  // Real-time safe. `follow_gate`: n samples of volts (or nullptr); each rising edge
-  // switches every descriptor between its panel control and the input (transfer <->
-  // follow), from the next frame on.
-  void process(const float* in, float* out, int n, const float* follow_gate = nullptr);
+  // Real-time safe. Gate edges act from the next frame on: `follow` toggles transfer <->
+  // follow (ignored while generating); `phrase` switches to generate, where the model can,
+  // and starts a new phrase.
+  void process(const float* in, float* out, int n, const VoiceGates& gates = {});
+  // Not real-time: waits until the worker has played all it was given, so that an
+  // offline render is the same on every machine. A no-op unless threaded.
+  void wait_until_idle() const;
 
  private:
-  std::unique_ptr<Player> player_;
+  static bool rose(GateInput& gate, const float* volts, int n);
+  void apply_mode();
+
+  Player* player_;  // owned by threaded_ when threaded, else by own_player_
+  std::unique_ptr<Player> own_player_;
+  std::unique_ptr<ThreadedPlayer> threaded_;
   CvConvention convention_;
   VoiceMode mode_ = VoiceMode::transfer;
   GateInput follow_gate_;
+  GateInput phrase_gate_;
 };
 
 }  // namespace neurorave

@@ -6,7 +6,9 @@
 // offline model by exactly latency() samples whatever the block sizes are.
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include "neurorave/descriptor_analyser.hpp"
@@ -36,6 +38,20 @@ class Player {
   // Time constant of the per-frame control smoothing; 0 jumps at the next frame.
   void set_smoothing_ms(float milliseconds);
 
+  // Generation (models with a prior, info().has_prior): the input is ignored and the
+  // prior plays latent frames and descriptor curves; a followed descriptor then takes
+  // the prior's value as offset + scale * value, the others their faders. Any thread;
+  // takes effect at the next block, restarting the streams (a click, as a patch change).
+  // Returns false, and changes nothing, when asked to generate without a prior.
+  bool set_generate(bool generate);
+  bool generating() const { return generate_.load(std::memory_order_relaxed); }
+  // Any thread: the prior starts a new phrase at the next frame, drawing on from where
+  // its random stream is; set_seed also restarts that stream, so a seed replays a phrase.
+  void new_phrase();
+  void set_seed(uint32_t seed);
+  // Any thread: 0 plays the prior's most likely path, 1 samples it as trained.
+  void set_temperature(float temperature);
+
   // Real-time safe; any n >= 0.
   void process(const float* in, float* out, int n);
   // Real-time safe: silence in the FIFOs, controls jump to their targets.
@@ -43,7 +59,12 @@ class Player {
 
  private:
   void process_block(const float* in, float* out, int n);
-  void read_controls(int frames, bool analysed);
+  // `followed`: per frame, the values followed descriptors take (nullptr: none), at
+  // `columns[d]` of a row of `stride` values (-1: that descriptor cannot follow).
+  void read_controls(int frames, const float* followed, int stride, const int* columns);
+  void run_frames(const float* in, float* out, int frames);
+  void generate_frames(float* out, int frames);
+  void switch_stream();
   bool any_follows() const;
   bool valid(int descriptor) const {
     return descriptor >= 0 && descriptor < static_cast<int>(targets_.size());
@@ -59,6 +80,7 @@ class Player {
   std::unique_ptr<DescriptorAnalyser> analyser_;  // the input's values of the model's descriptors
   std::vector<float> analysed_;                   // max frames x analysed descriptors
   std::vector<int> analysed_column_;              // per model descriptor; -1: not analysed
+  std::vector<int> own_column_;                   // 0, 1, 2, ...: a row of generated values
   std::vector<Follow> follow_;
   std::vector<std::atomic<float>> targets_;
   std::vector<float> smoothed_;
@@ -69,6 +91,17 @@ class Player {
   int input_fill_ = 0;
   std::vector<float> output_;
   int output_fill_ = 0;
+  std::atomic<bool> generate_{false};
+  bool generating_ = false;  // audio thread's: what the streams now serve
+  std::atomic<bool> phrase_requested_{true};
+  std::atomic<bool> reseed_requested_{true};
+  std::atomic<uint32_t> seed_{0};
+  std::atomic<float> temperature_{1.0f};
+  std::mt19937 random_;
+  std::normal_distribution<float> normal_;
+  std::vector<float> noise_;                 // one prior step's draws
+  std::vector<float> generated_latent_;      // latent x max frames
+  std::vector<float> generated_descriptors_; // max frames x descriptors, physical
 };
 
 }  // namespace neurorave
