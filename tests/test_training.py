@@ -224,6 +224,51 @@ def test_export_plays_in_the_engine_like_torch(runs, dataset, tmp_path):
     assert np.abs(expected).max() > 1e-3, "the trained model is silent"
 
 
+def test_train_prior_learns_resumes_and_is_exported(runs, tmp_path):
+    """The prior fitted to the F-RAVE's encoded data: its validation likelihood rises, a
+    run stopped at a checkpoint and continued ends bit-identical to an unbroken one, and
+    the exported file plays it in the core as torch does."""
+    import shutil
+    from dataclasses import replace
+
+    from neurorave.nrv import load_prior
+    from neurorave.prior import PRIOR_CHECKPOINT, PriorConfig, train_prior
+
+    cfg = PriorConfig(hidden=48, layers=2, steps=60, batch_size=16, learning_rate=1e-3,
+                      checkpoint_every=10)
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    for run in (whole, split):
+        shutil.copytree(runs["frave"], run)
+    figures = train_prior(whole, cfg, progress=False)
+    train_prior(split, replace(cfg, steps=40), progress=False)
+    assert train_prior(split, cfg, progress=False) == figures
+    history = torch.load(whole / PRIOR_CHECKPOINT, weights_only=False)["history"]
+    # Measured: training NLL 0.94 -> -0.67 nats per value in 60 batches, validation (held-out
+    # instruments, 2 windows) 0.87 -> -0.50; on 17 notes it overfits soon after.
+    train_nll, valid_nll = ([h[key] for h in history] for key in ("train_nll", "valid_nll"))
+    assert train_nll[-1] < train_nll[0] - 0.5, train_nll
+    assert min(valid_nll) < valid_nll[0] - 0.5, valid_nll
+    a, b = (torch.load(r / PRIOR_CHECKPOINT, weights_only=False)["prior"] for r in (whole, split))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="other settings"):
+        train_prior(whole, replace(cfg, hidden=32), progress=False)
+
+    path = tmp_path / "with_prior.nrv"
+    export_run(whole, path)
+    prior = load_prior(path)
+    assert all(torch.equal(p.cpu(), a[name]) for name, p in prior.state_dict().items())
+    engine = neurorave.Engine(path)
+    assert engine.has_prior
+    core = neurorave._core.Engine(str(path))
+    noise = np.random.default_rng(0).standard_normal((64, prior.frame_size)).astype(np.float32)
+    expected = prior.generate(torch.from_numpy(noise), 1.0).numpy()
+    for t in range(len(noise)):
+        z, _ = core.prior_step(noise[t], 1.0)
+        np.testing.assert_allclose(z, expected[t, :prior.latent_size], atol=1e-4)
+    audio = engine.generate(32 * engine.compression, seed=1)
+    assert np.isfinite(audio).all() and np.abs(audio).max() > 1e-3
+
+
 def test_a_run_folder_is_never_overwritten(runs, dataset):
     with pytest.raises(FileExistsError, match="--resume"):
         _train(dataset, runs["rave"], 10)

@@ -45,6 +45,7 @@ py::dict info_dict(const ModelInfo& info) {
   out["encode_delay_frames"] = info.encode_delay_frames;
   out["decode_delay_samples"] = info.decode_delay_samples;
   out["forward_delay_samples"] = info.forward_delay_samples;
+  out["has_prior"] = info.has_prior;
   out["descriptors"] = descriptors;
   out["description_json"] = info.description_json;
   return out;
@@ -102,7 +103,18 @@ PYBIND11_MODULE(_core, m) {
         e.forward(audio.data(), controls_pointer(controls, e, frames), frames,
                   out.mutable_data());
         return out;
-      }, py::arg("audio"), py::arg("controls") = py::none());
+      }, py::arg("audio"), py::arg("controls") = py::none())
+      .def("prior_step", [](Engine& e, FloatArray noise, float temperature) {
+        const auto& info = e.info();
+        const auto descriptors = static_cast<py::ssize_t>(info.descriptors.size());
+        if (noise.ndim() != 1 || noise.shape(0) != info.latent_size + descriptors)
+          throw std::invalid_argument("noise must have shape (latent_size + descriptors,)");
+        FloatArray z(info.latent_size), values(descriptors);
+        e.prior_step(noise.data(), temperature, z.mutable_data(), values.mutable_data());
+        return py::make_tuple(z, values);
+      }, py::arg("noise"), py::arg("temperature"),
+         "one prior step -> (z (latent,), descriptor values (descriptors,), physical)")
+      .def("prior_reset", &Engine::prior_reset);
 
   py::class_<Player>(m, "Player")
       .def(py::init([](const std::string& path) {
@@ -117,6 +129,11 @@ PYBIND11_MODULE(_core, m) {
       .def("set_offset", &Player::set_offset, py::arg("descriptor"), py::arg("offset"))
       .def("set_scale", &Player::set_scale, py::arg("descriptor"), py::arg("scale"))
       .def("follows", &Player::follows, py::arg("descriptor"))
+      .def("set_generate", &Player::set_generate, py::arg("generate"))
+      .def_property_readonly("generating", &Player::generating)
+      .def("new_phrase", &Player::new_phrase)
+      .def("set_seed", &Player::set_seed, py::arg("seed"))
+      .def("set_temperature", &Player::set_temperature, py::arg("temperature"))
       .def("reset", &Player::reset)
       .def("process", [](Player& p, FloatArray audio) {
         FloatArray out(audio.size());

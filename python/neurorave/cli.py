@@ -13,6 +13,9 @@ def _export(args: argparse.Namespace) -> None:
 
         if args.random:
             raise ValueError("give either a training RUN or --random, not both")
+        if args.prior:
+            raise ValueError("--prior goes with --random; a run's own prior comes from "
+                             "`neurorave train-prior RUN`")
         export_run(args.run, args.output, args.checkpoint)
         print(f"wrote {args.output}")
         model = None
@@ -34,8 +37,13 @@ def _random_model(args: argparse.Namespace):
     torch.manual_seed(args.seed)
     config = get_config(args.config, **({"causal": True} if args.causal else {}))
     model = NeuroRave(config).eval()
+    prior = None
+    if args.prior:
+        from .prior import Prior
+
+        prior = Prior(config.latent_size, len(config.descriptors), args.prior_hidden).eval()
     provenance = {"source": "random initialisation", "config": args.config, "seed": args.seed}
-    save_nrv(model, args.output, provenance=provenance)
+    save_nrv(model, args.output, provenance=provenance, prior=prior)
     print(f"wrote {args.output}")
     return model
 
@@ -112,9 +120,11 @@ def _parse_settings(settings: list[str]) -> dict:
 
 
 def _info(args: argparse.Namespace) -> None:
+    from .default_model import resolve_model
     from .engine import Engine
     from .nrv import multiply_adds_per_second, read_description
 
+    args.model = resolve_model(args.model)
     engine = Engine(args.model)
     rate = engine.sample_rate
     print(f"{args.model}: {rate} Hz, {engine.compression} samples per frame "
@@ -123,18 +133,21 @@ def _info(args: argparse.Namespace) -> None:
           f"{multiply_adds_per_second(read_description(args.model)) / 1e6:.0f} M multiply-adds/s")
     for d in engine.info["descriptors"]:
         print(f"  {d['name']:<10} {d['range'][0]:>9.2f} .. {d['range'][1]:<9.2f} {d['unit']}")
+    prior = read_description(args.model).get("prior")
+    print(f"prior: GRU {prior['hidden']} x {prior['layers']}" if prior else "prior: none")
 
 
 def _bench(args: argparse.Namespace) -> None:
     from .bench import run_benchmark
+    from .default_model import resolve_model
 
-    run_benchmark(args.model, seconds=args.seconds, blocks=args.blocks)
+    run_benchmark(resolve_model(args.model), seconds=args.seconds, blocks=args.blocks)
 
 
 def _demo(args: argparse.Namespace) -> None:
     from .demo import run_demo
 
-    run_demo(Path(args.output), config=args.config)
+    run_demo(Path(args.output), args.model)
 
 
 def _data_build(args: argparse.Namespace) -> None:
@@ -198,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--random", action="store_true", help="randomly initialised weights")
     export.add_argument("--causal", action="store_true", help="force a causal model")
     export.add_argument("--seed", type=int, default=0)
+    export.add_argument("--prior", action="store_true",
+                        help="with --random: add a randomly initialised prior too")
+    export.add_argument("--prior-hidden", type=int, default=64, help="its GRU width")
     export.add_argument("-o", "--output", required=True, help="the .nrv file to write")
     export.add_argument("--onnx", help="also write a streaming ONNX graph here")
     export.add_argument("--torchscript", help="also write a TorchScript module (nn~) here")
@@ -205,21 +221,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_preprocess_parser(commands)
     _add_train_parser(commands)
+    _add_train_prior_parser(commands)
 
     info = commands.add_parser("info", help="describe a model file")
-    info.add_argument("model")
+    info.add_argument("model", nargs="?", help="a .nrv file (default: the default model)")
     info.set_defaults(func=_info)
 
     bench = commands.add_parser("bench", help="real-time factors: C++ core, ONNX Runtime, "
                                               "TorchScript")
-    bench.add_argument("model")
+    bench.add_argument("model", nargs="?", help="a .nrv file (default: the default model)")
     bench.add_argument("--seconds", type=float, default=10.0, help="audio per measurement")
     bench.add_argument("--blocks", type=int, nargs="+", default=[256, 2048, 8192])
     bench.set_defaults(func=_bench)
 
-    demo = commands.add_parser("demo", help="render descriptor sweeps into a folder")
+    demo = commands.add_parser("demo", help="hear what the knobs do: transfers, fader sweeps "
+                                            "and generation, into a folder")
     demo.add_argument("-o", "--output", default="demo")
-    demo.add_argument("--config", default="small")
+    demo.add_argument("--model", help="a .nrv file (default: the default model)")
     demo.set_defaults(func=_demo)
 
     _add_data_parser(commands)
@@ -270,6 +288,36 @@ def _add_train_parser(commands) -> None:
     hardware.add_argument("--log-every", type=int, default=50)
     hardware.add_argument("--no-progress", action="store_true")
     train.set_defaults(func=_train)
+
+
+def _train_prior(args: argparse.Namespace) -> None:
+    from .prior import PriorConfig, train_prior
+
+    cfg = PriorConfig(hidden=args.hidden, layers=args.layers, steps=args.steps,
+                      batch_size=args.batch_size, learning_rate=args.learning_rate,
+                      checkpoint_every=args.checkpoint_every, seed=args.seed)
+    figures = train_prior(args.run, cfg, progress=not args.no_progress)
+    print(f"{args.run}: prior trained for {figures['step']} batches, validation NLL "
+          f"{figures['valid_nll']:.4f} nats per value; `neurorave export {args.run}` "
+          "now includes it")
+
+
+def _add_train_prior_parser(commands) -> None:
+    from .prior import PriorConfig
+
+    defaults = PriorConfig()
+    prior = commands.add_parser("train-prior", help="fit the prior that lets a trained model "
+                                                    "play with no input")
+    prior.add_argument("run", help="a training run folder (neurorave train -o RUN)")
+    prior.add_argument("--hidden", type=int, default=defaults.hidden)
+    prior.add_argument("--layers", type=int, default=defaults.layers)
+    prior.add_argument("--steps", type=int, default=defaults.steps)
+    prior.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    prior.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    prior.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
+    prior.add_argument("--seed", type=int, default=defaults.seed)
+    prior.add_argument("--no-progress", action="store_true")
+    prior.set_defaults(func=_train_prior)
 
 
 def main(argv: list[str] | None = None) -> int:

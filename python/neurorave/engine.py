@@ -22,8 +22,10 @@ class Engine:
     units (dB, Hz, ...), as the model file's `descriptors` list them.
     """
 
-    def __init__(self, path: str | Path, smoothing_ms: float = 0.0):
-        self.path = str(path)
+    def __init__(self, path: str | Path | None = None, smoothing_ms: float = 0.0):
+        from .default_model import resolve_model
+
+        self.path = str(resolve_model(path))
         self._player = _core.Player(self.path)
         self._player.set_smoothing_ms(smoothing_ms)
         self.info: dict = self._player.info
@@ -58,6 +60,45 @@ class Engine:
         self._player.set_offset(index, float(offset))
         self._player.set_scale(index, float(scale))
         self._player.set_follow(index, bool(on))
+
+    @property
+    def has_prior(self) -> bool:
+        return bool(self.info.get("has_prior", False))
+
+    def set_generate(self, on: bool = True, seed: int | None = None,
+                     temperature: float | None = None) -> None:
+        """Generate mode: the prior plays and `process` ignores its input (the samples only
+        keep time). Followed descriptors (`follow`) take the prior's curves, as offset +
+        scale * value; the others their faders. Switching restarts the streams."""
+        if not self._player.set_generate(bool(on)):
+            raise ValueError(f"{self.path}: the model has no prior to generate with; "
+                             "fit one with `neurorave train-prior RUN` and export again")
+        if temperature is not None:
+            self._player.set_temperature(float(temperature))
+        if seed is not None:
+            self._player.set_seed(int(seed))
+
+    def new_phrase(self) -> None:
+        """The prior starts a new phrase at the next frame (a gate, on the module)."""
+        self._player.new_phrase()
+
+    def generate(self, samples: int, seed: int = 0, temperature: float = 1.0,
+                 bend: Mapping[str, float] | None = None) -> np.ndarray:
+        """`samples` of a phrase played from `seed`, every descriptor on the prior's curve
+        shifted by `bend` (physical units, e.g. {"centroid": 500}). Leaves generate mode."""
+        for name in bend or {}:
+            self._index(name)  # an unknown name is an error, not ignored
+        self.reset()
+        for name in self.descriptors:
+            self.follow(name, True, offset=(bend or {}).get(name, 0.0))
+        self.set_generate(True, seed, temperature)
+        try:
+            return self.process(np.zeros(samples, np.float32))
+        finally:
+            self._player.set_generate(False)
+            for name in self.descriptors:
+                self.follow(name, False)
+            self.reset()
 
     def controls(self) -> dict[str, float]:
         return {name: self._player.control(i) for i, name in enumerate(self.descriptors)}

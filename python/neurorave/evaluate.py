@@ -319,7 +319,8 @@ def plot_spectrograms(path: Path, pairs: Sequence[tuple[str, np.ndarray]], sampl
     fig, axes = plt.subplots(len(pairs), 1, figsize=(9, 2.6 * len(pairs)), sharex=True,
                              squeeze=False)
     for ax, (title, audio) in zip(axes[:, 0], pairs, strict=True):
-        ax.specgram(audio + 1e-9, NFFT=512, Fs=sample_rate, noverlap=384, cmap="magma")
+        with np.errstate(divide="ignore"):  # digital silence: -inf dB is drawn as the floor
+            ax.specgram(audio + 1e-9, NFFT=512, Fs=sample_rate, noverlap=384, cmap="magma")
         ax.set_title(title)
         ax.set_ylabel("Hz")
     axes[-1, 0].set_xlabel("time (s)")

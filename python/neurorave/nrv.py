@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,6 +20,9 @@ from safetensors.numpy import save_file
 from .descriptors import default_descriptor_entry
 from .layers import Conv, ConvTranspose, LeakyReLU, Residual, Sequence, WaveformHead
 from .model import NeuroRave
+
+if TYPE_CHECKING:
+    from .prior import Prior
 
 FORMAT_VERSION = 1
 METADATA_KEY = "neurorave"
@@ -76,8 +80,10 @@ class _Collector:
 
 
 def describe(model: NeuroRave, descriptors: list[dict] | None = None,
-             provenance: dict | None = None) -> tuple[dict, dict[str, np.ndarray]]:
-    """The JSON description and the tensors of `model`, as the C++ core reads them."""
+             provenance: dict | None = None, prior: Prior | None = None,
+             prior_figures: dict | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """The JSON description and the tensors of `model` (and its prior), as the core reads them.
+    """
     cfg = model.config
     collector = _Collector()
     pqmf = {
@@ -108,7 +114,15 @@ def describe(model: NeuroRave, descriptors: list[dict] | None = None,
         "decoder": decoder,
         "provenance": provenance or {},
     }
-    return description, collector.tensors
+    tensors = collector.tensors
+    if prior is not None:
+        if (prior.latent_size, prior.descriptors) != (cfg.latent_size, len(descriptors)):
+            raise ValueError(f"the prior plays {prior.latent_size} latent values and "
+                             f"{prior.descriptors} descriptors, the model has "
+                             f"{cfg.latent_size} and {len(descriptors)}")
+        description["prior"] = {**prior.describe(), **(prior_figures or {})}
+        tensors = {**tensors, **prior.tensors()}
+    return description, tensors
 
 
 def write_atomically(path: str | Path, write) -> None:
@@ -136,9 +150,10 @@ def write_json_atomically(path: str | Path, data, indent: int | None = None) -> 
 
 
 def save_nrv(model: NeuroRave, path: str | Path, descriptors: list[dict] | None = None,
-             provenance: dict | None = None) -> dict:
+             provenance: dict | None = None, prior: Prior | None = None,
+             prior_figures: dict | None = None) -> dict:
     with torch.no_grad():
-        description, tensors = describe(model, descriptors, provenance)
+        description, tensors = describe(model, descriptors, provenance, prior, prior_figures)
     for name, array in tensors.items():
         if not np.all(np.isfinite(array)):
             raise ValueError(f"{path}: refusing to export, tensor {name} has NaN or Inf")
@@ -233,3 +248,16 @@ def load_nrv(path: str | Path) -> NeuroRave:
         _load_sequence("encoder", model.encoder, tensors)
         _load_sequence("decoder", model.decoder, tensors)
     return model
+
+
+def load_prior(path: str | Path) -> Prior | None:
+    """The torch prior of an `.nrv` file, or None if it carries none."""
+    from safetensors.numpy import load_file
+
+    from .prior import Prior
+
+    description = read_description(path)
+    if "prior" not in description:
+        return None
+    return Prior.from_tensors(description["prior"], description["latent_size"],
+                              len(description["descriptors"]), load_file(str(path)))

@@ -173,7 +173,8 @@ def load_checkpoint_model(checkpoint: str | Path):
 
 def export_run(run_dir: str | Path, output: str | Path,
                checkpoint: str | Path | None = None) -> dict:
-    """The run's last (or given) checkpoint as a `.nrv` with its data set's ranges and bins."""
+    """The run's last (or given) checkpoint as a `.nrv` with its data set's ranges and bins,
+    and its prior if `neurorave train-prior` fitted one."""
     run_dir = Path(run_dir)
     checkpoint = Path(checkpoint) if checkpoint else run_dir / LAST_CHECKPOINT
     if not checkpoint.is_file():
@@ -185,7 +186,11 @@ def export_run(run_dir: str | Path, output: str | Path,
     provenance = {"source": "training", "run": str(run_dir.resolve()), "mode": cfg.mode,
                   "config": cfg.config, "batches": batches, "seed": cfg.seed,
                   "probed_descriptors": list(cfg.descriptors)}
-    return save_nrv(model, output, descriptors=descriptors, provenance=provenance)
+    from .prior import load_trained_prior
+
+    prior, figures = load_trained_prior(run_dir) or (None, None)
+    return save_nrv(model, output, descriptors=descriptors, provenance=provenance,
+                    prior=prior, prior_figures=figures)
 
 
 def _csv_rows(path: Path) -> list[dict]:
