@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 from conftest import export_random
+from neurorave import _core
 from neurorave.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,7 +209,7 @@ def tiny_prior(tmp_path_factory) -> Path:
 def test_generate_mode_equals_the_core_player(pd_binary, external, tmp_path, tiny_prior,
                                               temperature):
     """`mode generate`, `seed`, `temperature`, every descriptor following the prior."""
-    player = neurorave._core.Player(str(tiny_prior))
+    player = _core.Player(str(tiny_prior))
     player.set_smoothing_ms(10.0)  # the external's default
     names = [d["name"] for d in player.info["descriptors"]]
     silence = np.zeros(400 * player.info["compression"], np.float32)
