@@ -233,6 +233,38 @@ def test_generate_mode_equals_the_core_player(pd_binary, external, tmp_path, tin
         assert np.abs(other - out).max() > 1e-4
 
 
+def test_phrase_and_threaded_generation(pd_binary, external, tmp_path, tiny_prior):
+    """`phrase` at an exact block starts a new phrase; -threaded generates the same, a block
+    later."""
+    player = _core.Player(str(tiny_prior))
+    player.set_smoothing_ms(10.0)
+    names = [d["name"] for d in player.info["descriptors"]]
+    silence = np.zeros(300 * player.info["compression"], np.float32)
+    settings = ["mode generate", "seed 9", *(f"follow {name} 1" for name in names)]
+    start = 1280
+    out, log = _play(pd_binary, external, tmp_path, tiny_prior, silence, before=settings,
+                     events=[(start, "phrase")])
+    assert not _errors(log), log
+    for index in range(len(names)):
+        player.set_follow(index, True)
+    assert player.set_generate(True)
+    player.set_seed(9)
+    first = player.process(silence[:start])
+    going_on = player.process(silence[start:])  # no phrase: the same one goes on
+    player.reset()  # (restarts the prior too; the seed replays the same phrase)
+    player.set_seed(9)
+    assert np.array_equal(player.process(silence[:start]), first)
+    player.new_phrase()
+    reference = np.concatenate([first, player.process(silence[start:])])
+    assert np.abs(reference[start:] - going_on).max() > 1e-3
+    np.testing.assert_allclose(out, reference, atol=1e-5, rtol=0)
+    threaded, log = _play(pd_binary, external, tmp_path, tiny_prior, silence,
+                          before=["offline 1", *settings], flags="-threaded",
+                          events=[(start, "phrase")])
+    assert not _errors(log), log
+    np.testing.assert_allclose(threaded[64:], reference[:-64], atol=1e-5, rtol=0)
+
+
 def test_generate_without_a_prior_is_an_error_naming_the_file(pd_binary, external, tmp_path,
                                                               tiny):
     audio = _input(40, 16)
