@@ -56,8 +56,9 @@ struct State {
   int latency() {
     if (threaded) return threaded->latency();
     if (!player) return 0;
+    if (!want_threaded || block > neurorave::Player::kMaxBlock) return player->latency();
     // Threaded before DSP ran: the block is not known yet; Pd's default is assumed.
-    return player->latency() + (want_threaded ? (block > 0 ? block : sys_getblksize()) : 0);
+    return player->latency() + (block > 0 ? block : sys_getblksize());
   }
 };
 
