@@ -1,26 +1,36 @@
-// [neurorave~]: a NeuroRave model in Pure Data. A thin adapter over neurorave::Player:
-// all block adaptation, descriptor analysis and inference live in the core (cpp/).
+// [neurorave~]: a NeuroRave model in Pure Data. A thin adapter over neurorave::Player
+// (and neurorave::ThreadedPlayer): all block adaptation, descriptor analysis, generation
+// and inference live in the core (cpp/).
 //
-//   [neurorave~ model.nrv]   the path is looked up next to the patch, then on Pd's path
+//   [neurorave~ -threaded model.nrv]   flags first; the path is looked up next to the
+//                                      patch, then on Pd's path
+//   -threaded:    the model runs on a worker thread, one Pd block of extra latency; the
+//                 worker is created in the dsp method, which knows the block size
+//   -inlets:      one signal inlet per descriptor of the model given at creation, in
+//                 physical units, read once per Pd block as that descriptor's fader
 //   left inlet:   audio to encode (and to follow); messages
 //   left outlet:  the model's audio, latency() samples behind the offline model
 //   right outlet: answers to `info` and `latency`
 //
 // Pd vanilla runs messages and DSP ticks in one thread, so a model is loaded in the
-// message handler and swapped in between two ticks; the perform routine never allocates
-// or frees.
+// message handler and swapped in between two ticks; the perform routine never allocates,
+// frees or locks. The one exception is `offline 1` (threaded, non-real-time rendering such
+// as pd -batch only): perform then waits for the worker to finish each block.
 
 #include <m_pd.h>
 
+#include <cstdint>
 #include <cstring>
 #include <exception>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "neurorave/engine.hpp"
 #include "neurorave/error.hpp"
 #include "neurorave/player.hpp"
+#include "neurorave/threaded_player.hpp"
 
 static_assert(sizeof(t_sample) == sizeof(float), "neurorave~ needs a 32-bit float Pd");
 
@@ -29,10 +39,27 @@ namespace {
 t_class* neurorave_class = nullptr;
 
 struct State {
+  // Synchronous: the model. Threaded: the model until the dsp method wraps it in `threaded`
+  // (then null); control messages go to active() either way (the Player's setters are
+  // atomic, so the worker may be running).
   std::unique_ptr<neurorave::Player> player;
+  std::unique_ptr<neurorave::ThreadedPlayer> threaded;
+  bool want_threaded = false;  // the -threaded flag
+  int inlets = 0;              // -inlets: descriptor signal inlets (after the main one)
+  bool offline = false;        // `offline 1`: perform waits for the worker every block
+  int block = 0;               // the Pd block size the last dsp call saw (0: none yet)
   float smoothing_ms = 10.0f;
   bool bypass = false;
   bool rate_reported = false;  // the sample-rate mismatch error is printed once
+
+  neurorave::Player* active() { return threaded ? &threaded->player() : player.get(); }
+  int latency() {
+    if (threaded) return threaded->latency();
+    if (!player) return 0;
+    if (!want_threaded || block > neurorave::Player::kMaxBlock) return player->latency();
+    // Threaded before DSP ran: the block is not known yet; Pd's default is assumed.
+    return player->latency() + (block > 0 ? block : sys_getblksize());
+  }
 };
 
 struct t_neurorave {
@@ -59,7 +86,7 @@ std::string resolve(t_neurorave* x, const char* name) {
 }
 
 void check_rate(t_neurorave* x, float pd_rate) {
-  const auto& player = x->state->player;
+  const neurorave::Player* player = x->state->active();
   if (!player || pd_rate <= 0 || x->state->rate_reported) return;
   const int model_rate = player->info().sample_rate;
   if (static_cast<int>(pd_rate) != model_rate) {
@@ -67,6 +94,39 @@ void check_rate(t_neurorave* x, float pd_rate) {
              player->info().path.c_str(), model_rate, pd_rate);
     x->state->rate_reported = true;
   }
+}
+
+// Wraps `player` in a ThreadedPlayer for `block` (off the audio thread: dsp or load).
+// Returns null, with a Pd error, if that cannot be done; `player` then stays with the
+// caller, unless starting the worker thread itself failed.
+std::unique_ptr<neurorave::ThreadedPlayer> wrap(t_neurorave* x,
+                                                std::unique_ptr<neurorave::Player>& player,
+                                                int block) {
+  if (!player) return nullptr;
+  if (block < 1 || block > neurorave::Player::kMaxBlock) {
+    pd_error(x, "neurorave~: -threaded: block size %d outside 1..%d; playing synchronously",
+             block, neurorave::Player::kMaxBlock);
+    return nullptr;
+  }
+  try {
+    return std::make_unique<neurorave::ThreadedPlayer>(std::move(player), block);
+  } catch (const std::exception& e) {
+    pd_error(x, "neurorave~: -threaded: %s", e.what());
+    return nullptr;
+  }
+}
+
+// The dsp method's half of -threaded: the model on a worker for this block size.
+void prepare_threaded(t_neurorave* x, int block) {
+  State& s = *x->state;
+  s.block = block;
+  if (!s.want_threaded) return;
+  if (s.threaded && s.threaded->block_size() == block) return;
+  if (s.threaded) {  // another block size: the same Player, on a new worker
+    s.player = s.threaded->release();
+    s.threaded.reset();
+  }
+  s.threaded = wrap(x, s.player, block);
 }
 
 void load(t_neurorave* x, t_symbol* file) {
@@ -82,14 +142,23 @@ void load(t_neurorave* x, t_symbol* file) {
     return;
   }
   fresh->set_smoothing_ms(x->state->smoothing_ms);
+  State& s = *x->state;
   // Same thread as the DSP tick: the old player is freed here, never in perform.
-  std::swap(x->state->player, fresh);
+  if (s.want_threaded && s.block > 0) {
+    auto threaded = wrap(x, fresh, s.block);
+    if (!threaded && !fresh) return;  // lost with a failed worker; the old model plays on
+    s.threaded = std::move(threaded);  // the old worker is joined here
+    s.player = std::move(fresh);       // null unless the block size forced synchronous
+  } else {
+    s.threaded.reset();
+    s.player = std::move(fresh);
+  }
   x->state->rate_reported = false;
   if (canvas_dspstate) check_rate(x, sys_getsr());
 }
 
 int descriptor(t_neurorave* x, t_symbol* name, const char* what) {
-  const auto& player = x->state->player;
+  const neurorave::Player* player = x->state->active();
   if (!player) {
     pd_error(x, "neurorave~: %s: no model loaded", what);
     return -1;
@@ -106,17 +175,17 @@ int descriptor(t_neurorave* x, t_symbol* name, const char* what) {
 
 void follow(t_neurorave* x, t_symbol* name, t_floatarg on) {
   const int d = descriptor(x, name, "follow");
-  if (d >= 0) x->state->player->set_follow(d, on != 0);
+  if (d >= 0) x->state->active()->set_follow(d, on != 0);
 }
 
 void offset(t_neurorave* x, t_symbol* name, t_floatarg value) {
   const int d = descriptor(x, name, "offset");
-  if (d >= 0) x->state->player->set_offset(d, value);
+  if (d >= 0) x->state->active()->set_offset(d, value);
 }
 
 void scale(t_neurorave* x, t_symbol* name, t_floatarg value) {
   const int d = descriptor(x, name, "scale");
-  if (d >= 0) x->state->player->set_scale(d, value);
+  if (d >= 0) x->state->active()->set_scale(d, value);
 }
 
 // `DESCRIPTOR VALUE`: a fader, in the descriptor's physical unit.
@@ -126,19 +195,71 @@ void anything(t_neurorave* x, t_symbol* s, int argc, t_atom* argv) {
     return;
   }
   const int d = descriptor(x, s, s->s_name);
-  if (d >= 0) x->state->player->set_control(d, atom_getfloat(argv));
+  if (d >= 0) x->state->active()->set_control(d, atom_getfloat(argv));
 }
 
 void bypass(t_neurorave* x, t_floatarg on) { x->state->bypass = on != 0; }
 
 void smoothing(t_neurorave* x, t_floatarg milliseconds) {
   x->state->smoothing_ms = milliseconds < 0 ? 0.0f : milliseconds;
-  if (x->state->player) x->state->player->set_smoothing_ms(x->state->smoothing_ms);
+  if (auto* player = x->state->active()) player->set_smoothing_ms(x->state->smoothing_ms);
 }
 
 void reset(t_neurorave* x) {
-  if (x->state->player) x->state->player->reset();
+  State& s = *x->state;
+  if (s.threaded) {  // Player::reset is not for another thread: stop the worker first
+    const int block = s.threaded->block_size();
+    s.player = s.threaded->release();
+    s.threaded.reset();
+    s.player->reset();
+    s.threaded = wrap(x, s.player, block);
+  } else if (s.player) {
+    s.player->reset();
+  }
 }
+
+neurorave::Player* need_model(t_neurorave* x, const char* what) {
+  neurorave::Player* player = x->state->active();
+  if (!player) pd_error(x, "neurorave~: %s: no model loaded", what);
+  return player;
+}
+
+// `mode generate`: the prior plays (the input is ignored); `mode transfer`: the input is
+// encoded and resynthesised. Takes effect at the next block, restarting the streams.
+void mode(t_neurorave* x, t_symbol* which) {
+  neurorave::Player* player = need_model(x, "mode");
+  if (!player) return;
+  if (which == gensym("transfer")) {
+    player->set_generate(false);
+  } else if (which == gensym("generate")) {
+    if (!player->set_generate(true))
+      pd_error(x, "neurorave~: %s: the model has no prior to generate with "
+               "(fit one with neurorave train-prior and export again)",
+               player->info().path.c_str());
+  } else {
+    pd_error(x, "neurorave~: mode: '%s': expected generate or transfer", which->s_name);
+  }
+}
+
+void phrase(t_neurorave* x) {
+  if (auto* player = need_model(x, "phrase")) player->new_phrase();
+}
+
+void seed(t_neurorave* x, t_floatarg value) {
+  auto* player = need_model(x, "seed");
+  if (!player) return;
+  const double clamped = value < 0 ? 0.0 : (value > 4294967295.0 ? 4294967295.0 : value);
+  player->set_seed(static_cast<uint32_t>(clamped));
+}
+
+void temperature(t_neurorave* x, t_floatarg value) {
+  if (auto* player = need_model(x, "temperature")) player->set_temperature(value);
+}
+
+// `offline 1`: with -threaded, perform waits for the worker every block, so the output is
+// exactly the Player's one block later. Only for non-real-time rendering (pd -batch, or
+// -nosound faster than real time): in a live patch it stalls the audio thread.
+void offline(t_neurorave* x, t_floatarg on) { x->state->offline = on != 0; }
 
 void out_info(t_neurorave* x, int argc, t_atom* argv) {
   outlet_anything(x->info_out, gensym("info"), argc, argv);
@@ -152,7 +273,7 @@ void info_number(t_neurorave* x, const char* key, t_float value) {
 }
 
 void info(t_neurorave* x) {
-  const auto& player = x->state->player;
+  const neurorave::Player* player = x->state->active();
   if (!player) {
     pd_error(x, "neurorave~: info: no model loaded");
     return;
@@ -169,7 +290,11 @@ void info(t_neurorave* x) {
   info_number(x, "compression", i.compression);
   info_number(x, "latent_size", i.latent_size);
   info_number(x, "causal", i.causal ? 1 : 0);
-  info_number(x, "latency", player->latency());
+  info_number(x, "latency", x->state->latency());
+  info_number(x, "has_prior", i.has_prior ? 1 : 0);
+  info_number(x, "generating", player->generating() ? 1 : 0);
+  info_number(x, "threaded", x->state->threaded ? 1 : 0);
+  info_number(x, "underruns", x->state->threaded ? x->state->threaded->underruns() : 0);
   for (const auto& d : i.descriptors) {
     SETSYMBOL(a, gensym("descriptor"));
     SETSYMBOL(a + 1, gensym(d.name.c_str()));
@@ -181,12 +306,12 @@ void info(t_neurorave* x) {
 }
 
 void latency(t_neurorave* x) {
-  if (!x->state->player) {
+  if (!x->state->active()) {
     pd_error(x, "neurorave~: latency: no model loaded");
     return;
   }
   t_atom a;
-  SETFLOAT(&a, x->state->player->latency());
+  SETFLOAT(&a, x->state->latency());
   outlet_anything(x->info_out, gensym("latency"), 1, &a);
 }
 
@@ -195,20 +320,40 @@ t_int* perform(t_int* w) {
   const t_sample* in = reinterpret_cast<t_sample*>(w[2]);
   t_sample* out = reinterpret_cast<t_sample*>(w[3]);
   const int n = static_cast<int>(w[4]);
+  const int inlets = static_cast<int>(w[5]);
   State* state = x->state;
+  // -inlets: each descriptor's fader, once per block (read before `out` is written: Pd
+  // may give an inlet and the outlet the same buffer). Inlet d drives descriptor d.
+  if (neurorave::Player* player = state->active(); player && n > 0) {
+    const int descriptors = static_cast<int>(player->info().descriptors.size());
+    for (int d = 0; d < inlets && d < descriptors; ++d)
+      player->set_control(d, reinterpret_cast<t_sample*>(w[6 + d])[0]);
+  }
   if (state->bypass) {
     if (out != in) std::memmove(out, in, sizeof(t_sample) * n);
+  } else if (state->threaded) {
+    state->threaded->process(in, out, n);  // copies `in` before writing `out`
+    // Offline rendering only (documented): the worker plays this block before the next
+    // tick's messages, so the output is the Player's exactly, one block later.
+    if (state->offline) state->threaded->wait_until_idle();
   } else if (state->player) {
     state->player->process(in, out, n);  // in and out may be the same buffer: allowed
   } else {
     std::memset(out, 0, sizeof(t_sample) * n);
   }
-  return w + 5;
+  return w + 6 + inlets;
 }
 
 void dsp(t_neurorave* x, t_signal** sp) {
+  prepare_threaded(x, sp[0]->s_n);
   check_rate(x, sp[0]->s_sr);
-  dsp_add(perform, 4, x, sp[0]->s_vec, sp[1]->s_vec, static_cast<t_int>(sp[0]->s_n));
+  // Signals: the main inlet, the descriptor inlets, then the outlet.
+  const int inlets = x->state->inlets;
+  std::vector<t_int> args = {reinterpret_cast<t_int>(x), reinterpret_cast<t_int>(sp[0]->s_vec),
+                             reinterpret_cast<t_int>(sp[inlets + 1]->s_vec),
+                             static_cast<t_int>(sp[0]->s_n), static_cast<t_int>(inlets)};
+  for (int d = 0; d < inlets; ++d) args.push_back(reinterpret_cast<t_int>(sp[d + 1]->s_vec));
+  dsp_addv(perform, static_cast<int>(args.size()), args.data());
 }
 
 void* create(t_symbol*, int argc, t_atom* argv) {
@@ -218,7 +363,32 @@ void* create(t_symbol*, int argc, t_atom* argv) {
   x->state = std::make_unique<State>().release();
   x->audio_out = outlet_new(&x->obj, &s_signal);
   x->info_out = outlet_new(&x->obj, nullptr);
-  if (argc > 0 && argv[0].a_type == A_SYMBOL) load(x, atom_getsymbol(argv));
+  t_symbol* model = nullptr;
+  bool want_inlets = false;
+  for (int i = 0; i < argc; ++i) {
+    t_symbol* arg = atom_getsymbol(argv + i);
+    if (argv[i].a_type != A_SYMBOL) {
+      pd_error(x, "neurorave~: unexpected argument (expected [-threaded] [-inlets] model.nrv)");
+    } else if (arg == gensym("-threaded")) {
+      x->state->want_threaded = true;
+    } else if (arg == gensym("-inlets")) {
+      want_inlets = true;
+    } else if (arg->s_name[0] == '-') {
+      pd_error(x, "neurorave~: unknown flag '%s' (known: -threaded -inlets)", arg->s_name);
+    } else {
+      model = arg;
+    }
+  }
+  if (model) load(x, model);
+  if (want_inlets) {
+    if (const neurorave::Player* player = x->state->active()) {
+      x->state->inlets = static_cast<int>(player->info().descriptors.size());
+      for (int d = 0; d < x->state->inlets; ++d)
+        inlet_new(&x->obj, &x->obj.ob_pd, &s_signal, &s_signal);
+    } else {
+      pd_error(x, "neurorave~: -inlets: needs a model at creation to know its descriptors");
+    }
+  }
   return x;
 }
 
@@ -250,6 +420,16 @@ extern "C" __attribute__((visibility("default"))) void neurorave_tilde_setup(voi
                   A_FLOAT, 0);
   class_addmethod(neurorave_class, reinterpret_cast<t_method>(reset), gensym("reset"), A_NULL);
   class_addmethod(neurorave_class, reinterpret_cast<t_method>(info), gensym("info"), A_NULL);
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(mode), gensym("mode"), A_SYMBOL,
+                  0);
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(phrase), gensym("phrase"),
+                  A_NULL);
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(seed), gensym("seed"), A_FLOAT,
+                  0);
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(temperature),
+                  gensym("temperature"), A_FLOAT, 0);
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(offline), gensym("offline"),
+                  A_FLOAT, 0);
   class_addmethod(neurorave_class, reinterpret_cast<t_method>(latency), gensym("latency"),
                   A_NULL);
   class_addanything(neurorave_class, reinterpret_cast<t_method>(anything));

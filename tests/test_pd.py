@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +12,8 @@ import numpy as np
 import pytest
 import soundfile
 from conftest import export_random
+from neurorave import _core
+from neurorave.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "pd"
@@ -59,12 +62,15 @@ def _input(frames: int, compression: int) -> np.ndarray:
 
 
 def _patch(model: Path, wav_in: Path, wav_out: Path, samples: int, block: int,
-           before: list[str], events: list[tuple[int, str]]) -> str:
+           before: list[str], events: list[tuple[int, str]], flags: str = "",
+           signals: tuple[float, ...] = ()) -> str:
     """Plays wav_in through [neurorave~ model] in a [block~ block] subpatch into wav_out.
 
     `before`: messages to the object before DSP starts; `events`: (sample, message) sent
     while it plays, counted in DSP blocks with [bang~] (so sample-exact whatever the phase
-    of Pd's clocks): `sample` must be a multiple of `block`. The patch quits itself.
+    of Pd's clocks): `sample` must be a multiple of `block`. `flags`: creation flags
+    before the model (e.g. "-threaded"); `signals`: constants played by [sig~] into the
+    object's inlets 2, 3, ... (with "-inlets"). The patch quits itself.
     """
     quit_ms = 1000.0 * samples / RATE + 200.0
     lines = ["#N canvas 0 0 600 400 12;",
@@ -78,7 +84,7 @@ def _patch(model: Path, wav_in: Path, wav_out: Path, samples: int, block: int,
              "#N canvas 0 0 400 300 dsp 0;",
              "#X obj 10 10 inlet;",                                  # 0
              "#X obj 10 40 tabplay~ in;",                            # 1
-             f"#X obj 10 70 neurorave~ {model};",                    # 2
+             f"#X obj 10 70 neurorave~ {flags} {model};",            # 2
              "#X obj 10 100 tabwrite~ out;",                         # 3
              "#X obj 150 10 r nr;",                                  # 4
              f"#X obj 250 10 block~ {block};",                       # 5
@@ -93,6 +99,8 @@ def _patch(model: Path, wav_in: Path, wav_out: Path, samples: int, block: int,
              "#X connect 7 0 8 0;", "#X connect 8 0 9 0;", "#X connect 9 0 8 1;",
              "#X connect 9 0 10 0;",
              *(f"#X connect 10 {i} {11 + i} 0;" for i in range(len(events))),
+             *(f"#X obj {300 + 60 * i} 40 sig~ {v!r};" for i, v in enumerate(signals)),
+             *(f"#X connect {11 + len(events) + i} 0 2 {i + 1};" for i in range(len(signals))),
              "#X restore 10 220 pd dsp;",                            # 7
              f"#X obj 10 250 del {quit_ms};",                        # 8
              "#X obj 10 280 t b b;",                                 # 9
@@ -114,11 +122,12 @@ def _run_pd(pd_binary: str, external: Path, args: list[str]) -> str:
     return result.stderr
 
 
-def _play(pd_binary, external, tmp_path, model, audio, block=64, before=(), events=()):
+def _play(pd_binary, external, tmp_path, model, audio, block=64, before=(), events=(),
+          flags="", signals=()):
     wav_in, wav_out, patch = tmp_path / "in.wav", tmp_path / "out.wav", tmp_path / "test.pd"
     soundfile.write(wav_in, audio, RATE, subtype="FLOAT")
     patch.write_text(_patch(model, wav_in, wav_out, len(audio), block, list(before),
-                            list(events)))
+                            list(events), flags, tuple(signals)))
     log = _run_pd(pd_binary, external, ["-open", str(patch)])
     assert wav_out.is_file(), f"the patch wrote no output:\n{log}"
     out, rate = soundfile.read(wav_out, dtype="float32")
@@ -186,6 +195,124 @@ def test_info_latency_and_bypass(pd_binary, external, tmp_path, tiny):
     assert f"nr-out: latency {engine.latency}" in log
     for name in engine.descriptors:
         assert f"nr-out: info descriptor {name} " in log
+
+
+@pytest.fixture(scope="module")
+def tiny_prior(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("pd_prior") / "tiny_prior.nrv"
+    assert main(["export", "--random", "--config", "tiny", "--prior", "--seed", "3",
+                 "-o", str(path)]) == 0
+    return path
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_generate_mode_equals_the_core_player(pd_binary, external, tmp_path, tiny_prior,
+                                              temperature):
+    """`mode generate`, `seed`, `temperature`, every descriptor following the prior."""
+    player = _core.Player(str(tiny_prior))
+    player.set_smoothing_ms(10.0)  # the external's default
+    names = [d["name"] for d in player.info["descriptors"]]
+    silence = np.zeros(400 * player.info["compression"], np.float32)
+    settings = ["mode generate", "seed 5", f"temperature {temperature}",
+                *(f"follow {name} 1" for name in names)]
+    out, log = _play(pd_binary, external, tmp_path, tiny_prior, silence, before=settings)
+    assert not _errors(log), log
+    for index in range(len(names)):
+        player.set_follow(index, True)
+    assert player.set_generate(True)
+    player.set_seed(5)
+    player.set_temperature(temperature)
+    reference = player.process(silence)
+    assert np.abs(reference).max() > 1e-3
+    # The synchronous object has the Player's latency: aligned as it comes.
+    np.testing.assert_allclose(out, reference, atol=1e-5, rtol=0)
+    # A new seed plays another phrase (temperature 0 follows the most likely path).
+    if temperature > 0:
+        other, _ = _play(pd_binary, external, tmp_path, tiny_prior, silence,
+                         before=[s.replace("seed 5", "seed 6") for s in settings])
+        assert np.abs(other - out).max() > 1e-4
+
+
+def test_phrase_and_threaded_generation(pd_binary, external, tmp_path, tiny_prior):
+    """`phrase` at an exact block starts a new phrase; -threaded generates the same, a block
+    later."""
+    player = _core.Player(str(tiny_prior))
+    player.set_smoothing_ms(10.0)
+    names = [d["name"] for d in player.info["descriptors"]]
+    silence = np.zeros(300 * player.info["compression"], np.float32)
+    settings = ["mode generate", "seed 9", *(f"follow {name} 1" for name in names)]
+    start = 1280
+    out, log = _play(pd_binary, external, tmp_path, tiny_prior, silence, before=settings,
+                     events=[(start, "phrase")])
+    assert not _errors(log), log
+    for index in range(len(names)):
+        player.set_follow(index, True)
+    assert player.set_generate(True)
+    player.set_seed(9)
+    first = player.process(silence[:start])
+    going_on = player.process(silence[start:])  # no phrase: the same one goes on
+    player.reset()  # (restarts the prior too; the seed replays the same phrase)
+    player.set_seed(9)
+    assert np.array_equal(player.process(silence[:start]), first)
+    player.new_phrase()
+    reference = np.concatenate([first, player.process(silence[start:])])
+    assert np.abs(reference[start:] - going_on).max() > 1e-3
+    np.testing.assert_allclose(out, reference, atol=1e-5, rtol=0)
+    threaded, log = _play(pd_binary, external, tmp_path, tiny_prior, silence,
+                          before=["offline 1", *settings], flags="-threaded",
+                          events=[(start, "phrase")])
+    assert not _errors(log), log
+    np.testing.assert_allclose(threaded[64:], reference[:-64], atol=1e-5, rtol=0)
+
+
+def test_generate_without_a_prior_is_an_error_naming_the_file(pd_binary, external, tmp_path,
+                                                              tiny):
+    audio = _input(40, 16)
+    out, log = _play(pd_binary, external, tmp_path, tiny.path, audio,
+                     before=["mode generate"])
+    errors = _errors(log)
+    assert len(errors) == 1 and "has no prior" in errors[0] and str(tiny.path) in errors[0], log
+    # It keeps transferring.
+    reference = neurorave.Engine(tiny.path, smoothing_ms=10.0).process(audio)
+    np.testing.assert_allclose(out, reference, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("block", [64, 1024])
+def test_threaded_offline_output_equals_the_python_engine_a_block_later(
+        pd_binary, external, tmp_path, tiny, block):
+    engine = neurorave.Engine(tiny.path, smoothing_ms=10.0)
+    audio = _input(400, engine.compression)
+    out, log = _play(pd_binary, external, tmp_path, tiny.path, audio, block,
+                     before=["offline 1", "rms -12"], flags="-threaded",
+                     events=[(block, "latency"), (2 * block, "info")])
+    assert not _errors(log), log
+    reported = int(re.search(r"nr-out: latency (\d+)", log).group(1))
+    assert reported == engine.latency + block
+    assert "nr-out: info threaded 1" in log and "nr-out: info underruns 0" in log
+    reference = engine.process(audio, {"rms": -12.0})
+    assert np.abs(reference).max() > 1e-3
+    extra = reported - engine.latency
+    np.testing.assert_array_equal(out[:extra], 0)
+    np.testing.assert_allclose(out[extra:], reference[:-extra], atol=1e-5, rtol=0)
+
+
+def test_descriptor_inlets_with_constant_signals_equal_the_messages(pd_binary, external,
+                                                                   tmp_path, tiny):
+    engine = neurorave.Engine(tiny.path, smoothing_ms=10.0)
+    controls = {**engine.centre_controls(), "rms": -12.0}
+    controls = {name: float(np.float32(value)) for name, value in controls.items()}
+    audio = _input(300, engine.compression)
+    out, log = _play(pd_binary, external, tmp_path, tiny.path, audio, flags="-inlets",
+                     signals=[controls[name] for name in engine.descriptors])
+    assert not _errors(log), log
+    by_message, log = _play(pd_binary, external, tmp_path, tiny.path, audio,
+                            before=[f"{name} {value!r}" for name, value in controls.items()])
+    assert not _errors(log), log
+    reference = engine.process(audio, controls)
+    assert np.abs(reference - neurorave.Engine(tiny.path, smoothing_ms=10.0).process(audio)
+                  ).max() > 1e-4
+    np.testing.assert_allclose(by_message, reference, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(out, by_message, atol=1e-5, rtol=0)
 
 
 def test_help_patch_opens_without_errors(pd_binary, external):

@@ -117,7 +117,10 @@ void Player::read_controls(int frames, const float* followed, int stride, const 
   const auto& info = engine_->info();
   const float frame_ms = 1000.0f * info.compression / info.sample_rate;
   const float tau = smoothing_ms_.load(std::memory_order_relaxed);
-  const float step = (snap_controls_ || tau <= 0.0f) ? 1.0f : 1.0f - std::exp(-frame_ms / tau);
+  const float smooth_step = tau <= 0.0f ? 1.0f : 1.0f - std::exp(-frame_ms / tau);
+  // A snap (after reset) jumps at the first frame only, so that followed curves, which
+  // change every frame, are smoothed alike whatever the number of frames per call.
+  const bool snap = snap_controls_;
   snap_controls_ = false;
   const size_t count = targets_.size();
   for (size_t d = 0; d < count; ++d) {
@@ -128,6 +131,7 @@ void Player::read_controls(int frames, const float* followed, int stride, const 
     const float fader = targets_[d].load(std::memory_order_relaxed);
     for (int t = 0; t < frames; ++t) {
       const float target = follow ? offset + scale * followed[t * stride + column] : fader;
+      const float step = (snap && t == 0) ? 1.0f : smooth_step;
       smoothed_[d] += step * (target - smoothed_[d]);
       frame_controls_[t * count + d] = smoothed_[d];
     }

@@ -30,10 +30,18 @@ ThreadedPlayer::ThreadedPlayer(std::unique_ptr<Player> player, int block_size)
   worker_ = std::thread([this] { run(); });
 }
 
-ThreadedPlayer::~ThreadedPlayer() {
+ThreadedPlayer::~ThreadedPlayer() { stop(); }
+
+void ThreadedPlayer::stop() {
+  if (!worker_.joinable()) return;
   quit_.store(true);
   wake_.notify_one();
   worker_.join();
+}
+
+std::unique_ptr<Player> ThreadedPlayer::release() {
+  stop();
+  return std::move(player_);
 }
 
 void ThreadedPlayer::process(const float* in, float* out, int n) {

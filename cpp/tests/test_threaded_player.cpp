@@ -67,6 +67,34 @@ TEST_CASE("output equals the synchronous Player's, one block later") {
   }
 }
 
+TEST_CASE("release hands the Player back where the worker left it, for another block size") {
+  const TempFile file("threaded_release.nrv");
+  file.write(neurorave_tests::test_model());
+  const int block = 64;
+  auto threaded = std::make_unique<ThreadedPlayer>(
+      std::make_unique<Player>(Engine::load(file.path())), block);
+  CHECK(threaded->block_size() == block);
+  Player reference(Engine::load(file.path()));
+  const auto in = neurorave_tests::test_signal(40 * block);
+  std::vector<float> out(block), expected(block);
+  for (int k = 0; k < 20; ++k) {  // the worker plays blocks 0..19
+    threaded->process(in.data() + k * block, out.data(), block);
+    threaded->wait_until_idle();
+    reference.process(in.data() + k * block, expected.data(), block);
+  }
+  std::unique_ptr<Player> player = threaded->release();
+  threaded.reset();
+  REQUIRE(player);
+  ThreadedPlayer again(std::move(player), 2 * block);  // a new worker, another block size
+  CHECK(again.latency() == reference.latency() + 2 * block);
+  std::vector<float> out2(2 * block), expected2(2 * block);
+  reference.process(in.data() + 20 * block, expected2.data(), 2 * block);
+  again.process(in.data() + 20 * block, out2.data(), 2 * block);  // a block of silence
+  again.wait_until_idle();
+  again.process(in.data() + 22 * block, out2.data(), 2 * block);
+  CHECK(out2 == expected2);
+}
+
 TEST_CASE("the audio side never allocates, and a late worker costs silence, not drift") {
   const TempFile file("threaded_rt.nrv");
   file.write(neurorave_tests::test_model());

@@ -27,6 +27,12 @@ class ThreadedPlayer {
   ThreadedPlayer(const ThreadedPlayer&) = delete;
   ThreadedPlayer& operator=(const ThreadedPlayer&) = delete;
 
+  // Stops and joins the worker and hands the Player back (samples still in the rings are
+  // dropped), e.g. to wrap it again for another block size. Not real-time. Afterwards
+  // the ThreadedPlayer may only be destroyed.
+  std::unique_ptr<Player> release();
+
+  int block_size() const { return block_size_; }
   const ModelInfo& info() const { return player_->info(); }
   int latency() const { return player_->latency() + block_size_; }
   // Its control setters are atomic: any thread may call them.
@@ -41,6 +47,7 @@ class ThreadedPlayer {
 
  private:
   void run();
+  void stop();
   // A whole block is in, and room for its output: the worker never loses a sample.
   bool has_block() const {
     const auto block = static_cast<size_t>(block_size_);
