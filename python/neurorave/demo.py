@@ -60,8 +60,13 @@ def speech(sample_rate: int) -> np.ndarray:
     return speak(SPEECH, sample_rate)[0].astype(np.float32)
 
 
-def whole_frames(audio: np.ndarray, compression: int) -> np.ndarray:
-    return audio[: len(audio) // compression * compression]
+def trimmed(audio: np.ndarray, compression: int, floor_db: float = -50.0) -> np.ndarray:
+    """Whole frames of `audio`, without the silence around it (a render's release tail)."""
+    frames = len(audio) // compression
+    power = np.mean(audio[: frames * compression].reshape(frames, compression) ** 2, axis=1)
+    loud = np.flatnonzero(10 * np.log10(power + 1e-12) > floor_db)
+    first, last = (loud[0], loud[-1] + 1) if len(loud) else (0, frames)
+    return audio[first * compression: last * compression]
 
 
 def plot_sweep(path: Path, audio: np.ndarray, target: np.ndarray, achieved: np.ndarray,
@@ -98,12 +103,16 @@ def sweep(out: Path, model: AlignedModel, z: np.ndarray, curves: np.ndarray, ind
     asked[index] = target
     audio = model.decode(z, asked)
     sf.write(out / f"sweep_{name}.wav", audio, model.sample_rate)
-    achieved = model.analyse(audio)[index]
-    skip = model.warm_frames
+    analysed = model.analyse(audio)
+    achieved = analysed[index]
+    # Scored where the output sounds: a silent frame has no brightness to measure.
+    sounding = np.arange(len(target)) >= model.warm_frames
+    if "rms" in model.descriptors and name != "rms":
+        sounding &= analysed[model.descriptors.index("rms")] > -60.0
     unit = model.engine.info["descriptors"][index]["unit"]
     plot_sweep(out / f"sweep_{name}.png", audio, target, achieved,
                model.compression / model.sample_rate, model.sample_rate, name, unit)
-    return SweepResult(name, unit, pearson(target[skip:], achieved[skip:]))
+    return SweepResult(name, unit, pearson(target[sounding], achieved[sounding]))
 
 
 def transfer(out: Path, model: AlignedModel, audio: np.ndarray, label: str,
@@ -189,7 +198,7 @@ def run_demo(output: Path, model_path: Path | None = None) -> str:
     with tqdm(total=total, desc="demo", unit="step") as bar:
         for name, make in renders:
             bar.set_postfix_str(f"render {name}")
-            inputs[name] = whole_frames(make(rate), model.compression)
+            inputs[name] = trimmed(make(rate), model.compression)
             bar.update()
         for label, step in _steps(output, model, inputs, sweeps):
             bar.set_postfix_str(label)
