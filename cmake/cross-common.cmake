@@ -11,3 +11,8 @@ find_program(NEURORAVE_QEMU_PATH ${NEURORAVE_QEMU})
 if(NEURORAVE_QEMU_PATH)
   set(CMAKE_CROSSCOMPILING_EMULATOR ${NEURORAVE_QEMU_PATH} -L /usr/${NEURORAVE_CROSS_TRIPLE})
 endif()
+# Libraries of the target architecture installed by apt under Debian multiarch
+# (dpkg --add-architecture arm64; apt-get install libsndfile1-dev:arm64) live in
+# /usr/lib/<triple>: the root "/" with the library architecture finds them there.
+set(CMAKE_LIBRARY_ARCHITECTURE ${NEURORAVE_CROSS_TRIPLE})
+list(APPEND CMAKE_FIND_ROOT_PATH /)
