@@ -141,7 +141,8 @@ void run_alsa(ModuleLoop& loop, const Hardware& hardware, const LiveOptions& opt
                loop.voice().latency());
   restart(capture, playback, audio);
   for (long played = 0; !stop.load(std::memory_order_relaxed) && (total < 0 || played < total);) {
-    const snd_pcm_sframes_t got = snd_pcm_readi(capture.pcm.get(), capture.raw.data(), audio.period);
+    const snd_pcm_sframes_t got =
+        snd_pcm_readi(capture.pcm.get(), capture.raw.data(), audio.period);
     if (got < 0) {
       xruns.fetch_add(1, std::memory_order_relaxed);
       restart(capture, playback, audio);

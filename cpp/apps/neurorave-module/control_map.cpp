@@ -91,7 +91,8 @@ CvConvention convention(const JsonReader& reader, const json& value) {
   const std::string name = reader.string(value, "convention");
   if (name == "bipolar") return CvConvention::bipolar_5v;
   if (name == "unipolar") return CvConvention::unipolar_10v;
-  reader.fail("convention", "\"" + name + "\" is neither \"bipolar\" (+-5 V) nor \"unipolar\" (0-10 V)");
+  reader.fail("convention",
+              "\"" + name + "\" is neither \"bipolar\" (+-5 V) nor \"unipolar\" (0-10 V)");
 }
 
 VoiceMode mode(const JsonReader& reader, const json& value) {
@@ -106,13 +107,16 @@ VoiceMode mode(const JsonReader& reader, const json& value) {
 void check_channels(const JsonReader& reader, const ControlMap& map) {
   const auto check = [&](int channel, int channels, const std::string& where) {
     if (channel >= channels)
-      reader.fail(where, "channel " + std::to_string(channel) + " does not exist: the interface has " +
-                             std::to_string(channels) + " (audio.input_channels/output_channels)");
+      reader.fail(where, "channel " + std::to_string(channel) +
+                             " does not exist: the interface has " + std::to_string(channels) +
+                             " (audio.input_channels/output_channels)");
   };
   const int inputs = map.audio.input_channels;
   check(map.audio.audio_in, inputs, "audio.audio_in");
-  for (int channel : map.audio.audio_out) check(channel, map.audio.output_channels, "audio.audio_out");
-  for (const auto& d : map.descriptors) check(d.cv.channel, inputs, "descriptors." + d.name + ".cv");
+  for (int channel : map.audio.audio_out)
+    check(channel, map.audio.output_channels, "audio.audio_out");
+  for (const auto& d : map.descriptors)
+    check(d.cv.channel, inputs, "descriptors." + d.name + ".cv");
   check(map.follow_gate.channel, inputs, "gates.follow");
   check(map.phrase_gate.channel, inputs, "gates.phrase");
 }

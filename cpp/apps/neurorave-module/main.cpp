@@ -103,7 +103,8 @@ void run_live(const Options& options, const ControlMap& map) {
     try {
       if (options.rt_priority > 0) {
         const std::string problem = make_realtime(options.rt_priority);
-        if (!problem.empty()) std::fprintf(stderr, "neurorave-module: warning: %s\n", problem.c_str());
+        if (!problem.empty())
+          std::fprintf(stderr, "neurorave-module: warning: %s\n", problem.c_str());
       }
       run_alsa(loop, hardware, {options.device, options.seconds}, stop_requested, xruns);
     } catch (...) {

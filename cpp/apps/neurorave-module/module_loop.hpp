@@ -42,7 +42,8 @@ class ModuleLoop {
   };
   void process_chunk(const float* in, float* out, int frames, const Hardware& hardware);
   void read_panel(const float* in, int frames, const Hardware& hardware);
-  void read_gate(const ChannelSource& gate, const float* in, int frames, std::vector<float>& volts) const;
+  void read_gate(const ChannelSource& gate, const float* in, int frames,
+                 std::vector<float>& volts) const;
 
   ControlMap map_;
   std::unique_ptr<ModuleVoice> voice_;
