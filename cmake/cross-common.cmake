@@ -9,7 +9,11 @@ set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 find_program(NEURORAVE_QEMU_PATH ${NEURORAVE_QEMU})
 if(NEURORAVE_QEMU_PATH)
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${NEURORAVE_QEMU_PATH} -L /usr/${NEURORAVE_CROSS_TRIPLE})
+  # (lead) The guest libc must be the cross toolchain's, the one its ld.so matches: with
+  # multiarch libc6:arm64 in /lib/<triple>, qemu's fallback to host paths loads that one
+  # instead and the mismatched pair hangs in the first pthread_create.
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${NEURORAVE_QEMU_PATH} -L /usr/${NEURORAVE_CROSS_TRIPLE}
+      -E LD_LIBRARY_PATH=/usr/${NEURORAVE_CROSS_TRIPLE}/lib:/usr/lib/${NEURORAVE_CROSS_TRIPLE})
 endif()
 # Libraries of the target architecture installed by apt under Debian multiarch
 # (dpkg --add-architecture arm64; apt-get install libsndfile1-dev:arm64) live in

@@ -62,7 +62,11 @@ def arm_app() -> list[str]:
     """The aarch64 build, as a command run by qemu-aarch64."""
     built = _build(ARM_BUILD,
                    f"-DCMAKE_TOOLCHAIN_FILE={ROOT / 'cmake' / 'aarch64-linux-gnu.cmake'}")
-    return [_tool("qemu-aarch64"), "-L", "/usr/aarch64-linux-gnu", str(built)]
+    # As ctest runs it (cmake/cross-common.cmake): the cross toolchain's libc with its own
+    # loader, then the arm64 libasound/libsndfile from Debian multiarch.
+    cross = "/usr/aarch64-linux-gnu"
+    return [_tool("qemu-aarch64"), "-L", cross,
+            "-E", f"LD_LIBRARY_PATH={cross}/lib:/usr/lib/aarch64-linux-gnu", str(built)]
 
 
 @pytest.fixture(scope="module")
