@@ -8,10 +8,12 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 find_program(NEURORAVE_QEMU_PATH ${NEURORAVE_QEMU})
+# The guest's C library must be the cross toolchain's, the one its ld.so was built with.
+# Where apt's multiarch has also put the target's libc in /lib/<triple> (installing any
+# `:arm64` package does), that ld.so would otherwise load the other libc through qemu's
+# fallback to host paths, and the mismatched pair hangs in the first pthread_create.
 if(NEURORAVE_QEMU_PATH)
-  # (lead) The guest libc must be the cross toolchain's, the one its ld.so matches: with
-  # multiarch libc6:arm64 in /lib/<triple>, qemu's fallback to host paths loads that one
-  # instead and the mismatched pair hangs in the first pthread_create.
+  # The multiarch folder after it: the target's libasound and libsndfile (the module).
   set(CMAKE_CROSSCOMPILING_EMULATOR ${NEURORAVE_QEMU_PATH} -L /usr/${NEURORAVE_CROSS_TRIPLE}
       -E LD_LIBRARY_PATH=/usr/${NEURORAVE_CROSS_TRIPLE}/lib:/usr/lib/${NEURORAVE_CROSS_TRIPLE})
 endif()

@@ -12,10 +12,11 @@
 //   left outlet:  the model's audio, latency() samples behind the offline model
 //   right outlet: answers to `info` and `latency`
 //
-// Pd vanilla runs messages and DSP ticks in one thread, so a model is loaded in the
-// message handler and swapped in between two ticks; the perform routine never allocates,
-// frees or locks. The one exception is `offline 1` (threaded, non-real-time rendering such
-// as pd -batch only): perform then waits for the worker to finish each block.
+// Pd vanilla runs messages and DSP ticks in one thread, so `load` hands the file to a
+// ModelLoader thread and a clock swaps the new Player in between two ticks; the old one
+// is freed on the loader's thread. The perform routine never allocates, frees or locks.
+// The one exception is `offline 1` (non-real-time rendering such as pd -batch only):
+// `load` then waits for the file, and with -threaded perform waits for the worker.
 
 #include <m_pd.h>
 
@@ -23,12 +24,14 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "neurorave/engine.hpp"
 #include "neurorave/error.hpp"
+#include "neurorave/model_loader.hpp"
 #include "neurorave/player.hpp"
 #include "neurorave/threaded_player.hpp"
 
@@ -51,6 +54,8 @@ struct State {
   float smoothing_ms = 10.0f;
   bool bypass = false;
   bool rate_reported = false;  // the sample-rate mismatch error is printed once
+  std::unique_ptr<neurorave::ModelLoader> loader;  // made at the first `load` message
+  t_clock* poll = nullptr;                         // takes the loader's results
 
   neurorave::Player* active() { return threaded ? &threaded->player() : player.get(); }
   int latency() {
@@ -129,32 +134,67 @@ void prepare_threaded(t_neurorave* x, int block) {
   s.threaded = wrap(x, s.player, block);
 }
 
-void load(t_neurorave* x, t_symbol* file) {
-  const std::string path = resolve(x, file->s_name);
-  std::unique_ptr<neurorave::Player> fresh;
-  try {
-    fresh = std::make_unique<neurorave::Player>(neurorave::Engine::load(path));
-  } catch (const neurorave::ModelError& e) {
-    pd_error(x, "neurorave~: %s", e.what());
-    return;
-  } catch (const std::exception& e) {
-    pd_error(x, "neurorave~: %s: %s", path.c_str(), e.what());
-    return;
-  }
+// Plays `fresh` from the next DSP tick on (called between ticks, never in perform). The
+// old Player goes to the loader's thread to be freed; an old worker is joined here.
+void install(t_neurorave* x, std::unique_ptr<neurorave::Player> fresh) {
   fresh->set_smoothing_ms(x->state->smoothing_ms);
   State& s = *x->state;
-  // Same thread as the DSP tick: the old player is freed here, never in perform.
+  std::unique_ptr<neurorave::ThreadedPlayer> threaded;
   if (s.want_threaded && s.block > 0) {
-    auto threaded = wrap(x, fresh, s.block);
+    threaded = wrap(x, fresh, s.block);
     if (!threaded && !fresh) return;  // lost with a failed worker; the old model plays on
-    s.threaded = std::move(threaded);  // the old worker is joined here
-    s.player = std::move(fresh);       // null unless the block size forced synchronous
-  } else {
-    s.threaded.reset();
-    s.player = std::move(fresh);
   }
-  x->state->rate_reported = false;
+  std::unique_ptr<neurorave::Player> old = std::move(s.player);
+  if (s.threaded) old = s.threaded->release();
+  s.threaded = std::move(threaded);
+  s.player = std::move(fresh);  // null when wrapped
+  if (s.loader) s.loader->discard(std::move(old));
+  s.rate_reported = false;
   if (canvas_dspstate) check_rate(x, sys_getsr());
+}
+
+bool take_result(t_neurorave* x, std::optional<neurorave::LoadResult> result) {
+  if (!result) return false;
+  if (result->player)
+    install(x, std::move(result->player));
+  else  // the old model plays on
+    pd_error(x, "neurorave~: %s", result->error.c_str());
+  return true;
+}
+
+// The loader's answers arrive through this clock, in Pd's thread between two ticks.
+void poll_loader(t_neurorave* x) {
+  State& s = *x->state;
+  while (take_result(x, s.loader->take())) {
+  }
+  if (s.loader->busy()) clock_delay(s.poll, 1.0);
+}
+
+// `load FILE`: read and checked on the loader's thread while the old model plays on;
+// the new one plays from the tick after it is ready. With `offline 1` (non-real-time
+// rendering), the message waits for it, so it plays from the next tick exactly.
+void load(t_neurorave* x, t_symbol* file) {
+  State& s = *x->state;
+  if (!s.loader) s.loader = std::make_unique<neurorave::ModelLoader>();
+  s.loader->request(resolve(x, file->s_name));
+  if (s.offline) {
+    take_result(x, s.loader->wait());
+    return;
+  }
+  clock_delay(s.poll, 1.0);
+}
+
+// The model named at creation is loaded at once: the patch is being built, and the
+// object's inlets depend on the model's descriptors.
+void load_at_creation(t_neurorave* x, t_symbol* file) {
+  const std::string path = resolve(x, file->s_name);
+  try {
+    install(x, std::make_unique<neurorave::Player>(neurorave::Engine::load(path)));
+  } catch (const neurorave::ModelError& e) {
+    pd_error(x, "neurorave~: %s", e.what());
+  } catch (const std::exception& e) {
+    pd_error(x, "neurorave~: %s: %s", path.c_str(), e.what());
+  }
 }
 
 int descriptor(t_neurorave* x, t_symbol* name, const char* what) {
@@ -256,9 +296,10 @@ void temperature(t_neurorave* x, t_floatarg value) {
   if (auto* player = need_model(x, "temperature")) player->set_temperature(value);
 }
 
-// `offline 1`: with -threaded, perform waits for the worker every block, so the output is
-// exactly the Player's one block later. Only for non-real-time rendering (pd -batch, or
-// -nosound faster than real time): in a live patch it stalls the audio thread.
+// `offline 1`: `load` waits for its file, and with -threaded perform waits for the worker
+// every block, so the output is exactly the Player's one block later. Only for
+// non-real-time rendering (pd -batch, or -nosound faster than real time): in a live
+// patch it stalls the audio thread.
 void offline(t_neurorave* x, t_floatarg on) { x->state->offline = on != 0; }
 
 void out_info(t_neurorave* x, int argc, t_atom* argv) {
@@ -361,6 +402,7 @@ void* create(t_symbol*, int argc, t_atom* argv) {
   x->canvas = canvas_getcurrent();
   // Pd allocates the C struct; it owns the C++ state through this pointer.
   x->state = std::make_unique<State>().release();
+  x->state->poll = clock_new(x, reinterpret_cast<t_method>(poll_loader));
   x->audio_out = outlet_new(&x->obj, &s_signal);
   x->info_out = outlet_new(&x->obj, nullptr);
   t_symbol* model = nullptr;
@@ -379,7 +421,7 @@ void* create(t_symbol*, int argc, t_atom* argv) {
       model = arg;
     }
   }
-  if (model) load(x, model);
+  if (model) load_at_creation(x, model);
   if (want_inlets) {
     if (const neurorave::Player* player = x->state->active()) {
       x->state->inlets = static_cast<int>(player->info().descriptors.size());
@@ -392,7 +434,10 @@ void* create(t_symbol*, int argc, t_atom* argv) {
   return x;
 }
 
-void destroy(t_neurorave* x) { std::unique_ptr<State> owned(x->state); }
+void destroy(t_neurorave* x) {
+  clock_free(x->state->poll);
+  std::unique_ptr<State> owned(x->state);
+}
 
 }  // namespace
 

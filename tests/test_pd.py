@@ -114,8 +114,11 @@ def _patch(model: Path, wav_in: Path, wav_out: Path, samples: int, block: int,
     return "\n".join(lines) + "\n"
 
 
-def _run_pd(pd_binary: str, external: Path, args: list[str]) -> str:
-    result = subprocess.run([pd_binary, "-nogui", "-nosound", "-batch", "-noprefs", "-stderr",
+def _run_pd(pd_binary: str, external: Path, args: list[str], realtime: bool = False) -> str:
+    """`realtime`: Pd's scheduler keeps to the clock (no -batch), as in a live patch, so
+    that work on other threads (loading a model) takes its real share of the audio."""
+    batch = [] if realtime else ["-batch"]
+    result = subprocess.run([pd_binary, "-nogui", "-nosound", *batch, "-noprefs", "-stderr",
                              "-r", str(RATE), "-path", str(external), *args],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, f"pd exited with {result.returncode}:\n{result.stderr}"
@@ -123,12 +126,12 @@ def _run_pd(pd_binary: str, external: Path, args: list[str]) -> str:
 
 
 def _play(pd_binary, external, tmp_path, model, audio, block=64, before=(), events=(),
-          flags="", signals=()):
+          flags="", signals=(), realtime=False):
     wav_in, wav_out, patch = tmp_path / "in.wav", tmp_path / "out.wav", tmp_path / "test.pd"
     soundfile.write(wav_in, audio, RATE, subtype="FLOAT")
     patch.write_text(_patch(model, wav_in, wav_out, len(audio), block, list(before),
                             list(events), flags, tuple(signals)))
-    log = _run_pd(pd_binary, external, ["-open", str(patch)])
+    log = _run_pd(pd_binary, external, ["-open", str(patch)], realtime)
     assert wav_out.is_file(), f"the patch wrote no output:\n{log}"
     out, rate = soundfile.read(wav_out, dtype="float32")
     assert rate == RATE and len(out) == len(audio)
@@ -171,6 +174,7 @@ def test_descriptor_message_changes_the_output_as_set_controls(pd_binary, extern
 
 @pytest.mark.parametrize("kind", ["missing", "truncated", "corrupt"])
 def test_bad_load_keeps_the_old_model(pd_binary, external, tmp_path, tiny, kind):
+    """In real time, as live: the loader thread reports the file, the old model plays on."""
     bad = tmp_path / f"{kind}.nrv"
     if kind == "truncated":
         bad.write_bytes(tiny.path.read_bytes()[: tiny.path.stat().st_size // 2])
@@ -178,11 +182,47 @@ def test_bad_load_keeps_the_old_model(pd_binary, external, tmp_path, tiny, kind)
         bad.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{not json" + bytes(range(256)) * 8)
     audio = _input(300, 16)
     out, log = _play(pd_binary, external, tmp_path, tiny.path, audio,
-                     events=[(640, f"load {bad}")])
+                     events=[(640, f"load {bad}")], realtime=True)
     errors = _errors(log)
     assert len(errors) == 1 and f"neurorave~: {bad}:" in errors[0], log
     reference = neurorave.Engine(tiny.path, smoothing_ms=10.0).process(audio)
     np.testing.assert_allclose(out, reference, atol=1e-5, rtol=0)
+
+
+def _switch_block(out: np.ndarray, before: np.ndarray, block: int) -> int:
+    """The first block at which `out` leaves `before`."""
+    differs = np.abs(out - before) > 1e-5
+    assert differs.any(), "the output never left the first model's"
+    return int(np.argmax(differs)) // block
+
+
+def test_load_swaps_models_between_blocks_while_playing(pd_binary, external, tmp_path, tiny):
+    """In real time, `load` returns at once; the new model plays, from a fresh start, from
+    the block after the loader finished, and the old one up to it: no gap, no glitch."""
+    other = export_random(tmp_path, "tiny", causal=False, seed=5)
+    audio = _input(1000, 16)  # one second: the load finishes well inside it
+    out, log = _play(pd_binary, external, tmp_path, tiny.path, audio,
+                     events=[(640, f"load {other.path}")], realtime=True)
+    assert not _errors(log), log
+    first = neurorave.Engine(tiny.path, smoothing_ms=10.0).process(audio)
+    switch = _switch_block(out, first, 64) * 64
+    assert 640 <= switch < len(audio) - 64 * 10
+    fresh = neurorave.Engine(other.path, smoothing_ms=10.0).process(audio[switch:])
+    np.testing.assert_allclose(out[switch:], fresh, atol=1e-5, rtol=0)
+
+
+def test_offline_load_plays_from_the_next_block(pd_binary, external, tmp_path, tiny):
+    """`offline 1` (rendering faster than real time): `load` waits for the file, so the
+    new model starts exactly at the block after the message."""
+    other = export_random(tmp_path, "tiny", causal=False, seed=5)
+    audio = _input(300, 16)
+    out, log = _play(pd_binary, external, tmp_path, tiny.path, audio, before=["offline 1"],
+                     events=[(640, f"load {other.path}")])
+    assert not _errors(log), log
+    first = neurorave.Engine(tiny.path, smoothing_ms=10.0).process(audio)
+    np.testing.assert_allclose(out[:640], first[:640], atol=1e-5, rtol=0)
+    fresh = neurorave.Engine(other.path, smoothing_ms=10.0).process(audio[640:])
+    np.testing.assert_allclose(out[640:], fresh, atol=1e-5, rtol=0)
 
 
 def test_info_latency_and_bypass(pd_binary, external, tmp_path, tiny):
