@@ -6,11 +6,13 @@
 //   neurorave-module --offline IN.wav --controls SCRIPT.json --out OUT.wav
 //                    [--model M.nrv] [--map MAP.json]
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -91,8 +93,23 @@ ControlMap control_map(const Options& options) {
 std::atomic<bool> stop_requested{false};
 extern "C" void on_signal(int) { stop_requested.store(true); }
 
+void warn(const std::string& problem) {
+  if (!problem.empty()) std::fprintf(stderr, "neurorave-module: warning: %s\n", problem.c_str());
+}
+
+// The model's worker thread (threaded_block) starts with the loop and inherits this
+// thread's scheduling: real time too, a little below the audio thread.
+std::unique_ptr<ModuleLoop> make_loop(const ControlMap& map, int rt_priority) {
+  if (rt_priority <= 0) return std::make_unique<ModuleLoop>(map);
+  warn(make_realtime(std::max(1, rt_priority - 5)));
+  auto loop = std::make_unique<ModuleLoop>(map);
+  make_normal();
+  return loop;
+}
+
 void run_live(const Options& options, const ControlMap& map) {
-  ModuleLoop loop(map);
+  const std::unique_ptr<ModuleLoop> made = make_loop(map, options.rt_priority);
+  ModuleLoop& loop = *made;
   ConsoleHardware hardware(options.knobs, options.quiet);
   std::atomic<long> xruns{0};
   std::atomic<bool> finished{false};
@@ -101,11 +118,7 @@ void run_live(const Options& options, const ControlMap& map) {
   std::signal(SIGTERM, on_signal);
   std::thread audio([&] {
     try {
-      if (options.rt_priority > 0) {
-        const std::string problem = make_realtime(options.rt_priority);
-        if (!problem.empty())
-          std::fprintf(stderr, "neurorave-module: warning: %s\n", problem.c_str());
-      }
+      if (options.rt_priority > 0) warn(make_realtime(options.rt_priority));
       run_alsa(loop, hardware, {options.device, options.seconds}, stop_requested, xruns);
     } catch (...) {
       failure = std::current_exception();

@@ -20,4 +20,9 @@ std::string make_realtime(int priority) {
   return "";
 }
 
+void make_normal() {
+  const sched_param param{};
+  pthread_setschedparam(pthread_self(), SCHED_OTHER, &param);
+}
+
 }  // namespace neurorave::module

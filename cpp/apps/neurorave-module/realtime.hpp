@@ -9,5 +9,7 @@ namespace neurorave::module {
 // memory so that no page fault stalls the audio. Returns "" on success, else why not
 // (typically the rtprio / memlock limits of the user: see README, "The embedded module").
 std::string make_realtime(int priority);
+// Back to the normal time-sharing policy for the calling thread.
+void make_normal();
 
 }  // namespace neurorave::module
