@@ -13,6 +13,12 @@ find_program(NEURORAVE_QEMU_PATH ${NEURORAVE_QEMU})
 # `:arm64` package does), that ld.so would otherwise load the other libc through qemu's
 # fallback to host paths, and the mismatched pair hangs in the first pthread_create.
 if(NEURORAVE_QEMU_PATH)
+  # The multiarch folder after it: the target's libasound and libsndfile (the module).
   set(CMAKE_CROSSCOMPILING_EMULATOR ${NEURORAVE_QEMU_PATH} -L /usr/${NEURORAVE_CROSS_TRIPLE}
-      -E LD_LIBRARY_PATH=/usr/${NEURORAVE_CROSS_TRIPLE}/lib)
+      -E LD_LIBRARY_PATH=/usr/${NEURORAVE_CROSS_TRIPLE}/lib:/usr/lib/${NEURORAVE_CROSS_TRIPLE})
 endif()
+# Libraries of the target architecture installed by apt under Debian multiarch
+# (dpkg --add-architecture arm64; apt-get install libsndfile1-dev:arm64) live in
+# /usr/lib/<triple>: the root "/" with the library architecture finds them there.
+set(CMAKE_LIBRARY_ARCHITECTURE ${NEURORAVE_CROSS_TRIPLE})
+list(APPEND CMAKE_FIND_ROOT_PATH /)

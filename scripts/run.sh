@@ -8,11 +8,14 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config libeigen3-dev nlohmann-json3-dev
               doctest-dev fluidsynth fluid-soundfont-gm espeak-ng puredata-core puredata-dev
-              g++-aarch64-linux-gnu qemu-user)
+              g++-aarch64-linux-gnu qemu-user libasound2-dev libsndfile1-dev
+              libasound2-dev:arm64 libsndfile1-dev:arm64)
 VENV=.venv
 PY="$VENV/bin/python"
 
 setup_system() {
+  # The module program's ALSA and libsndfile for the aarch64 cross build: Debian multiarch.
+  dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
   local missing=()
   for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" ||

@@ -65,6 +65,7 @@ def sgemm_multiply_adds_per_second(size: int = 512, repeats: int = 20) -> float:
 def run_benchmark(model_path: str, seconds: float = 10.0,
                   blocks: tuple[int, ...] = (256, 2048, 8192)) -> list[Row]:
     torch.set_num_threads(1)
+    model_path = str(model_path)  # the CLI resolves a Path; _core.Player takes a str
     description = read_description(model_path)
     rate, compression = description["sample_rate"], description["compression"]
     frames = max(1, int(seconds * rate) // compression)
