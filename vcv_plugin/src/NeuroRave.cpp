@@ -168,7 +168,8 @@ struct NeuroRave : engine::Module {
 
   void dataFromJson(json_t* root) override {
     if (json_t* unipolar = json_object_get(root, "unipolarCv")) unipolar_cv = json_boolean_value(unipolar);
-    if (json_t* model = json_object_get(root, "model")) load(json_string_value(model));
+    const char* model = json_string_value(json_object_get(root, "model"));  // null if absent
+    if (model != nullptr && *model != '\0') load(model);
   }
 
   // The loader is declared before the voice: the voice (and its worker) goes first.
@@ -235,6 +236,8 @@ struct StatusDisplay : app::LedDisplay {
       text.push_back(file_stem(status.path) + (status.loading ? " (loading...)" : ""));
       text.push_back(string::f("latency %d smp, %.1f ms", latency, 1000.0f * latency / info.sample_rate));
       std::string mode = kModeNames[module->playing_mode.load()];
+      const bool wants_generate = module->params[NeuroRave::MODE_PARAM].getValue() > 1.5f;
+      if (wants_generate && !info.has_prior) mode += " | no prior to generate";
       if (static_cast<int>(APP->engine->getSampleRate()) != info.sample_rate)
         mode += string::f(" | set engine to %d Hz", info.sample_rate);
       text.push_back(mode);
