@@ -336,8 +336,12 @@ struct NeuroRaveWidget : app::ModuleWidget {
         {12.0f, kControlsY - 9.0f, "mode"}, {42.0f, kControlsY - 9.0f, "temp"},
         {66.0f, kControlsY - 9.0f, "follow"}, {86.0f, kControlsY - 9.0f, "phrase"},
         {15.0f, kPortsY - 8.0f, "in"}, {50.8f, kPortsY - 6.0f, "model"},
-        {86.0f, kPortsY - 8.0f, "out"}, {50.8f, 6.0f, "NEURORAVE"}};
+        {86.0f, kPortsY - 8.0f, "out"},    {24.0f, kControlsY - 5.0f, "gen"},
+        {24.0f, kControlsY, "fol"},        {24.0f, kControlsY + 5.0f, "tra"}};
     for (const auto& label : labels) addChild(panel_text(Vec(label.x, label.y), label.text, 8.0f));
+    PanelText* title = panel_text(Vec(50.8f, 4.5f), "NEURORAVE", 12.0f);
+    title->color = nvgRGB(0xe8, 0xe6, 0xe0);  // light on the dark top bar
+    addChild(title);
   }
 
   void step() override {
