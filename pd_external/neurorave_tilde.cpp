@@ -29,8 +29,6 @@
 #include <utility>
 #include <vector>
 
-#include "neurorave/engine.hpp"
-#include "neurorave/error.hpp"
 #include "neurorave/model_loader.hpp"
 #include "neurorave/player.hpp"
 #include "neurorave/threaded_player.hpp"
@@ -187,14 +185,7 @@ void load(t_neurorave* x, t_symbol* file) {
 // The model named at creation is loaded at once: the patch is being built, and the
 // object's inlets depend on the model's descriptors.
 void load_at_creation(t_neurorave* x, t_symbol* file) {
-  const std::string path = resolve(x, file->s_name);
-  try {
-    install(x, std::make_unique<neurorave::Player>(neurorave::Engine::load(path)));
-  } catch (const neurorave::ModelError& e) {
-    pd_error(x, "neurorave~: %s", e.what());
-  } catch (const std::exception& e) {
-    pd_error(x, "neurorave~: %s: %s", path.c_str(), e.what());
-  }
+  take_result(x, neurorave::load_player(resolve(x, file->s_name)));
 }
 
 int descriptor(t_neurorave* x, t_symbol* name, const char* what) {

@@ -8,8 +8,7 @@
 
 namespace neurorave {
 
-namespace {
-LoadResult load_file(const std::string& path) {
+LoadResult load_player(const std::string& path) {
   LoadResult result{path, nullptr, {}};
   try {
     result.player = std::make_unique<Player>(Engine::load(path));
@@ -20,7 +19,6 @@ LoadResult load_file(const std::string& path) {
   }
   return result;
 }
-}  // namespace
 
 ModelLoader::ModelLoader() : worker_([this] { run(); }) {}
 
@@ -90,7 +88,7 @@ void ModelLoader::run() {
     loading_ = true;
     lock.unlock();
     trash.clear();
-    LoadResult result = load_file(path);
+    LoadResult result = load_player(path);
     lock.lock();
     results_.push_back(std::move(result));
     loading_ = false;

@@ -3,9 +3,7 @@
 #include <exception>
 #include <utility>
 
-#include "neurorave/engine.hpp"
-#include "neurorave/error.hpp"
-#include "neurorave/player.hpp"
+#include "neurorave/model_loader.hpp"
 
 VoiceLoader::~VoiceLoader() {
   if (thread_.joinable()) thread_.join();
@@ -27,15 +25,16 @@ VoiceLoader::Status VoiceLoader::status() const {
 }
 
 void VoiceLoader::run(const std::string& path, neurorave::CvConvention convention) {
+  neurorave::LoadResult loaded = neurorave::load_player(path);
   std::unique_ptr<neurorave::ModuleVoice> voice;
-  std::string error;
-  try {
-    auto player = std::make_unique<neurorave::Player>(neurorave::Engine::load(path));
-    voice = std::make_unique<neurorave::ModuleVoice>(std::move(player), convention,
-                                                     threaded_block_);
-  } catch (const std::exception& e) {  // ModelError names the file and the problem
-    error = e.what();
-    if (error.find(path) == std::string::npos) error = path + ": " + error;
+  std::string error = loaded.error;  // names the file and the problem
+  if (loaded.player) {
+    try {  // the voice's worker thread may fail to start
+      voice = std::make_unique<neurorave::ModuleVoice>(std::move(loaded.player), convention,
+                                                       threaded_block_);
+    } catch (const std::exception& e) {
+      error = path + ": " + e.what();
+    }
   }
   Status fresh = status();
   fresh.loading = false;

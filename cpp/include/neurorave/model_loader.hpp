@@ -27,6 +27,10 @@ struct LoadResult {
   std::string error;               // then: the file and the problem, e.g. "m.nrv: truncated"
 };
 
+// Loads `path` at once, on the caller's thread: what the loader's worker does with a
+// request. Never throws; a file that cannot be used comes back as `error`.
+LoadResult load_player(const std::string& path);
+
 class ModelLoader {
  public:
   ModelLoader();   // starts the worker
