@@ -297,6 +297,34 @@ def test_train_prior_learns_resumes_and_is_exported(runs, tmp_path):
     assert np.isfinite(audio).all() and np.abs(audio).max() > 1e-3
 
 
+def test_summarize_reports_speed_losses_and_the_probe(runs, tmp_path):
+    table, figures, curves = tmp_path / "runs.md", tmp_path / "runs.json", tmp_path / "c.png"
+    assert neurorave.cli.main(["summarize", str(runs["frave"]), str(runs["rave"]), "-o",
+                               str(table), "--json", str(figures), "--plot", str(curves)]) == 0
+    frave, rave = json.loads(figures.read_text())
+    assert (frave["mode"], rave["mode"], frave["batches"]) == ("frave", "rave", STEPS)
+    assert frave["batches_per_second"]["phase1"] > 0 and frave["gan"] == {}
+    assert frave["train_distance"]["phase1_end"] < frave["train_distance"]["start"]
+    assert np.mean(list(frave["latent_accuracy"].values())) == pytest.approx(
+        _probe_accuracy(runs["frave"]))
+    assert table.read_text().count("\n") == 4 and "| frave |" in table.read_text()
+    assert curves.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_time_limit_stops_with_a_checkpoint_and_resume_goes_on(dataset, tmp_path):
+    """--max-minutes: the session ends early, its last batch is kept even between
+    scheduled checkpoints, and --resume continues from there."""
+    timed = _options(1000, max_minutes=0.05, validate_every=10_000)
+    run = _train(dataset, tmp_path / "timed", 100_000, timed)
+    stopped_at = _batches_in(run / LAST_CHECKPOINT)
+    assert 0 < stopped_at < 1000
+    resume_run(run, timed)
+    final = _batches_in(run / LAST_CHECKPOINT)
+    assert stopped_at < final < 2000
+    logged = _logged(run, "train/batch")   # each batch once, the stopping one included
+    assert np.all(np.diff(logged) > 0) and logged[-1] == final - 1
+
+
 def test_a_run_folder_is_never_overwritten(runs, dataset):
     with pytest.raises(FileExistsError, match="--resume"):
         _train(dataset, runs["rave"], 10)
@@ -373,3 +401,19 @@ def test_two_ddp_processes_train_on_cpu(dataset, tmp_path):
     assert _batches_in(run / LAST_CHECKPOINT) == 6
     assert len(_logged(run, "train/distance")) == 6
     assert np.isfinite(_logged(run, "train/discriminator")).all()
+
+
+def test_the_experiment_script_trains_exports_evaluates_and_summarises(tmp_path):
+    """scripts/experiment.sh end to end, at the smallest sizes: what a GPU session runs."""
+    settings = dict(SIZE="test", RATE="16000", CONFIG="tiny", MINUTES="0.1", PHASE1="40",
+                    STEPS="80", EVAL_WINDOWS="4", MODES="frave crave", ACCELERATOR="cpu")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "experiment.sh"
+    done = subprocess.run(["bash", str(script), str(tmp_path / "exp")], capture_output=True,
+                          text=True, timeout=900, env={**os.environ, **settings})
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads((tmp_path / "exp" / "training.json").read_text())
+    assert [f["mode"] for f in figures] == ["frave", "crave"]
+    assert all(0 < f["batches"] < 80 for f in figures)   # stopped by the time limit
+    report = (tmp_path / "exp" / "evaluation" / "report.md").read_text()
+    assert "frave" in report and "crave" in report
+    assert (tmp_path / "exp" / "training.png").read_bytes().startswith(b"\x89PNG")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -78,7 +79,8 @@ def _run_options(args: argparse.Namespace):
     devices = int(args.devices) if args.devices.isdigit() else args.devices
     return RunOptions(args.accelerator, devices, args.num_nodes, args.strategy, args.precision,
                       args.workers, args.checkpoint_every, args.validate_every,
-                      args.validation_batches, args.log_every, not args.no_progress)
+                      args.validation_batches, args.log_every, not args.no_progress,
+                      args.max_minutes)
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -105,8 +107,6 @@ def _train(args: argparse.Namespace) -> None:
 
 def _parse_settings(settings: list[str]) -> dict:
     """--set KEY=VALUE for any TrainConfig field; VALUE is read as JSON when it can be."""
-    import json
-
     parsed = {}
     for setting in settings:
         key, sep, value = setting.partition("=")
@@ -222,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_preprocess_parser(commands)
     _add_train_parser(commands)
     _add_train_prior_parser(commands)
+    _add_summarize_parser(commands)
 
     info = commands.add_parser("info", help="describe a model file")
     info.add_argument("model", nargs="?", help="a .nrv file (default: the default model)")
@@ -287,6 +288,9 @@ def _add_train_parser(commands) -> None:
     hardware.add_argument("--validation-batches", type=int, default=8)
     hardware.add_argument("--log-every", type=int, default=50)
     hardware.add_argument("--no-progress", action="store_true")
+    hardware.add_argument("--max-minutes", type=float,
+                          help="stop this session after so long, checkpointed; "
+                               "`--resume` continues")
     train.set_defaults(func=_train)
 
 
@@ -300,6 +304,31 @@ def _train_prior(args: argparse.Namespace) -> None:
     print(f"{args.run}: prior trained for {figures['step']} batches, validation NLL "
           f"{figures['valid_nll']:.4f} nats per value; `neurorave export {args.run}` "
           "now includes it")
+
+
+def _summarize(args: argparse.Namespace) -> None:
+    from .run_summary import plot_runs, summarize_run, summary_table
+
+    summaries = [summarize_run(run) for run in args.runs]
+    table = summary_table(summaries)
+    print(table, end="")
+    if args.output:
+        Path(args.output).write_text(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps([s.to_dict() for s in summaries], indent=1))
+    if args.plot:
+        plot_runs(args.runs, args.plot)
+        print(f"curves: {args.plot}")
+
+
+def _add_summarize_parser(commands) -> None:
+    summary = commands.add_parser("summarize", help="what training runs reached: speed, "
+                                                    "losses, latent probe accuracy")
+    summary.add_argument("runs", nargs="+", help="training run folders")
+    summary.add_argument("-o", "--output", help="also write the table to this .md file")
+    summary.add_argument("--json", help="also write the figures to this .json file")
+    summary.add_argument("--plot", help="a PNG of the curves, runs overlaid")
+    summary.set_defaults(func=_summarize)
 
 
 def _add_train_prior_parser(commands) -> None:

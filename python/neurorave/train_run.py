@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,7 @@ class RunOptions:
     validation_batches: int = 8
     log_every: int = 50
     progress_bar: bool = True
+    max_minutes: float | None = None  # stop this session after so long (checkpointed)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -62,6 +64,23 @@ class StepCheckpoint(L.Callback):
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         if module.batches_done % self.every == 0 or trainer.should_stop:
             trainer.save_checkpoint(self.path)
+
+
+class SessionTimeLimit(L.Callback):
+    """Stops training `minutes` after this session started. Unlike Lightning's `max_time`,
+    whose clock is saved in the checkpoint, a resumed run gets its full time again."""
+
+    def __init__(self, minutes: float):
+        self.seconds, self.started = 60.0 * minutes, time.monotonic()
+
+    def on_train_start(self, trainer, module) -> None:
+        self.started = time.monotonic()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        over = time.monotonic() - self.started >= self.seconds
+        # Every rank must stop at the same batch, or DDP waits for ever on the others.
+        trainer.should_stop = trainer.should_stop or trainer.strategy.reduce_boolean_decision(
+            over, all=False)
 
 
 def _is_launched_worker() -> bool:
@@ -123,6 +142,8 @@ def _trainer(run_dir: Path, options: RunOptions) -> L.Trainer:
         strategy = "ddp_find_unused_parameters_true"
     callbacks = [StepCheckpoint(run_dir / LAST_CHECKPOINT, options.checkpoint_every),
                  PreviewCallback(run_dir)]
+    if options.max_minutes:   # before the checkpoint: a stop it decides is saved at once
+        callbacks.insert(0, SessionTimeLimit(options.max_minutes))
     if options.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
     return L.Trainer(

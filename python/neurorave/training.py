@@ -16,6 +16,7 @@ per step, and resuming a run replays exactly: batch k and its random draws depen
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, fields
 
 import lightning as L
@@ -119,6 +120,7 @@ class NeuroRaveTraining(L.LightningModule):
                                                             self.cfg.waveform_layers)
         self.automatic_optimization = False
         self.batches_done = 0
+        self._last_step_end: float | None = None
 
     # ---- data ----------------------------------------------------------------------------
     def _windows(self, split: str):
@@ -214,6 +216,12 @@ class NeuroRaveTraining(L.LightningModule):
                        for i, name in enumerate(self.cfg.descriptors)})
         values["train/beta"] = torch.tensor(beta)
         values["train/batch"] = torch.tensor(float(self.batches_done))
+        # Throughput, for the logs only: from the previous step's end to this one's, so
+        # it covers data loading and logging as well as the optimisation.
+        now = time.perf_counter()
+        if self._last_step_end is not None:
+            values["train/seconds_per_batch"] = torch.tensor(now - self._last_step_end)
+        self._last_step_end = now
         self.log_dict(values, prog_bar=False)
         self.log("distance", logs["distance"].detach(), prog_bar=True, logger=False)
 
