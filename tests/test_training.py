@@ -405,15 +405,15 @@ def test_two_ddp_processes_train_on_cpu(dataset, tmp_path):
 
 def test_the_experiment_script_trains_exports_evaluates_and_summarises(tmp_path):
     """scripts/experiment.sh end to end, at the smallest sizes: what a GPU session runs."""
-    settings = dict(SIZE="test", RATE="16000", CONFIG="tiny", MINUTES="0.1", PHASE1="40",
-                    STEPS="80", EVAL_WINDOWS="4", MODES="frave crave", ACCELERATOR="cpu")
+    settings = dict(SIZE="test", RATE="16000", CONFIG="tiny", MINUTES="0.1", PHASE1="200",
+                    STEPS="400", EVAL_WINDOWS="4", MODES="frave crave", ACCELERATOR="cpu")
     script = Path(__file__).resolve().parents[1] / "scripts" / "experiment.sh"
     done = subprocess.run(["bash", str(script), str(tmp_path / "exp")], capture_output=True,
                           text=True, timeout=900, env={**os.environ, **settings})
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads((tmp_path / "exp" / "training.json").read_text())
     assert [f["mode"] for f in figures] == ["frave", "crave"]
-    assert all(0 < f["batches"] < 80 for f in figures)   # stopped by the time limit
+    assert all(0 < f["batches"] < 400 for f in figures)   # stopped by the time limit
     report = (tmp_path / "exp" / "evaluation" / "report.md").read_text()
     assert "frave" in report and "crave" in report
     assert (tmp_path / "exp" / "training.png").read_bytes().startswith(b"\x89PNG")
