@@ -154,19 +154,17 @@ def _save(path: Path, prior: Prior, optimizer, cfg: PriorConfig, step: int,
 def train_prior(run_dir: str | Path, cfg: PriorConfig = PriorConfig(),
                 progress: bool = True) -> dict:
     """Fit (or go on fitting) RUN's prior; returns the last validation figures."""
-    import json
-
     from tqdm import tqdm
 
     from .store import TrainingWindows, WindowStore
-    from .train_run import LAST_CHECKPOINT, RUN_FILE, load_checkpoint_model
+    from .train_run import LAST_CHECKPOINT, load_checkpoint_model, read_run_info
 
     run_dir = Path(run_dir)
     if not (run_dir / LAST_CHECKPOINT).is_file():
         raise FileNotFoundError(f"{run_dir}: no trained model to fit a prior to (no "
                                 f"{LAST_CHECKPOINT}); run `neurorave train` first")
     model, _, _, _ = load_checkpoint_model(run_dir / LAST_CHECKPOINT)
-    store = WindowStore(json.loads((run_dir / RUN_FILE).read_text())["dataset"])
+    store = WindowStore(read_run_info(run_dir)["dataset"])
     names = model.config.descriptors
     train = encode_windows(model, TrainingWindows(store, "train", names), desc="encode train")
     valid = encode_windows(model, TrainingWindows(store, "valid", names), desc="encode valid")

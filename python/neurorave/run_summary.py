@@ -7,13 +7,12 @@ GAN losses; and a PNG of the curves, runs overlaid, for comparing modes.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .train_run import RUN_FILE, metrics_table
+from .train_run import metrics_table, read_run_info
 
 TAIL = 10   # logged rows averaged for an "end of phase" figure
 
@@ -32,7 +31,7 @@ class RunSummary:
     gan: dict[str, float] = field(default_factory=dict)                  # phase 2 losses
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 def _present(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -48,10 +47,7 @@ def _tail_mean(values: np.ndarray, rows: np.ndarray, head: bool = False) -> floa
 
 
 def summarize_run(run_dir: str | Path) -> RunSummary:
-    run_dir = Path(run_dir)
-    if not (run_dir / RUN_FILE).is_file():
-        raise FileNotFoundError(f"{run_dir}: no training run here (no {RUN_FILE})")
-    train = json.loads((run_dir / RUN_FILE).read_text())["train"]
+    train = read_run_info(run_dir)["train"]
     logged = metrics_table(run_dir)
     if "train/batch" not in logged:
         raise ValueError(f"{run_dir}: nothing logged yet; train for more than `log_every` "
@@ -62,19 +58,20 @@ def summarize_run(run_dir: str | Path) -> RunSummary:
     phase2 = known & (batch >= train["phase1_steps"])
     summary = RunSummary(str(run_dir), train["mode"], train["config"],
                          int(np.nanmax(batch)) + 1, int(train["phase1_steps"]))
-    seconds = logged.get("train/seconds_per_batch")
+    seconds = logged.get("train/seconds_per_batch", np.full_like(batch, np.nan))
     for name, rows in (("phase1", phase1), ("phase2", phase2)):
-        if seconds is not None and len(_present(seconds, rows)):
-            # The median: a validation or checkpoint inflates the step it falls in.
-            summary.batches_per_second[name] = 1.0 / float(np.median(_present(seconds, rows)))
+        timed = _present(seconds, rows)
+        if len(timed):   # the median: a validation or checkpoint inflates its step
+            summary.batches_per_second[name] = 1.0 / float(np.median(timed))
     distance = logged["train/distance"]
     summary.train_distance = {"start": _tail_mean(distance, phase1, head=True),
                               "phase1_end": _tail_mean(distance, phase1)}
     if phase2.any():
         summary.train_distance["end"] = _tail_mean(distance, phase2)
     validated = logged.get("val/distance", np.array([]))
-    if len(validated[~np.isnan(validated)]):
-        summary.val_distance = float(validated[~np.isnan(validated)][-1])
+    validated = validated[~np.isnan(validated)]
+    if len(validated):
+        summary.val_distance = float(validated[-1])
     for name in train["descriptors"]:
         key = f"train/latent_accuracy/{name}"
         if key in logged:

@@ -115,14 +115,20 @@ def start_run(dataset: str | Path, run_dir: str | Path, cfg: TrainConfig,
     return _fit(run_dir, options, resume=False)
 
 
+def read_run_info(run_dir: str | Path) -> dict:
+    """RUN/train.json: the data set, the training options and the descriptor entries."""
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: no training run here (no {RUN_FILE})")
+    return json.loads(path.read_text())
+
+
 def resume_run(run_dir: str | Path, options: RunOptions = RunOptions(),
                steps: int | None = None) -> Path:
     """Continue `run_dir` from its last checkpoint; `steps` may raise its total."""
     run_dir = Path(run_dir)
-    if not (run_dir / RUN_FILE).is_file():
-        raise FileNotFoundError(f"{run_dir}: no training run here (no {RUN_FILE})")
+    info = read_run_info(run_dir)
     if steps is not None and not _is_launched_worker():
-        info = json.loads((run_dir / RUN_FILE).read_text())
         info["train"]["steps"] = steps
         write_json_atomically(run_dir / RUN_FILE, info, indent=1)
     return _fit(run_dir, options, resume=True)
@@ -162,7 +168,7 @@ def _trainer(run_dir: Path, options: RunOptions) -> L.Trainer:
 
 
 def _fit(run_dir: Path, options: RunOptions, resume: bool) -> Path:
-    info = json.loads((run_dir / RUN_FILE).read_text())
+    info = read_run_info(run_dir)
     cfg = TrainConfig.from_dict(info["train"])
     checkpoint = run_dir / LAST_CHECKPOINT
     if resume and checkpoint.is_file():
