@@ -195,6 +195,21 @@ def test_descriptor_statistics_entries():
     np.testing.assert_allclose(batched[0]["range"], entries[0]["range"])
 
 
+def test_fader_ranges_and_bins_come_from_sounding_frames():
+    """Silent frames (rms -100 dB, centroid 0 Hz) set neither a range nor a bin edge."""
+    rng = np.random.default_rng(3)
+    sounding = np.stack([rng.uniform(-40, -10, 3000), rng.uniform(500, 4000, 3000)])
+    silent = np.stack([np.full(3000, -100.0), np.zeros(3000)])
+    entries = D.descriptor_statistics([sounding, silent], ["rms", "centroid"])
+    for i, entry in enumerate(entries):
+        np.testing.assert_allclose(entry["range"], np.percentile(sounding[i], [1, 99]))
+        assert entry["bins"][0] == sounding[i].min()
+    # rms given apart (a set that keeps no rms curve) gates the same way
+    alone = D.descriptor_statistics([sounding[1:], silent[1:]], ["centroid"],
+                                    rms=[sounding[:1], silent[:1]])
+    assert alone[0]["range"] == entries[1]["range"]
+
+
 def test_statistics_of_a_constant_descriptor_are_usable():
     entry = D.descriptor_statistics(np.full((1, 500), -100.0), ["rms"])[0]
     lo, hi = entry["range"]

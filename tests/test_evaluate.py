@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from audio_fixtures import load_mono, render_gm_notes, render_speech
 from conftest import export_random
 from neurorave import evaluate as ev
 from neurorave import metrics
+from neurorave.augment import paired_transform
 from neurorave.cli import main
-from neurorave.descriptors import compute
+from neurorave.descriptors import compute, normalise
 
 RATE = 16000
 
@@ -73,6 +75,142 @@ def test_target_pool_is_the_papers_mix():
     pool = ev.target_pool(50, others, rng)
     assert pool.shape == (75, 50) and np.all(np.abs(pool) <= 1.0)
     assert np.allclose(pool[25], -0.5) and np.allclose(pool[-1], 0.5)
+
+
+# ---- fader sweeps and paired transfer ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory) -> np.ndarray:
+    """espeak-ng speech at RATE: an input with its own dynamics, pauses included."""
+    return load_mono(render_speech(tmp_path_factory.mktemp("speech"), RATE), RATE)
+
+
+def up_and_down(frames: int) -> np.ndarray:
+    ramp = np.linspace(-1.0, 1.0, frames)
+    return np.stack([ramp, ramp[::-1]])
+
+
+def own_curve(audio: np.ndarray, name: str, value_range: tuple[float, float]) -> np.ndarray:
+    """What an output that ignores the fader does: the input's own curve, normalised."""
+    return normalise(compute(audio, RATE, C_SWEEP, [name])[0], value_range)
+
+
+C_SWEEP = 256
+
+
+def test_ranks_and_spearman():
+    assert metrics.ranks(np.array([3.0, 1.0, 1.0, 2.0])).tolist() == [3.0, 0.5, 0.5, 2.0]
+    x = np.linspace(-1.0, 1.0, 50)
+    assert metrics.spearman(x, np.exp(4 * x)) == pytest.approx(1.0)   # in order, not linear
+    assert metrics.spearman(x, -(x**3)) == pytest.approx(-1.0)
+    assert math.isnan(metrics.spearman(x, np.zeros(50)))
+
+
+def test_sweep_scores_of_ignoring_and_following_outputs(speech):
+    window = speech[2 * RATE: 3 * RATE]   # 1 s, 62 frames, across the comma's pause
+    own = own_curve(window, "centroid", (300.0, 3000.0))
+    sounding = compute(window, RATE, C_SWEEP, ["rms"])[0] >= -60.0
+    assert 0.3 < sounding.mean() < 1.0, "the window should hold speech and a pause"
+    requested = up_and_down(own.size)
+    plays = np.broadcast_to(sounding, requested.shape)
+
+    def scores(achieved: np.ndarray) -> dict:
+        return metrics.fader_sweep_scores(requested, achieved, plays)
+
+    # the output does what the input did, whatever the fader: both ends of the ramp see
+    # the same frames, so its own movement cancels
+    ignored = scores(np.stack([own, own]))
+    assert abs(ignored["coverage"]) < 1e-6 and abs(ignored["spearman"]) < 1e-6
+    assert scores(np.zeros_like(requested)) == {"spearman": 0.0, "coverage": 0.0,
+                                                "loudness_change_db": None}
+    obeyed = scores(requested)
+    assert obeyed["coverage"] == pytest.approx(1.0) and obeyed["spearman"] == pytest.approx(1.0)
+    # follows half way, on top of its own curve: coverage sees exactly the half; the
+    # order is blurred by the input's own movement, so Spearman is lower but positive
+    half = scores(0.5 * requested + own)
+    assert half["coverage"] == pytest.approx(0.5, abs=1e-6) and 0.2 < half["spearman"] < 0.9
+    reversed_ = scores(-requested)
+    assert reversed_["coverage"] == pytest.approx(-1.0) and reversed_["spearman"] < -0.99
+    assert metrics.fader_sweep_scores(requested, requested, np.zeros_like(plays)) is None
+
+
+def test_loudness_change(tmp_path):
+    # a sine sweep at constant amplitude: constant loudness, moving spectrum
+    t = np.arange(2 * RATE) / RATE
+    chirp = 0.5 * np.sin(2 * np.pi * (200.0 * t + 1900.0 * t**2 / 2.0))
+    level = compute(chirp, RATE, C_SWEEP, ["rms"])[0][4:]
+    assert metrics.loudness_change_db(level, smooth_frames=6) < 0.05
+    # real notes: relative to themselves nothing changes; faded by 12 dB, 12 dB change
+    notes = load_mono(render_gm_notes(tmp_path, RATE), RATE)[: 2 * RATE]
+    fade = 10.0 ** (np.linspace(0.0, -12.0, notes.size) / 20.0)
+    own, faded = (compute(x, RATE, C_SWEEP, ["rms"])[0] for x in (notes, notes * fade))
+    sounding = own > -60.0
+    assert metrics.loudness_change_db(own[sounding], own[sounding], 6) == 0.0
+    change = metrics.loudness_change_db(faded[sounding], own[sounding], 6)
+    assert 11.0 < change < 12.5, change
+    assert 11.5 < metrics.loudness_change_db(faded[sounding], own[sounding]) < 12.5
+
+
+class GainModel:
+    """An AlignedModel stand-in whose latent is the audio itself: decode brings each
+    frame's level to the rms curve asked (follow=True), or returns the audio untouched."""
+
+    sample_rate, compression, warm_frames = RATE, C_SWEEP, 4
+    descriptors = ["rms", "centroid"]
+    ranges = [(-40.0, -10.0), (300.0, 3000.0)]
+
+    def __init__(self, follow: bool):
+        self.follow = follow
+
+    def analyse(self, audio: np.ndarray) -> np.ndarray:
+        return compute(audio, self.sample_rate, self.compression, self.descriptors)
+
+    def decode(self, z: np.ndarray, curves: np.ndarray) -> np.ndarray:
+        if not self.follow:
+            return z.copy()
+        gain_db = np.minimum(curves[0] - self.analyse(z)[0], 40.0)   # pauses stay quiet
+        return z * np.repeat(10.0 ** (gain_db / 20.0), self.compression)
+
+
+def test_fader_sweep_on_speech(speech, tmp_path):
+    length = 56 * C_SWEEP   # 0.9 s: four windows in the 3.9 s phrase
+    windows = np.stack([speech[s: s + length] for s in range(0, 4 * length, length)])
+    for follow in (True, False):
+        model = GainModel(follow)
+        played = ev.Played(list(windows), model.analyse(windows), windows.copy())
+        rms, centroid = (ev.fader_sweep(model, played, row, range(4)) for row in (0, 1))
+        assert rms.achieved.shape == (4, 2, windows.shape[1] // C_SWEEP)
+        assert rms.scores["windows"] == 4 and rms.scores["loudness_change_db"] is None
+        if follow:   # the rms fader is obeyed
+            assert 0.8 < rms.scores["coverage"] < 1.2 and rms.scores["spearman"] > 0.8
+        else:        # nothing is: about 0, whatever the speech does by itself
+            assert abs(rms.scores["coverage"]) < 1e-6 and abs(rms.scores["spearman"]) < 1e-6
+            assert centroid.scores["loudness_change_db"] == 0.0
+        assert abs(centroid.scores["coverage"]) < 0.1   # the gain leaves brightness alone
+    for f in ev.write_sweep_plots(tmp_path, "gain", [rms, centroid]):
+        assert (tmp_path / f).stat().st_size > 1000, f
+
+
+def test_paired_transform(tmp_path):
+    notes = load_mono(render_gm_notes(tmp_path, RATE), RATE)[: 2 * RATE]
+    once = paired_transform(notes, RATE, seed=3)
+    assert once.shape == notes.shape and np.array_equal(once,
+                                                        paired_transform(notes, RATE, 3))
+    assert not np.allclose(once, paired_transform(notes, RATE, 4))
+    levels, centroids = [], []
+    for seed in range(8):
+        y = paired_transform(notes, RATE, seed)
+        assert np.abs(y).max() <= 0.99 + 1e-12
+        # zero phase: the copy lines up with the input, sample for sample
+        lags = np.correlate(y[4000:12000], notes[4000 - 50: 12000 + 50], mode="valid")
+        assert np.argmax(lags) == 50, seed
+        ours, theirs = (compute(x, RATE, C_SWEEP, ["rms", "centroid"]) for x in (y, notes))
+        sounding = theirs[0] > -60.0
+        levels.append(np.median(ours[0, sounding] - theirs[0, sounding]))
+        centroids.append(np.median(ours[1, sounding] / theirs[1, sounding]))
+    # the curves of T(x) differ from x's: louder and quieter, brighter and darker copies
+    assert min(levels) < -3.0 and max(levels) > 0.5, levels
+    assert min(centroids) < 0.8 and max(centroids) > 1.0, centroids
 
 
 # ---- data and model -----------------------------------------------------------------------
@@ -134,16 +272,27 @@ def test_report_end_to_end(tmp_path, capsys):
     names = ["tiny_centred", "tiny_causal"]
     assert list(summary["models"]) == names and summary["windows"] == 4
     assert summary["skipped"][0].startswith(str(data / "test" / "audio" / "broken.wav"))
-    for result in summary["models"].values():
+    for name, result in summary["models"].items():
         recon = result["reconstruction"]
         assert recon["multiscale_stft"] > 0 and recon["mel_l1"] > 0
         records = result["control"]["records"]
         assert {r["replaced"] for r in records} == {1, 2, 3, 4}
         assert all(0 <= r["cosine"] <= 1 and r["l1"] >= 0 for r in records)
+        sweeps = result["sweeps"]["by_descriptor"]
+        assert list(sweeps) == result["descriptors"]
+        for descriptor, scores in sweeps.items():   # random weights: any value, but defined
+            assert scores["windows"] == 4 and -1.0 <= scores["spearman"] <= 1.0
+            assert math.isfinite(scores["coverage"])
+            assert (scores["loudness_change_db"] is None) == (descriptor == "rms")
+            assert f"plots/{name}_sweep_{descriptor}.png" in result["files"]
+        paired = result["paired_transfer"]
+        assert paired["multiscale_stft"] > 0 and paired["unchanged_multiscale_stft"] > 0
         for f in result["files"]:
             assert (out / f).stat().st_size > 1000, f
     report = (out / "report.md").read_text()
-    for heading in ("## Reconstruction", "## Control: correlation", "## Control: L1"):
+    for heading in ("## Reconstruction", "## Control: correlation", "## Control: L1",
+                    "corr / r / L1", "## Fader sweeps: Spearman", "## Fader sweeps: coverage",
+                    "## Fader sweeps: loudness change", "## Paired transfer"):
         assert heading in report
     assert all(f"| {n} |" in report for n in names)
 

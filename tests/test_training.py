@@ -159,13 +159,16 @@ RAVE_SEEDS = (0, 2)
 @pytest.fixture(scope="module")
 def runs(dataset, tmp_path_factory) -> dict[str, Path]:
     """The same short phase-1 training in each mode, seed 0; `rave` also with seed 2
-    ("rave-2"): see test_frave_hides_the_descriptors_from_the_latent."""
+    ("rave-2"): see test_frave_hides_the_descriptors_from_the_latent; `frave` also without
+    the control loss ("frave-no-control")."""
     folder = tmp_path_factory.mktemp("runs")
     trained = {mode: _train(dataset, folder / mode, STEPS, mode=mode)
                for mode in ("frave", "crave", "rave")}
     for seed in RAVE_SEEDS[1:]:
         trained[f"rave-{seed}"] = _train(dataset, folder / f"rave-{seed}", STEPS, mode="rave",
                                          seed=seed)
+    trained["frave-no-control"] = _train(dataset, folder / "frave-no-control", STEPS,
+                                         mode="frave", control_weight=0.0)
     return trained
 
 
@@ -224,6 +227,132 @@ def test_frave_hides_the_descriptors_from_the_latent(runs):
     assert rave - CHANCE > 0.05, f"no rave probe learnt anything ({rave:.3f})"
     assert frave - CHANCE < 0.5 * (rave - CHANCE), (rave, frave)
     assert np.all(_logged(runs["frave"], "train/latent_weight")[-5:] == 10.0)
+
+
+def _segments(notes: list, model, seconds: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior-mean features (mean and spread per channel) of the sustained segments of
+    each note, and each segment's MIDI pitch."""
+    from neurorave.fidelity import reconstruct
+
+    features, pitches = [], []
+    length = int(seconds * model.config.sample_rate)
+    for note in notes:
+        sustained = note.audio[int(0.2 * len(note.audio)):int(0.6 * len(note.audio))]
+        for start in range(0, len(sustained) - length + 1, length):
+            _, mean = reconstruct(model, _entries_of(model), sustained[start:start + length])
+            features.append(np.concatenate([mean.mean(1), mean.std(1)]))
+            pitches.append(note.pitch)
+    return np.array(features), np.array(pitches)
+
+
+def _entries_of(model) -> list[dict]:
+    from neurorave.descriptors import default_descriptor_entry
+
+    return [default_descriptor_entry(n) for n in model.config.descriptors]
+
+
+def _register_probe(features: np.ndarray, pitches: np.ndarray) -> float:
+    """Accuracy of a nearest-class-mean probe of the register (pitch tertiles) from the
+    latent features, trained on even segments and tested on odd ones. Chance: 1/3."""
+    classes = np.searchsorted(np.quantile(pitches, [1 / 3, 2 / 3]), pitches, side="right")
+    scale = features.std(0) + 1e-9
+    x = (features - features.mean(0)) / scale
+    train, test = np.arange(len(x)) % 2 == 0, np.arange(len(x)) % 2 == 1
+    centres = np.stack([x[train & (classes == c)].mean(0) for c in range(3)])
+    guess = np.argmin(((x[test, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+    return float((guess == classes[test]).mean())
+
+
+def test_the_frave_latent_still_carries_the_pitch(runs, notes):
+    """F-RAVE removes the descriptors from z, not the note: a probe tells the register of
+    a note from its latent well above chance, and fails on a latent that carries nothing."""
+    from neurorave.fidelity import load_notes
+
+    model, _, _, _ = load_checkpoint_model(runs["frave"] / LAST_CHECKPOINT)
+    every = [n for split in ("train", "valid", "test")
+             for n in load_notes(notes / split, model.config.sample_rate)]
+    features, pitches = _segments(every, model)
+    accuracy = _register_probe(features, pitches)
+    constant = _register_probe(np.zeros_like(features), pitches)
+    assert accuracy > 0.6 and constant < 0.45, (accuracy, constant)
+
+
+def test_a_short_run_keeps_an_active_latent_that_carries_the_note(runs, notes):
+    """The latent has not collapsed: channels vary over held-out notes, a note and silence
+    lie apart in z, and decoding the note's own z keeps its pitch better than decoding
+    its time-averaged z (a decoder that ignores what z says frame by frame)."""
+    from neurorave.fidelity import fidelity, load_notes, pitch_error_cents
+
+    model, _, entries, _ = load_checkpoint_model(runs["frave"] / LAST_CHECKPOINT)
+    held_out = load_notes(notes / "test", model.config.sample_rate)
+    figures = fidelity(model, entries, held_out)
+    assert figures["active_dims"] >= model.config.latent_size // 2, figures
+    assert figures["note_to_silence"] > 1.0, figures
+    assert _logged(runs["frave"], "val/active_dims")[-1] >= 1
+
+    def pitch_errors(flatten: bool) -> list[float]:
+        errors = []
+        for note in held_out:
+            x = torch.from_numpy(note.audio[: len(note.audio) // 16 * 16].astype(np.float32))
+            with torch.no_grad():
+                mean, _ = model.encode_distribution(x[None, None])
+                if flatten:
+                    mean = mean.mean(-1, keepdim=True).expand_as(mean)
+                curves = _curves(note.audio[: x.shape[-1]], model, entries)
+                y = model.decode(mean, curves)[0, 0].numpy()
+            error = pitch_error_cents(note.audio[: len(y)], y, model.config.sample_rate,
+                                      note.pitch, hop=256)
+            errors.append(1200.0 if error is None else error)
+        return errors
+
+    kept, ignored = pitch_errors(False), pitch_errors(True)
+    assert np.median(kept) < np.median(ignored), (kept, ignored)
+
+
+def _curves(audio: np.ndarray, model, entries: list[dict]) -> torch.Tensor:
+    from neurorave import descriptors as D
+
+    cfg = model.config
+    values = D.compute(audio, cfg.sample_rate, cfg.compression, list(cfg.descriptors))
+    return torch.from_numpy(np.stack([D.normalise(v, e["range"]) for v, e in
+                                      zip(values, entries, strict=True)]).astype(np.float32))[None]
+
+
+def _centroid_obedience(run: Path, dataset: Path) -> tuple[float, float]:
+    """(mean |error|, Pearson r) of the output's centroid against a ramp asked of the
+    centroid fader over held-out windows, in normalised units on sounding frames."""
+    from neurorave import descriptors as D
+
+    model, cfg, entries, _ = load_checkpoint_model(run / LAST_CHECKPOINT)
+    store = WindowStore(dataset)
+    windows = TrainingWindows(store, "valid", cfg.descriptors)
+    row = cfg.descriptors.index("centroid")
+    errors, asked, got = [], [], []
+    for i in range(len(windows)):
+        audio, curves, _ = windows[i]
+        target = curves.clone()
+        target[row] = torch.linspace(-0.8, 0.8, curves.shape[-1])
+        with torch.no_grad():
+            y = model.decode(model.encode(audio[None]), target[None])[0, 0].numpy()
+        measured = D.compute(y, model.config.sample_rate, model.config.compression,
+                             ["rms", "centroid"])
+        sounding = measured[0] >= D.SOUNDING_GATE_DB
+        achieved = D.normalise(measured[1], entries[row]["range"])[sounding]
+        errors.append(np.abs(achieved - target[row].numpy()[sounding]))
+        asked.append(target[row].numpy()[sounding])
+        got.append(achieved)
+    asked_all, got_all = np.concatenate(asked), np.concatenate(got)
+    return float(np.concatenate(errors).mean()), float(np.corrcoef(asked_all, got_all)[0, 1])
+
+
+def test_the_control_loss_makes_the_centroid_fader_obeyed(runs, dataset):
+    """The same run with and without the control loss, asked for a centroid ramp over
+    held-out windows with the other descriptors following: with it, the output's
+    centroid follows the ramp much more closely."""
+    with_control = _centroid_obedience(runs["frave"], dataset)
+    without = _centroid_obedience(runs["frave-no-control"], dataset)
+    assert with_control[0] < 0.75 * without[0], (with_control, without)
+    assert with_control[1] > without[1] + 0.1, (with_control, without)
 
 
 def test_export_plays_in_the_engine_like_torch(runs, dataset, tmp_path):

@@ -80,7 +80,7 @@ def _run_options(args: argparse.Namespace):
     return RunOptions(args.accelerator, devices, args.num_nodes, args.strategy, args.precision,
                       args.workers, args.checkpoint_every, args.validate_every,
                       args.validation_batches, args.log_every, not args.no_progress,
-                      args.max_minutes)
+                      args.max_minutes, args.max_cpu_minutes)
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -291,6 +291,9 @@ def _add_train_parser(commands) -> None:
     hardware.add_argument("--max-minutes", type=float,
                           help="stop this session after so long, checkpointed; "
                                "`--resume` continues")
+    hardware.add_argument("--max-cpu-minutes", type=float,
+                          help="the same, counting this process's CPU time (runs compared "
+                               "at equal CPU time on a busy machine)")
     train.set_defaults(func=_train)
 
 

@@ -57,6 +57,9 @@ FLATNESS_FLOOR = 1e-10  # of S_k^2
 ROLLOFF_PERCENT = 0.85
 LOUDNESS_EXPONENT = 0.23
 AUDIBLE_BAND_POWER = 1e-10  # -100 dB: quieter bands have no loudness
+# Frames quieter than this (rms, dBFS) are silence: they set no fader range and no bin, so
+# every position of a fader asks for a sound that occurs in the data.
+SOUNDING_GATE_DB = -60.0
 SILENT_VALUES: dict[str, float] = {
     "rms": 10.0 * np.log10(RMS_FLOOR), "centroid": 0.0, "bandwidth": 0.0, "rolloff": 0.0,
     "flatness": 1.0, "sharpness": 0.0, "boominess": 0.0,
@@ -283,33 +286,49 @@ class DescriptorStats:
         return quantise(values, self.bins)
 
 
-def descriptor_statistics(values: np.ndarray | Sequence[np.ndarray],
-                          names: Sequence[str]) -> list[dict]:
-    """Model-file entries of `names` from their values over a data set.
+def descriptor_statistics(values: np.ndarray | Sequence[np.ndarray], names: Sequence[str],
+                          rms: np.ndarray | Sequence[np.ndarray] | None = None,
+                          gate_db: float = SOUNDING_GATE_DB) -> list[dict]:
+    """Model-file entries of `names` from their values over a data set's sounding frames.
 
     values: (n_descriptors, n_frames_total), or a list of such arrays (one per file, their
-    frames concatenated), or (batch, n_descriptors, frames) as `compute` returns. Returns
-    one `DescriptorStats.entry()` per name.
+    frames concatenated), or (batch, n_descriptors, frames) as `compute` returns. `rms`
+    (the same frames, dBFS; taken from `values` when "rms" is among `names`) gates the
+    frames: only those at or above `gate_db` count, unless none is. Returns one
+    `DescriptorStats.entry()` per name.
     """
     names = list(names)
-    if isinstance(values, np.ndarray):
-        parts = [values]
+    stacked = _stack_frames(values, len(names), names)
+    if rms is None and "rms" in names:
+        level = stacked[names.index("rms")]
     else:
-        parts = [np.asarray(v) for v in values]
-    rows = []
+        level = None if rms is None else _stack_frames(rms, 1, ["rms"])[0]
+    if level is not None:
+        if level.shape != stacked.shape[1:]:
+            raise ValueError(f"rms holds {level.shape[0]} frames, values {stacked.shape[1]}")
+        sounding = level >= gate_db
+        if sounding.any():
+            stacked = stacked[:, sounding]
+    return [DescriptorStats.from_values(name, stacked[i]).entry()
+            for i, name in enumerate(names)]
+
+
+def _stack_frames(values: np.ndarray | Sequence[np.ndarray], rows: int,
+                  names: Sequence[str]) -> np.ndarray:
+    """(rows, frames) from one array or a list of arrays, as descriptor_statistics takes."""
+    parts = [values] if isinstance(values, np.ndarray) else [np.asarray(v) for v in values]
+    stacked = []
     for part in parts:
         part = np.asarray(part, dtype=np.float64)
         if part.ndim == 3:
             part = np.moveaxis(part, 1, 0).reshape(part.shape[1], -1)
-        if part.ndim == 1 and len(names) == 1:
+        if part.ndim == 1 and rows == 1:
             part = part[None, :]
-        if part.ndim != 2 or part.shape[0] != len(names):
-            raise ValueError(f"values must be ({len(names)}, frames) for {names}, "
+        if part.ndim != 2 or part.shape[0] != rows:
+            raise ValueError(f"values must be ({rows}, frames) for {list(names)}, "
                              f"got shape {part.shape}")
-        rows.append(part)
-    stacked = np.concatenate(rows, axis=1)
-    return [DescriptorStats.from_values(name, stacked[i]).entry()
-            for i, name in enumerate(names)]
+        stacked.append(part)
+    return np.concatenate(stacked, axis=1)
 
 
 def normalise(values: np.ndarray, value_range: Sequence[float]) -> np.ndarray:

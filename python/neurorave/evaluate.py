@@ -8,6 +8,12 @@ Every model is played by the C++ core (`neurorave.Engine`) on the same test wind
   by targets from a pool (constants, ramps, sinusoids, blends of those, blends of other
   windows' curves), re-synthesise, re-analyse, and score target against achieved (L1 in
   normalised units, Pearson's r, the paper's cosine score), pooled per batch;
+- fader sweeps: each descriptor's fader ramped from the bottom to the top of its range
+  and back (the others following the input) on sounding windows; the output's descriptor scored
+  against the ramp (Spearman, coverage) and, for spectral faders, the loudness the sweep
+  moves, with a plot per sweep;
+- paired transfer: z of a window decoded with the curves of a transformed copy T(x)
+  (`augment.paired_transform`), its multi-scale STFT distance to T(x);
 - renders: timbre transfer (the window through the model) and attribute transfer (one
   window's latent with another window's descriptor curves), with plots.
 
@@ -28,9 +34,9 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from . import metrics
+from . import augment, metrics
 from .datasets import load_mono
-from .descriptors import compute, denormalise, normalise, window_length
+from .descriptors import SOUNDING_GATE_DB, compute, denormalise, normalise, spec_of, window_length
 from .engine import Engine
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3"}
@@ -45,7 +51,15 @@ class EvalConfig:
     max_replaced: int = 4        # replace 1 .. this many descriptor curves
     renders: int = 2             # timbre / attribute transfer examples written
     min_rms_db: float = -50.0    # quieter windows carry no control information: skipped
+    sweep_windows: int = 8       # windows each fader sweep is played on
+    fidelity_notes: int = 24     # held-out notes (NSynth layout) for pitch and latent figures
     seed: int = 0
+
+
+# Fader sweeps score only the frames where the output sounds (SOUNDING_GATE_DB, the gate
+# of the data-set statistics): below it the descriptors are floors, not a fader's doing.
+LOUDNESS_SMOOTH_SECONDS = 0.1   # a level averaged this long: one onset sets no span
+MIN_SWEEP_FRAMES = 8            # sounding frames a window needs to score a sweep
 
 
 # ---- data ---------------------------------------------------------------------------------
@@ -302,6 +316,99 @@ def summarise_control(records: list[dict], descriptors: Sequence[str]) -> dict:
     return {"by_descriptor": by_descriptor, "by_replaced": by_replaced, "overall": overall}
 
 
+# ---- fader sweeps and paired transfer ------------------------------------------------------
+
+@dataclass
+class Sweep:
+    """One descriptor's fader ramped up and down its range on several windows."""
+
+    descriptor: str
+    requested: np.ndarray   # (2, frames) physical: the ramp up, the ramp down
+    achieved: np.ndarray    # (windows, 2, frames) physical, NaN where the output is silent
+    scores: dict
+
+
+def _level_db(model: AlignedModel, audio: np.ndarray) -> np.ndarray:
+    return compute(audio, model.sample_rate, model.compression, ["rms"])[..., 0, :]
+
+
+def fader_sweep(model: AlignedModel, played: Played, row: int, members: Sequence[int]
+                ) -> Sweep:
+    """Ramp descriptor `row` from the bottom to the top of its range and back down (two
+    plays), the other curves following the input, on windows `members`; score the output's
+    own values (`metrics.fader_sweep_scores`: the two directions cancel the input's own
+    movement, so ignoring the fader scores 0)."""
+    name = model.descriptors[row]
+    lo, hi = model.ranges[row]
+    frames = played.curves.shape[-1]
+    ramp = np.linspace(lo, hi, frames)
+    ramps = np.stack([ramp, ramp[::-1]])   # the same values: ties rank alike both ways
+    warm = np.arange(frames) >= min(model.warm_frames, frames - 2)   # not before the window
+    smooth = max(1, round(LOUDNESS_SMOOTH_SECONDS * model.sample_rate / model.compression))
+    achieved = np.full((len(members), *ramps.shape), np.nan)
+    scores = []
+    for k, w in enumerate(members):
+        outputs = []
+        for curve in ramps:
+            asked = played.curves[w].copy()
+            asked[row] = curve
+            outputs.append(model.decode(played.z[w], asked))
+        values = model.analyse(np.stack(outputs))[:, row]     # (2, frames)
+        level = _level_db(model, np.stack(outputs))
+        reference = _level_db(model, played.reconstructions[w])
+        reference[reference < SOUNDING_GATE_DB] = np.nan       # no level to compare with
+        sounding = (level >= SOUNDING_GATE_DB) & warm
+        achieved[k][sounding] = values[sounding]
+        scored = metrics.fader_sweep_scores(
+            normalise(ramps, (lo, hi)), normalise(values, (lo, hi)), sounding,
+            level if name != "rms" else None,   # rms: its loudness change is the request
+            reference, smooth, MIN_SWEEP_FRAMES)
+        if scored is not None:
+            scores.append(scored)
+    return Sweep(name, ramps, achieved, _mean_scores(scores))
+
+
+def _means(rows: Sequence[dict]) -> dict:
+    """The mean of each sweep score over `rows`; None where no row has it."""
+    means = {}
+    for key in ("spearman", "coverage", "loudness_change_db"):
+        values = [r[key] for r in rows if r[key] is not None]
+        means[key] = float(np.mean(values)) if values else None
+    return means
+
+
+def _mean_scores(scores: list[dict]) -> dict:
+    """Means over the windows that scored, and how many did."""
+    return {"windows": len(scores), **_means(scores)}
+
+
+def fader_sweeps(model: AlignedModel, played: Played, config: EvalConfig) -> list[Sweep]:
+    members = range(min(config.sweep_windows, len(played.z)))
+    return [fader_sweep(model, played, row, members)
+            for row in tqdm(range(len(model.descriptors)), desc=f"{model.path.name}: sweeps",
+                            unit="fader", leave=False)]
+
+
+def summarise_sweeps(sweeps: Sequence[Sweep]) -> dict:
+    """Per descriptor (as `control` is summarised), and the mean over descriptors."""
+    return {"by_descriptor": {s.descriptor: s.scores for s in sweeps},
+            "overall": _means([s.scores for s in sweeps])}
+
+
+def paired_transfer_scores(model: AlignedModel, windows: Windows, played: Played,
+                           config: EvalConfig) -> dict:
+    """z(x) decoded with the curves of T(x), against T(x); and, for scale, x's own
+    reconstruction against T(x) (what a model that ignored the curves would score)."""
+    transfer, unchanged = [], []
+    for i, x in enumerate(windows.audio):
+        target = augment.paired_transform(x, model.sample_rate, config.seed + i)
+        out = model.decode(played.z[i], model.analyse(target))
+        transfer.append(metrics.multiscale_stft_distance(target, out))
+        unchanged.append(metrics.multiscale_stft_distance(target, played.reconstructions[i]))
+    return {"multiscale_stft": float(np.mean(transfer)),
+            "unchanged_multiscale_stft": float(np.mean(unchanged))}
+
+
 # ---- renders and plots --------------------------------------------------------------------
 
 def _pyplot():
@@ -346,6 +453,45 @@ def plot_curves(path: Path, title: str, names: Sequence[str],
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def plot_sweep(path: Path, title: str, sweep: Sweep, unit: str) -> None:
+    """Achieved against requested, each window's ramp up and down: on the diagonal the
+    fader is obeyed, a flat line ignores it (gaps: silent frames)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    for k, plays in enumerate(sweep.achieved):
+        for direction, (requested, achieved) in enumerate(zip(sweep.requested, plays,
+                                                              strict=True)):
+            colour = ("tab:blue", "tab:orange")[direction]
+            label = ("ramp up", "ramp down")[direction] if k == 0 else None
+            ax.plot(requested, achieved, lw=0.8, alpha=0.6, color=colour, label=label)
+    lo, hi = sweep.requested[0, 0], sweep.requested[0, -1]
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1.2, label="requested (obeyed)")
+    label = f"{sweep.descriptor} ({unit})" if unit else sweep.descriptor
+    ax.set_xlabel(f"requested {label}")
+    ax.set_ylabel(f"achieved {label}")
+    ax.set_title(title, fontsize="medium")
+    ax.legend(loc="best", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def write_sweep_plots(out: Path, name: str, sweeps: Sequence[Sweep]) -> list[str]:
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    files = []
+    for sweep in sweeps:
+        s = sweep.scores
+        loudness = ("" if s["loudness_change_db"] is None
+                    else f", loudness change {_cell(s['loudness_change_db'], 1)} dB")
+        title = (f"{name}: {sweep.descriptor} fader swept up and down\n"
+                 f"Spearman {_cell(s['spearman'])}, coverage {_cell(s['coverage'])}"
+                 f"{loudness} ({s['windows']} windows)")
+        path = f"plots/{name}_sweep_{sweep.descriptor}.png"
+        plot_sweep(out / path, title, sweep, spec_of(sweep.descriptor).unit)
+        files.append(path)
+    return files
 
 
 def write_renders(out: Path, name: str, model: AlignedModel, windows: Windows, played: Played,
@@ -402,13 +548,15 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def _control_table(results: dict, names: Sequence[str], key: str) -> list[str]:
+def _control_table(results: dict, names: Sequence[str], key: str, section: str = "control"
+                   ) -> list[str]:
+    """Models as rows, descriptors as columns: results[model][section]['by_descriptor']."""
     rows = []
     for model, result in results.items():
-        control = result.get("control")
-        by = control["by_descriptor"] if control else {}
-        rows.append([model] + [_cell(by.get(d, {}).get(key)) for d in names]
-                    + [_cell(control["overall"][key] if control else None)])
+        scores = result.get(section)
+        by = scores["by_descriptor"] if scores else {}
+        rows.append([model] + [_cell((by.get(d) or {}).get(key)) for d in names]
+                    + [_cell(scores["overall"][key] if scores else None)])
     return _table(["model", *names, "mean"], rows)
 
 
@@ -416,9 +564,56 @@ def _replaced_table(results: dict, counts: Sequence[str]) -> list[str]:
     rows = []
     for model, result in results.items():
         by = result["control"]["by_replaced"] if result.get("control") else {}
-        rows.append([model] + [f"{_cell(by[n]['cosine'])} / {_cell(by[n]['l1'])}"
-                               if n in by else "—" for n in counts])
-    return _table(["model", *(f"{n} replaced: corr / L1" for n in counts)], rows)
+        rows.append([model] + [f"{_cell(by[n]['cosine'])} / {_cell(by[n]['pearson'])} / "
+                               f"{_cell(by[n]['l1'])}" if n in by else "—" for n in counts])
+    return _table(["model", *(f"{n} replaced: corr / r / L1" for n in counts)], rows)
+
+
+def _fidelity_section(results: dict) -> list[str]:
+    rows = [(m, r["fidelity"]) for m, r in results.items() if r.get("fidelity")]
+    if not rows:
+        return []
+    lines = ["", "## What the reconstruction keeps (held-out notes, every descriptor following)",
+             "", "Pitch kept: share of pitched notes whose output f0 (YIN) lies within 50 cents "
+             "of the input's; active: latent channels whose posterior mean varies by more than "
+             "0.01 over the notes' sounding frames; note / silence: median distance of a "
+             "note's latent from silence's (the prior's units, N(0, 1) per channel); frame-rate "
+             "peaks: the output's spectral peaks at multiples of the frame rate above the "
+             "input's (median over notes).", ""]
+    return lines + _table(
+        ["model", "pitch kept ↑", "median error, cents ↓", "active / latent ↑",
+         "note / silence ↑", "frame-rate peaks, dB ↓"],
+        [[m, _cell(f["pitch_kept"]), _cell(f["median_pitch_error_cents"], 0),
+          f"{f['active_dims']} / {f['latent_size']}", _cell(f["note_to_silence"]),
+          _cell(f["frame_rate_excess_db"], 1)] for m, f in rows])
+
+
+def _sweep_sections(results: dict, names: Sequence[str]) -> list[str]:
+    """Fader sweeps and paired transfer (see `fader_sweep`, `paired_transfer_scores`)."""
+    lines = ["", "## Fader sweeps: Spearman's rank correlation ↑", "",
+             "Each fader ramped from the bottom to the top of its range and back, the others "
+             "following the input; the output's own value on its sounding frames. 1 = it "
+             "rises in the order asked, 0 = the fader is ignored. Ranks only: read it with "
+             "the coverage, as a tiny but steady movement ranks perfectly.", ""]
+    lines += _control_table(results, names, "spearman", "sweeps")
+    lines += ["", "## Fader sweeps: coverage ↑", "",
+              "(mean achieved over the top tenth of the ramp - over the bottom tenth) / (the "
+              "same of the requested values): 1 = the whole range, 0 = no movement, "
+              "< 0 = the wrong way.", ""]
+    lines += _control_table(results, names, "coverage", "sweeps")
+    lines += ["", "## Fader sweeps: loudness change while a spectral fader moves, dB ↓", "",
+              "max - min of the output's level relative to the followed reconstruction, "
+              f"smoothed over {LOUDNESS_SMOOTH_SECONDS} s.", ""]
+    lines += _control_table(results, names, "loudness_change_db", "sweeps")
+    lines += ["", "## Paired transfer: multi-scale STFT distance to T(x) ↓", "",
+              "z(x) decoded with the descriptor curves of T(x) (`augment.paired_transform`: "
+              "the transforms training draws: gain, tilt, low shelf, low-pass, saturation), "
+              "against T(x); the unchanged reconstruction of x for "
+              "scale.", ""]
+    rows = [[m, _cell((r.get("paired_transfer") or {}).get("multiscale_stft")),
+             _cell((r.get("paired_transfer") or {}).get("unchanged_multiscale_stft"))]
+            for m, r in results.items()]
+    return lines + _table(["model", "with T(x)'s curves ↓", "x's own curves"], rows)
 
 
 def render_report(summary: dict) -> str:
@@ -434,6 +629,7 @@ def render_report(summary: dict) -> str:
     lines += _table(["model", "multi-scale STFT ↓", "mel L1 ↓"],
                     [[m, _cell(r["reconstruction"]["multiscale_stft"]),
                       _cell(r["reconstruction"]["mel_l1"], 4)] for m, r in results.items()])
+    lines += _fidelity_section(results)
     if names:
         lines += ["", "## Control: correlation (the paper's cosine score ↑, 0.5 = none)", ""]
         lines += _control_table(results, names, "cosine")
@@ -441,8 +637,10 @@ def render_report(summary: dict) -> str:
                                                                           "pearson")
         lines += ["", "## Control: L1, normalised units ↓", ""]
         lines += _control_table(results, names, "l1")
-        lines += ["", "## Control by number of replaced curves (mean over descriptors)", ""]
+        lines += ["", "## Control by number of replaced curves (mean over descriptors): "
+                  "cosine score / Pearson's r / L1", ""]
         lines += _replaced_table(results, counts)
+        lines += _sweep_sections(results, names)
     lines += ["", "## Renders", ""]
     for model, result in results.items():
         lines += [f"### {model}", ""] + [f"![{f}]({f})" if f.endswith(".png") else f"- [{f}]({f})"
@@ -460,19 +658,38 @@ def model_names(paths: Sequence[Path]) -> list[str]:
     return [s if stems.count(s) == 1 else f"{s}_{i}" for i, s in enumerate(stems)]
 
 
+def fidelity_scores(path: Path, dataset: Path, config: EvalConfig) -> dict | None:
+    """Pitch kept, latent activity and frame-rate artefact on the held-out notes of an
+    NSynth-layout set (`fidelity.py`); None for a set without a test split of notes."""
+    from .fidelity import fidelity, load_notes
+    from .nrv import load_nrv, read_description
+
+    split = dataset / "test"
+    if not (split / "examples.json").is_file():
+        return None
+    model = load_nrv(path).eval()
+    notes = load_notes(split, model.config.sample_rate, config.fidelity_notes)
+    return fidelity(model, read_description(path)["descriptors"], notes)
+
+
 def evaluate_model(out: Path, name: str, model: AlignedModel, windows: Windows,
-                   config: EvalConfig) -> dict:
+                   config: EvalConfig, dataset: Path | None = None) -> dict:
     played = play(model, windows)
     result = {"path": str(model.path), "sample_rate": model.sample_rate,
               "descriptors": model.descriptors,
               "reconstruction": reconstruction_scores(model, windows, played),
-              "control": None}
-    example = None
+              "fidelity": fidelity_scores(model.path, dataset, config) if dataset else None,
+              "control": None, "sweeps": None, "paired_transfer": None}
+    example, sweeps = None, []
     if model.descriptors:   # plain RAVE has no faders to test
         records, example = control_scores(model, played, config)
         result["control"] = {**summarise_control(records, model.descriptors),
                              "records": records}
+        sweeps = fader_sweeps(model, played, config)
+        result["sweeps"] = summarise_sweeps(sweeps)
+        result["paired_transfer"] = paired_transfer_scores(model, windows, played, config)
     result["files"] = write_renders(out, name, model, windows, played, example, config)
+    result["files"] += write_sweep_plots(out, name, sweeps)
     return result
 
 
@@ -492,7 +709,7 @@ def evaluate(models: Sequence[Path], dataset: Path, out: Path,
         key = (model.sample_rate, frames * model.compression)
         if key not in windows_at:   # models of one rate and frame size share their windows
             windows_at[key] = load_windows(files, *key, config)
-        results[name] = evaluate_model(out, name, model, windows_at[key], config)
+        results[name] = evaluate_model(out, name, model, windows_at[key], config, dataset)
     first = next(iter(windows_at.values()))
     summary = {"dataset": str(dataset), "files": len(files), "windows": len(first.audio),
                "sources": first.sources, "settings": asdict(config),

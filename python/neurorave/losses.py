@@ -35,10 +35,37 @@ def multiscale_spectral_distance(x: Tensor, y: Tensor, scales: Sequence[int] = D
     return total / len(usable)
 
 
-def kl_divergence(mean: Tensor, std: Tensor) -> Tensor:
-    """KL(N(mean, std^2) || N(0, 1)), summed over latent channels, averaged over frames."""
+def kl_divergence(mean: Tensor, std: Tensor, free_bits: float = 0.0) -> Tensor:
+    """KL(N(mean, std^2) || N(0, 1)), summed over latent channels, averaged over frames.
+
+    `free_bits` (nats): a channel's average KL below it costs nothing (Kingma et al.
+    2016), so the prior cannot pull every channel down to carrying nothing.
+    """
     var = std.pow(2)
-    return 0.5 * (mean.pow(2) + var - torch.log(var) - 1).sum(1).mean()
+    per_channel = 0.5 * (mean.pow(2) + var - torch.log(var) - 1).mean(dim=(0, 2))
+    if free_bits > 0:
+        per_channel = per_channel.clamp(min=free_bits)
+    return per_channel.sum()
+
+
+ACTIVE_VARIANCE = 0.01   # a latent channel whose posterior mean varies less is inactive
+
+
+@torch.no_grad()
+def latent_statistics(mean: Tensor, std: Tensor) -> dict[str, Tensor]:
+    """How much the latent carries, from a batch of posteriors (B, latent, F).
+
+    active_dims: channels whose posterior mean varies over the batch's frames by more
+    than ACTIVE_VARIANCE (Burda et al. 2016's activity). latent_mi: the mutual
+    information between input frame and z, in nats, for Gaussian posteriors and a
+    Gaussian fit of their mixture: sum over channels of 0.5 log(total / within), where
+    within is the mean posterior variance and total adds the means' variance.
+    """
+    mean, var = mean.float(), std.float().pow(2)
+    between = mean.var(dim=(0, 2), unbiased=False)
+    within = var.mean(dim=(0, 2))
+    return {"active_dims": (between > ACTIVE_VARIANCE).sum().float(),
+            "latent_mi": 0.5 * torch.log1p(between / within).sum()}
 
 
 def descriptor_cross_entropy(logits: Sequence[Tensor], bins: Tensor) -> Tensor:

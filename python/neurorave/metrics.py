@@ -8,10 +8,15 @@
 - `curve_l1`, `pearson`, and `cosine_score`: the paper's correlation, the cosine
   similarity of the mean-removed target and achieved curves mapped to [0, 1]
   ((cos + 1) / 2: 1 = they move together, 0.5 = unrelated, 0 = opposite).
+- Fader sweeps (a fader ramped from the bottom to the top of its range): `spearman`
+  (does the output rise in the order asked?), `coverage` (how much of the span asked for
+  does it travel?) and `loudness_change_db` (how much does loudness move while a spectral
+  fader does?).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -122,3 +127,117 @@ def cosine_score(target: np.ndarray, achieved: np.ndarray) -> float:
     a = achieved.ravel() - achieved.mean()
     norms = max(np.linalg.norm(t), COSINE_EPS) * max(np.linalg.norm(a), COSINE_EPS)
     return float((1.0 + np.clip(np.dot(t, a) / norms, -1.0, 1.0)) / 2.0)
+
+
+# ---- fader sweeps ---------------------------------------------------------------------------
+
+COVERAGE_FRACTION = 0.1   # the top and bottom tenths of the requested values
+
+
+def ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 0 .. n-1 of a flattened array; tied values share the mean of their ranks."""
+    v = np.asarray(values, np.float64).ravel()
+    order = np.argsort(v, kind="stable")
+    sorted_v = v[order]
+    # runs of equal values: each gets the mean of the positions it occupies
+    starts = np.flatnonzero(np.r_[True, sorted_v[1:] != sorted_v[:-1]])
+    ends = np.r_[starts[1:], v.size]
+    mean_rank = (starts + ends - 1) / 2.0
+    out = np.empty(v.size)
+    out[order] = np.repeat(mean_rank, ends - starts)
+    return out
+
+
+def spearman(requested: np.ndarray, achieved: np.ndarray) -> float:
+    """Spearman's rank correlation (Pearson's r of the ranks); NaN when either is constant."""
+    requested, achieved = _as_pair(requested, achieved)
+    return pearson(ranks(requested), ranks(achieved))
+
+
+def coverage(requested: np.ndarray, achieved: np.ndarray,
+             fraction: float = COVERAGE_FRACTION) -> float:
+    """How far the output travels along a fader sweep, as a share of how far it was asked.
+
+    The frames are split by their requested value: (mean achieved over the top `fraction`
+    minus mean achieved over the bottom `fraction`) / (the same difference of the requested
+    values). Means of tenths, not percentiles of the achieved values: the wobble of an
+    output that does not follow the fader averages out, where a p95 - p5 span would count
+    it as movement; and its own trend cancels when the ramp is also played down and pooled
+    (`fader_sweep_scores`), so it scores 0. 1 = the whole span asked for, < 0 = the wrong
+    way, > 1 = overshoot. NaN when the requested values do not vary.
+    """
+    requested, achieved = _as_pair(requested, achieved)
+    r, a = requested.ravel(), achieved.ravel()
+    count = max(1, int(round(fraction * r.size)))
+    order = np.argsort(r, kind="stable")
+    low, high = order[:count], order[-count:]
+    asked = r[high].mean() - r[low].mean()
+    if not asked > 1e-12 * max(1.0, np.abs(r).max(initial=0.0)):
+        return float("nan")
+    return float((a[high].mean() - a[low].mean()) / asked)
+
+
+def moving_average(values: np.ndarray, frames: int) -> np.ndarray:
+    """Means over `frames` consecutive values (only whole spans: no edge bias); the mean of
+    all of them when there are fewer."""
+    v = np.asarray(values, np.float64).ravel()
+    frames = max(1, int(frames))
+    if v.size <= frames:
+        return v.mean(keepdims=True) if v.size else v
+    return np.convolve(v, np.full(frames, 1.0 / frames), mode="valid")
+
+
+def loudness_change_db(rms_db: np.ndarray, reference_db: np.ndarray | None = None,
+                       smooth_frames: int = 1) -> float:
+    """max - min of the smoothed level (dB) over a sweep; 0 for a constant level.
+
+    With `reference_db` (the same frames of the output when the faders follow the input)
+    the level is taken relative to it, so only the loudness the sweep adds or removes
+    counts, not the input's own dynamics. A moving average of the dB values over
+    `smooth_frames` keeps single frames (an onset, a window edge) from setting the span.
+    Frames must be sounding ones: a -100 dB floor is not a level.
+    """
+    level = np.asarray(rms_db, np.float64).ravel()
+    if reference_db is not None:
+        level = level - np.asarray(reference_db, np.float64).ravel()
+    smoothed = moving_average(level, smooth_frames)
+    return float(smoothed.max() - smoothed.min()) if smoothed.size else 0.0
+
+
+def fader_sweep_scores(requested: np.ndarray, achieved: np.ndarray, sounding: np.ndarray,
+                       level_db: np.ndarray | None = None,
+                       reference_db: np.ndarray | None = None, smooth_frames: int = 1,
+                       min_frames: int = 8) -> dict[str, float | None] | None:
+    """One window of a fader sweep, scored on its `sounding` frames; None when fewer than
+    `min_frames` sound.
+
+    requested, achieved, sounding, level_db: (frames,) for one play of the window, or
+    (plays, frames) for several, e.g. the ramp up and the same ramp down. Spearman and
+    coverage pool the plays: with an up and a down ramp, whatever the output does on its
+    own over the window (the input's dynamics) appears at both ends of the ramp and
+    cancels, so an output that ignores the fader scores 0 on both, not the input's trend.
+    An output that does not move at all scores Spearman 0 (not NaN).
+
+    loudness_change_db: per play, of `level_db` relative to `reference_db` (frames,), see
+    `loudness_change_db`, over the sounding frames where both are finite (NaN marks a
+    silent reference); the mean over plays. None when no level is given (the rms fader's
+    own sweep, whose loudness change is what was asked) or when no frame has both.
+    """
+    mask = np.asarray(sounding, bool)
+    if mask.sum() < min_frames:
+        return None
+    r, a = np.asarray(requested)[mask], np.asarray(achieved)[mask]
+    rho, span = spearman(r, a), coverage(r, a)
+    loudness = None
+    if level_db is not None:
+        level = np.atleast_2d(np.asarray(level_db, np.float64))
+        reference = np.broadcast_to(np.zeros(level.shape[-1]) if reference_db is None
+                                    else np.asarray(reference_db, np.float64), level.shape)
+        both = np.atleast_2d(mask) & np.isfinite(level) & np.isfinite(reference)
+        changes = [loudness_change_db(lv[m], rf[m], smooth_frames)
+                   for lv, rf, m in zip(level, reference, both, strict=True) if m.any()]
+        loudness = float(np.mean(changes)) if changes else None
+    return {"spearman": 0.0 if math.isnan(rho) else rho,
+            "coverage": None if math.isnan(span) else span,
+            "loudness_change_db": loudness}
+

@@ -84,6 +84,7 @@ def _build_decoder(tracker: DelayTracker, cfg: ModelConfig) -> list[nn.Module]:
 
 
 INITIAL_SCALE_BIAS = -3.0   # softplus(-3) = 0.05: the posterior's initial spread
+INITIAL_MEAN_STD = 1.0      # the posterior mean's spread over real audio, at the start
 
 
 class NeuroRave(nn.Module):
@@ -117,6 +118,24 @@ class NeuroRave(nn.Module):
 
     def encode(self, audio: Tensor) -> Tensor:
         return self.encode_distribution(audio)[0]
+
+    @torch.no_grad()
+    def initialise_latent_scale(self, audio: Tensor) -> None:
+        """Data-dependent initialisation of the posterior mean (weight norm's own recipe,
+        Salimans & Kingma 2016): each channel of the mean is centred and scaled to vary
+        by INITIAL_MEAN_STD over `audio`.
+
+        At random initialisation the mean varies by about 1e-3 over real audio, so the
+        decoder first meets a constant z, learns to do without it, and the latent never
+        recovers; a decoder that meets a moving z from the first batch learns to read it.
+        """
+        mean, _ = self.encode_distribution(audio)
+        centre = mean.mean(dim=(0, 2))
+        scale = INITIAL_MEAN_STD / mean.std(dim=(0, 2)).clamp(min=1e-8)
+        head = self.encoder.layers[-1].conv
+        n = self.config.latent_size
+        head.parametrizations.weight.original0[:n] *= scale[:, None, None]
+        head.bias[:n] = (head.bias[:n] - centre) * scale
 
     def decode(self, z: Tensor, descriptors: Tensor | None = None) -> Tensor:
         """z (B, latent, F) and normalised descriptors (B, n_desc, F) -> audio (B, 1, F * C)."""

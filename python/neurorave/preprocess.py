@@ -269,7 +269,11 @@ def _write_statistics(folder: Path, config: PreprocessConfig, progress: Progress
         raise ValueError(f"{folder}: no training windows (every file was skipped, silent "
                          "or held out)")
     curves = store.curves[train]                       # (windows, descriptors, frames)
-    entries = desc.descriptor_statistics(curves, config.descriptors)
+    # The gate needs every frame's loudness, whichever descriptors the set keeps.
+    rms = (None if "rms" in config.descriptors else
+           desc.compute(np.asarray(store.audio[train]), config.sample_rate,
+                        config.compression, ["rms"]))
+    entries = desc.descriptor_statistics(curves, config.descriptors, rms=rms)
     counts = {split: int(len(store.indices(split))) for split in SPLITS}
     stats = {"descriptors": entries, "windows": counts,
              "hours": progress.seconds / 3600, "files": len(progress.files)}

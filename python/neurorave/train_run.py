@@ -45,6 +45,7 @@ class RunOptions:
     log_every: int = 50
     progress_bar: bool = True
     max_minutes: float | None = None  # stop this session after so long (checkpointed)
+    max_cpu_minutes: float | None = None  # ... or after this much CPU time of this process
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -68,16 +69,21 @@ class StepCheckpoint(L.Callback):
 
 class SessionTimeLimit(L.Callback):
     """Stops training `minutes` after this session started. Unlike Lightning's `max_time`,
-    whose clock is saved in the checkpoint, a resumed run gets its full time again."""
+    whose clock is saved in the checkpoint, a resumed run gets its full time again.
 
-    def __init__(self, minutes: float):
-        self.seconds, self.started = 60.0 * minutes, time.monotonic()
+    `clock`: time.monotonic (wall time) or time.process_time (this process's CPU time,
+    for runs compared at equal CPU time on a machine that does other work too).
+    """
+
+    def __init__(self, minutes: float, clock=time.monotonic):
+        self.seconds, self.clock = 60.0 * minutes, clock
+        self.started = clock()
 
     def on_train_start(self, trainer, module) -> None:
-        self.started = time.monotonic()
+        self.started = self.clock()
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        over = time.monotonic() - self.started >= self.seconds
+        over = self.clock() - self.started >= self.seconds
         # Every rank must stop at the same batch, or DDP waits for ever on the others.
         trainer.should_stop = trainer.should_stop or trainer.strategy.reduce_boolean_decision(
             over, all=False)
@@ -148,8 +154,11 @@ def _trainer(run_dir: Path, options: RunOptions) -> L.Trainer:
         strategy = "ddp_find_unused_parameters_true"
     callbacks = [StepCheckpoint(run_dir / LAST_CHECKPOINT, options.checkpoint_every),
                  PreviewCallback(run_dir)]
-    if options.max_minutes:   # before the checkpoint: a stop it decides is saved at once
+    # before the checkpoint: a stop they decide is saved at once
+    if options.max_minutes:
         callbacks.insert(0, SessionTimeLimit(options.max_minutes))
+    if options.max_cpu_minutes:
+        callbacks.insert(0, SessionTimeLimit(options.max_cpu_minutes, time.process_time))
     if options.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
     return L.Trainer(

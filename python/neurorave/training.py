@@ -25,7 +25,11 @@ from numpy.random import SeedSequence
 from torch import Tensor
 from torch.func import functional_call
 
+from . import descriptors_torch
+from .augment import random_transform
 from .config import DEFAULT_DESCRIPTORS, ModelConfig, get_config
+from .control import control_losses, draw_targets
+from .descriptors import window_length
 from .discriminators import LatentDiscriminator, WaveformDiscriminator
 from .losses import (
     bin_accuracy,
@@ -35,11 +39,13 @@ from .losses import (
     hinge_discriminator,
     hinge_generator,
     kl_divergence,
+    latent_statistics,
     multiscale_spectral_distance,
 )
 from .model import NeuroRave
 
 MODES = ("frave", "crave", "rave")
+MIN_CROP_FRAMES = 8   # the decoder's context at the latent rate spans a few frames
 
 
 @dataclass(frozen=True)
@@ -51,9 +57,13 @@ class TrainConfig:
     steps: int = 300_000                  # batches in all, both phases
     phase1_steps: int = 200_000           # then the encoder freezes and the GAN starts
     batch_size: int = 8
+    # Each batch trains on a random span of this many samples of its windows (whole
+    # frames, at least MIN_CROP_FRAMES; 0: the whole window): more batches per CPU-second.
+    crop_samples: int = 8192
     learning_rate: float = 1e-4
-    beta: float = 0.1                     # KL weight after warm-up
+    beta: float = 0.01                    # KL weight after warm-up (0.1 collapses z)
     beta_warmup_steps: int = 20_000
+    kl_free_bits: float = 1.0             # nats per latent channel the KL leaves unpriced
     latent_weight: float = 1.0            # lambda of the confusion loss (frave)
     latent_delay_steps: int = 10_000
     latent_ramp_steps: int = 10_000
@@ -64,6 +74,14 @@ class TrainConfig:
     waveform_capacity: int = 16
     waveform_layers: int = 4
     stft_scales: tuple[int, ...] = (2048, 1024, 512, 256, 128)
+    # Paired augmentation (augment.py): share of windows encoded from one transformed copy
+    # and rebuilt as another, from that other copy's curves.
+    augment_probability: float = 0.5
+    # Control (control.py): drawn target curves, measured in the output.
+    control_weight: float = 1.0
+    control_delay_steps: int = 0
+    cycle_weight: float = 1.0             # the latent-cycle term, relative to control
+    noise_guard_weight: float = 1.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -146,6 +164,16 @@ class NeuroRaveTraining(L.LightningModule):
             windows = self._windows("train")
         return DataLoader(windows, batch_size=self.cfg.batch_size, shuffle=False)
 
+    def on_train_start(self) -> None:
+        """A new run scales its posterior mean on the first training windows (the same on
+        every rank); a resumed run keeps its trained weights."""
+        if self.batches_done > 0:
+            return
+        windows = self._windows("train")
+        count = min(len(windows), 4 * self.cfg.batch_size)
+        audio = torch.stack([windows[i][0] for i in range(count)]).to(self.device)
+        self.model.initialise_latent_scale(audio)
+
     # ---- optimisation --------------------------------------------------------------------
     def configure_optimizers(self):
         def adam(params, rate: float):
@@ -157,27 +185,82 @@ class NeuroRaveTraining(L.LightningModule):
                 adam(self.latent_discriminator.parameters(), self.cfg.latent_learning_rate),
                 adam(self.waveform_discriminator.parameters(), rate)]
 
-    def _draw(self, shape: torch.Size) -> Tensor:
-        """Reparameterisation noise of this batch: a function of (seed, rank, batch)."""
+    def _generator(self) -> torch.Generator:
+        """Every random draw of this batch comes from here: a function of (seed, rank, batch)."""
         key = [self.cfg.seed, self.global_rank, self.batches_done]
-        generator = torch.Generator().manual_seed(int(SeedSequence(key).generate_state(1)[0]))
-        return torch.randn(shape, generator=generator).to(self.device)
+        return torch.Generator().manual_seed(int(SeedSequence(key).generate_state(1)[0]))
+
+    @property
+    def _ranges(self) -> Tensor:
+        """(n_descriptors, 2): the data set's [lo, hi] of each descriptor, as in the file."""
+        entries = self.hparams.descriptor_entries
+        return torch.tensor([e["range"] for e in entries], dtype=torch.float32,
+                            device=self.device)
+
+    def _measured(self, audio: Tensor) -> tuple[Tensor, Tensor]:
+        """Normalised curves and quantile bins of `audio`, as the data set computes them."""
+        c = self.model.config.compression
+        step = descriptors_torch.analysis_step(c)
+        values = descriptors_torch.compute(audio, self.model.config.sample_rate, c,
+                                           self.cfg.descriptors, frame_step=step)
+        # Each frame takes the value of the next analysed one (windows overlap 4x or more).
+        frames = audio.shape[-1] // c
+        values = values.repeat_interleave(step, dim=-1)
+        values = torch.cat([values, values[..., -1:].expand(*values.shape[:-1],
+                                                            frames - values.shape[-1])], -1)
+        bins = torch.stack([
+            torch.bucketize(values[:, i].contiguous(),
+                            torch.tensor(e["bins"][1:-1], dtype=values.dtype,
+                                         device=values.device), right=True)
+            for i, e in enumerate(self.hparams.descriptor_entries)], dim=1)
+        return descriptors_torch.normalise(values, self._ranges), bins
+
+    def _crop(self, audio: Tensor, curves: Tensor, bins: Tensor, generator: torch.Generator
+              ) -> tuple[Tensor, Tensor, Tensor]:
+        """The same random span of whole frames from every window of the batch."""
+        frames, c = curves.shape[-1], self.model.config.compression
+        crop = max(MIN_CROP_FRAMES, self.cfg.crop_samples // c)
+        if self.cfg.crop_samples <= 0 or crop >= frames:
+            return audio, curves, bins
+        start = int(torch.randint(0, frames - crop + 1, (1,), generator=generator))
+        return (audio[..., start * c:(start + crop) * c], curves[..., start:start + crop],
+                bins[..., start:start + crop])
+
+    @torch.no_grad()
+    def _paired_views(self, audio: Tensor, curves: Tensor, bins: Tensor,
+                      generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """(encoded audio, its bins, rebuilt audio, its curves): a window is encoded from
+        one transformed copy and rebuilt as another, with probability augment_probability."""
+        if self.cfg.augment_probability <= 0.0:
+            return audio, bins, audio, curves
+        rate = self.model.config.sample_rate
+        chosen = (torch.rand(audio.shape[0], generator=generator)
+                  < self.cfg.augment_probability).to(audio.device)[:, None, None]
+        source = torch.where(chosen, random_transform(audio, rate, generator), audio)
+        target = torch.where(chosen, random_transform(audio, rate, generator), audio)
+        source_curves, source_bins = self._measured(source)
+        target_curves, _ = self._measured(target)
+        del source_curves
+        return source, source_bins, target, target_curves
 
     def training_step(self, batch, batch_idx):
         audio, curves, bins = batch
         step, cfg = self.batches_done, self.cfg
         phase2 = step >= cfg.phase1_steps
+        generator = self._generator()
+        audio, curves, bins = self._crop(audio, curves, bins, generator)
+        source, bins, target, curves = self._paired_views(audio, curves, bins, generator)
         with torch.set_grad_enabled(not phase2):
-            mean, std = self.model.encode_distribution(audio)
-            z = mean + std * self._draw(mean.shape)
-            kl = kl_divergence(mean, std)
+            mean, std = self.model.encode_distribution(source)
+            z = mean + std * torch.randn(mean.shape, generator=generator).to(self.device)
+            kl = kl_divergence(mean, std, cfg.kl_free_bits)
         y = self.model.decode(z, curves if cfg.mode != "rave" else None)
-        distance = multiscale_spectral_distance(audio, y, cfg.stft_scales)
+        distance = multiscale_spectral_distance(target, y, cfg.stft_scales)
         # The discriminator reads the posterior mean: what the decoder could recover of
         # a descriptor, without the sampling noise that hides it early in training.
         probe = self.latent_discriminator(mean.detach())
         logs = {"distance": distance, "kl": kl, "probe_loss":
-                descriptor_cross_entropy(probe, bins)}
+                descriptor_cross_entropy(probe, bins), **latent_statistics(mean, std)}
         beta = cfg.beta * ramp(step, 0, cfg.beta_warmup_steps)
         total = distance + beta * kl + logs["probe_loss"]
         if cfg.mode == "frave" and not phase2:
@@ -187,8 +270,11 @@ class NeuroRaveTraining(L.LightningModule):
             logs["confusion"] = confusion_loss(fooled)
             logs["latent_weight"] = torch.tensor(weight)
             total = total + weight * logs["confusion"]
+        if cfg.control_weight > 0 and cfg.mode != "rave" and step >= cfg.control_delay_steps:
+            total = total + cfg.control_weight * self._control_terms(
+                z.detach(), mean.detach(), curves, source, generator, logs)
         if phase2:
-            total = total + self._adversarial_losses(audio, y, logs)
+            total = total + self._adversarial_losses(target, y, logs)
         for optimizer in self.optimizers():
             optimizer.zero_grad(set_to_none=True)
         self.manual_backward(total)
@@ -198,6 +284,24 @@ class NeuroRaveTraining(L.LightningModule):
         self.batches_done += 1
         if self.batches_done >= cfg.steps:
             self.trainer.should_stop = True
+
+    def _control_terms(self, z: Tensor, mean: Tensor, curves: Tensor, source: Tensor,
+                       generator: torch.Generator, logs: dict) -> Tensor:
+        """Control + noise guard + latent cycle: z decoded with drawn target curves."""
+        cfg, model_cfg = self.cfg, self.model.config
+        c = model_cfg.compression
+        targets, _ = draw_targets(curves, generator)
+        output = self.model.decode(z, targets)
+        # The first frames' analysis windows reach back before the span: left out.
+        reach = window_length(c) // c - 1
+        terms = control_losses(output, source, targets, cfg.descriptors, self._ranges,
+                               model_cfg.sample_rate, c, skip_frames=reach)
+        encoded = functional_call(self.model.encoder, _detached(self.model.encoder),
+                                  (self.model.pqmf_analysis(output),))
+        terms["cycle"] = (encoded[:, :model_cfg.latent_size] - mean).abs().mean()
+        logs.update(terms)
+        return (terms["control"] + cfg.noise_guard_weight * terms["noise_guard"]
+                + cfg.cycle_weight * terms["cycle"])
 
     def _adversarial_losses(self, audio: Tensor, y: Tensor, logs: dict) -> Tensor:
         disc = self.waveform_discriminator
@@ -228,11 +332,12 @@ class NeuroRaveTraining(L.LightningModule):
     # ---- validation ----------------------------------------------------------------------
     def validation_step(self, batch, batch_idx):
         audio, curves, bins = batch
-        mean, _ = self.model.encode_distribution(audio)
+        mean, std = self.model.encode_distribution(audio)
         y = self.model.decode(mean, curves if self.cfg.mode != "rave" else None)
         accuracy = bin_accuracy(self.latent_discriminator(mean), bins)
         values = {"val/distance": multiscale_spectral_distance(audio, y, self.cfg.stft_scales),
-                  "val/latent_accuracy": accuracy.mean()}
+                  "val/latent_accuracy": accuracy.mean(),
+                  **{f"val/{k}": v for k, v in latent_statistics(mean, std).items()}}
         values.update({f"val/latent_accuracy/{name}": accuracy[i]
                        for i, name in enumerate(self.cfg.descriptors)})
         self.log_dict(values, sync_dist=True)

@@ -1,0 +1,101 @@
+"""Paired augmentation: random, smooth, time-varying transforms of training windows.
+
+Training encodes one transformed copy of a window and rebuilds another copy from the
+descriptor curves of that other copy. The decoder then sees latents and curves that
+disagree, each with a real target, which is what a fader does at play time: the latent
+says "this clarinet", the curves say "brighter and louder than it was".
+
+Each transform is one time-varying gain mask on the STFT (overall gain, spectral tilt, a
+low shelf and a low-pass sweep, each moving linearly from a random start to a random end
+over the window), then, for some copies, a soft saturation that adds harmonics. Draws
+come from a torch Generator, so a resumed run replays them exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    gain_db: float = 12.0              # overall gain, +- at each end of the window
+    tilt_db_per_octave: float = 3.0    # around 1 kHz, +- at each end
+    shelf_db: float = 9.0              # low shelf below `shelf_hz`, +- (constant)
+    shelf_hz: float = 250.0
+    lowpass_probability: float = 0.5
+    lowpass_min_hz: float = 1000.0     # sweep ends drawn log-uniformly up to Nyquist
+    saturation_probability: float = 0.3
+    max_drive: float = 6.0             # tanh drive at the window's peak
+    n_fft: int = 1024
+    peak: float = 0.99                 # a louder copy is scaled down to this peak
+
+
+def _uniform(generator: torch.Generator, shape: tuple[int, ...], lo: float, hi: float
+             ) -> Tensor:
+    return lo + (hi - lo) * torch.rand(shape, generator=generator, dtype=torch.float64)
+
+
+def _gain_mask_db(batch: int, freqs: Tensor, frames: int, cfg: AugmentConfig,
+                  generator: torch.Generator, nyquist: float) -> Tensor:
+    """(batch, bins, frames) gain in dB: gain, tilt and low-pass moving over time."""
+    t = torch.linspace(0.0, 1.0, frames, dtype=torch.float64)[None, None, :]
+
+    def moving(lo: float, hi: float) -> Tensor:  # start -> end, linear in time
+        start, end = (_uniform(generator, (batch, 1, 1), lo, hi) for _ in range(2))
+        return start + (end - start) * t
+
+    f = freqs[None, :, None]
+    octaves = torch.log2(f.clamp(min=50.0) / 1000.0)
+    mask = moving(-cfg.gain_db, cfg.gain_db)
+    mask = mask + moving(-cfg.tilt_db_per_octave, cfg.tilt_db_per_octave) * octaves
+    shelf = _uniform(generator, (batch, 1, 1), -cfg.shelf_db, cfg.shelf_db)
+    mask = mask + shelf / (1.0 + (f / cfg.shelf_hz) ** 2)
+    log_lo, log_hi = torch.log(torch.tensor(cfg.lowpass_min_hz)), torch.log(torch.tensor(nyquist))
+    cutoff = torch.exp(moving(float(log_lo), float(log_hi)))
+    lowpass_db = -10.0 * torch.log10(1.0 + (f / cutoff) ** 4)   # second order
+    use_lowpass = torch.rand((batch, 1, 1), generator=generator) < cfg.lowpass_probability
+    return mask + torch.where(use_lowpass, lowpass_db, torch.zeros_like(lowpass_db))
+
+
+def _saturate(audio: Tensor, cfg: AugmentConfig, generator: torch.Generator) -> Tensor:
+    """Soft saturation at a level-independent drive: quiet notes get harmonics too."""
+    batch = audio.shape[0]
+    peak = audio.abs().amax(dim=-1, keepdim=True).clamp(min=1e-6)
+    drive = _uniform(generator, (batch, 1), 1.0, cfg.max_drive).to(audio)
+    saturated = torch.tanh(drive * audio / peak) / torch.tanh(drive) * peak
+    use = (torch.rand((batch, 1), generator=generator) < cfg.saturation_probability).to(audio)
+    return use * saturated + (1.0 - use) * audio
+
+
+@torch.no_grad()
+def random_transform(audio: Tensor, sample_rate: int, generator: torch.Generator,
+                     cfg: AugmentConfig = AugmentConfig()) -> Tensor:
+    """audio (B, T) or (B, 1, T) -> a transformed copy of the same shape and length."""
+    shape = audio.shape
+    x = audio.reshape(-1, shape[-1]).double()
+    window = torch.hann_window(cfg.n_fft, dtype=torch.float64, device=x.device)
+    hop = cfg.n_fft // 4
+    spectrum = torch.stft(x, cfg.n_fft, hop, window=window, return_complex=True)
+    freqs = torch.fft.rfftfreq(cfg.n_fft, 1.0 / sample_rate, dtype=torch.float64)
+    mask_db = _gain_mask_db(x.shape[0], freqs, spectrum.shape[-1], cfg, generator,
+                            sample_rate / 2.0).to(x.device)
+    y = torch.istft(spectrum * 10.0 ** (mask_db / 20.0), cfg.n_fft, hop, window=window,
+                    length=x.shape[-1])
+    y = _saturate(y, cfg, generator)
+    peak = y.abs().amax(dim=-1, keepdim=True)
+    y = torch.where(peak > cfg.peak, y * (cfg.peak / peak.clamp(min=1e-12)), y)
+    return y.to(audio.dtype).reshape(shape)
+
+
+def paired_transform(audio: np.ndarray, sample_rate: int, seed: int) -> np.ndarray:
+    """T(x) of one signal (T,), drawn from `seed`: the transforms training sees, for the
+    evaluation's paired transfer (decode z(x) with the curves of T(x), compare with T(x))."""
+    x = torch.from_numpy(np.asarray(audio, np.float64).ravel())[None]
+    return random_transform(x, sample_rate, torch.Generator().manual_seed(seed))[0].numpy()
+
+
+__all__ = ["AugmentConfig", "paired_transform", "random_transform"]

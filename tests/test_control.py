@@ -1,0 +1,104 @@
+"""Paired augmentation and the control loss, on real rendered notes."""
+
+from __future__ import annotations
+
+import audio_fixtures
+import numpy as np
+import pytest
+import torch
+from neurorave import descriptors, descriptors_torch
+from neurorave.augment import AugmentConfig, random_transform
+from neurorave.control import CURVE_KINDS, control_losses, draw_targets, drawn_curve
+from neurorave.training import NeuroRaveTraining, TrainConfig
+
+RATE, COMPRESSION = 16000, 16
+NAMES = ("rms", "centroid", "bandwidth", "sharpness", "boominess")
+
+
+@pytest.fixture(scope="module")
+def notes(tmp_path_factory) -> torch.Tensor:
+    """(4, 1, 8192): piano, violin and flute, a chord over a bass line (FluidR3_GM)."""
+    folder = tmp_path_factory.mktemp("notes")
+    audio = audio_fixtures.load_mono(audio_fixtures.render_gm_notes(folder, RATE), RATE)
+    clips = [audio[int(start * RATE):int(start * RATE) + 8192] for start in (0.0, 1.5, 2.7, 4.4)]
+    return torch.from_numpy(np.stack(clips).astype(np.float32))[:, None]
+
+
+def _entries(audio: torch.Tensor) -> list[dict]:
+    values = descriptors.compute(audio[:, 0].numpy(), RATE, COMPRESSION, NAMES)
+    return descriptors.descriptor_statistics(values, NAMES)
+
+
+def test_a_transform_of_no_strength_returns_the_input(notes):
+    """The STFT path alone is transparent: every change comes from a drawn parameter."""
+    none = AugmentConfig(gain_db=0, tilt_db_per_octave=0, shelf_db=0, lowpass_probability=0,
+                         saturation_probability=0)
+    same = random_transform(notes, RATE, torch.Generator().manual_seed(0), none)
+    np.testing.assert_allclose(same.numpy(), notes.numpy(), atol=1e-5)
+
+
+def test_transforms_are_drawn_again_and_stay_below_full_scale(notes):
+    a, b = (random_transform(notes, RATE, torch.Generator().manual_seed(s)) for s in (1, 2))
+    assert a.shape == notes.shape and not torch.allclose(a, b)
+    assert a.abs().max() <= 0.99 + 1e-6 and torch.isfinite(a).all()
+    replay = random_transform(notes, RATE, torch.Generator().manual_seed(1))
+    assert torch.equal(a, replay)                      # a resumed run draws the same
+
+
+def test_paired_views_recompute_the_curves_from_the_transformed_audio(notes):
+    """The rebuilt copy's curves are measured on that copy, not carried over from the
+    original window: a transform that moves loudness moves the rms curve."""
+    module = NeuroRaveTraining(TrainConfig(config="tiny", augment_probability=1.0).to_dict(),
+                               "unused", _entries(notes))
+    curves, bins = module._measured(notes)
+    generator = torch.Generator().manual_seed(3)
+    source, source_bins, target, target_curves = module._paired_views(notes, curves, bins,
+                                                                      generator)
+    assert not torch.allclose(source, notes) and not torch.allclose(target, source)
+    expected, _ = module._measured(target)
+    torch.testing.assert_close(target_curves, expected)
+    assert (target_curves - curves).abs().max() > 0.1
+    _, expected_bins = module._measured(source)
+    assert torch.equal(source_bins, expected_bins)
+    # bins as the data set quantises them, on the frames analysed (the others hold the
+    # next analysed value: at 16 samples per frame, windows of 1024 overlap 64 times)
+    reference = descriptors.quantise(descriptors.compute(notes[0, 0].numpy(), RATE,
+                                                         COMPRESSION, ["centroid"])[0],
+                                     module.hparams.descriptor_entries[1]["bins"])
+    step = descriptors_torch.analysis_step(COMPRESSION)
+    analysed = slice(step - 1, None, step)
+    assert (bins[0, 1, analysed].numpy() == reference[analysed]).mean() > 0.98
+
+
+def test_drawn_targets_replace_one_to_four_curves_of_every_kind():
+    curves = torch.rand(16, 5, 32) * 2 - 1
+    generator = torch.Generator().manual_seed(0)
+    targets, replaced = draw_targets(curves, generator)
+    counts = replaced.sum(1)
+    assert counts.min() >= 1 and counts.max() <= 4
+    assert torch.equal(targets[~replaced], curves[~replaced])
+    assert (targets[replaced] != curves[replaced]).any(dim=-1).all()
+    for kind in CURVE_KINDS:
+        curve = drawn_curve(kind, curves, 1, 0, generator)
+        assert curve.shape == (32,) and curve.abs().max() <= 1.0 + 1e-6
+
+
+def test_control_loss_is_zero_on_the_targets_own_audio_and_sees_shortcuts(notes):
+    entries = _entries(notes)
+    ranges = torch.tensor([e["range"] for e in entries], dtype=torch.float32)
+    measured = descriptors_torch.compute(notes, RATE, COMPRESSION, NAMES)
+    targets = descriptors_torch.normalise(measured, ranges)
+
+    def losses(output: torch.Tensor) -> dict[str, torch.Tensor]:
+        return control_losses(output, notes, targets, NAMES, ranges, RATE, COMPRESSION)
+
+    exact = losses(notes)
+    assert exact["control"] < 1e-4 and exact["noise_guard"] == 0
+    assert losses(0.1 * notes)["control"] > 0.2          # 20 dB quieter than asked
+    assert losses(torch.zeros_like(notes))["control"] > 0.5   # silence dodges nothing
+    noise = torch.randn(notes.shape, generator=torch.Generator().manual_seed(0))
+    noisy = notes + 0.3 * noise * notes.abs().amax(-1, keepdim=True)
+    assert losses(noisy)["noise_guard"] > 0.05
+    louder = (0.5 * notes).requires_grad_()
+    losses(louder)["control"].backward()
+    assert torch.isfinite(louder.grad).all()
