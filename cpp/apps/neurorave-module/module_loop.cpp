@@ -15,6 +15,19 @@ float knob_value(const KnobSource& source, const Hardware& hardware) {
   return source.hardware >= 0 ? hardware.knob(source.hardware) : source.value;
 }
 
+// With threaded_block, the worker runs one ALSA period ahead (in whole worker blocks): the
+// loop plays a period at once, so that is the burst the worker must have ready; ALSA's
+// other periods in the buffer are the worker's time to play the next one.
+Playback playback(const ControlMap& map) {
+  Playback playback;
+  if (map.threaded_block <= 0) return playback;
+  playback.threaded = true;
+  playback.block = map.threaded_block;
+  const int blocks = (map.audio.period + map.threaded_block - 1) / map.threaded_block;
+  playback.budget = std::max(blocks, 1) * map.threaded_block;
+  return playback;
+}
+
 }  // namespace
 
 ModuleLoop::ModuleLoop(const ControlMap& map) : map_(map) {
@@ -25,7 +38,7 @@ ModuleLoop::ModuleLoop(const ControlMap& map) : map_(map) {
   check_against_model(map_, player->info());
   player->set_temperature(map_.temperature);
   player->set_seed(map_.seed);
-  voice_ = std::make_unique<ModuleVoice>(std::move(player), map_.convention, map_.threaded_block);
+  voice_ = std::make_unique<ModuleVoice>(std::move(player), map_.convention, playback(map_));
   voice_->set_mode(map_.mode);  // checked above: generate only with a prior
   published_mode_.store(voice_->mode());
   for (const auto& d : map_.descriptors)
