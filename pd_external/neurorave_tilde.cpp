@@ -24,7 +24,9 @@
 // waits for the file, and with -threaded perform waits for the worker.
 
 #include <m_pd.h>
+extern "C" {  // s_stuff.h has no C++ guards of its own
 #include <s_stuff.h>  // get_sys_schedadvance: how far ahead Pd's scheduler computes
+}
 
 #include <algorithm>
 #include <cstdint>
