@@ -105,7 +105,7 @@ def _cable(id_: int, out_module: int, out_id: int, in_module: int, in_id: int) -
 
 
 def _recording(path: Path) -> np.ndarray:
-    return np.fromfile(path, np.float32).reshape(-1, 4) / VOLTS
+    return np.fromfile(path, np.float32).reshape(-1, 6) / VOLTS
 
 
 def _silent_share(audio: np.ndarray, block: int = 64) -> float:
@@ -175,10 +175,11 @@ def note(tmp_path_factory) -> np.ndarray:
 
 
 def test_transfer_knob_and_bad_path_in_real_rack(rack_dir, user_dir, note):
-    """Three modules in transfer mode hear a real note: one with the knobs at their centre,
-    one with the first knob at 80 %, one whose patch names a missing model. Each equals the
-    core Player at the latency its display reports; the missing model is on the display and
-    the default model plays on."""
+    """Four modules in transfer mode hear a real note: one with the knobs at their centre,
+    one with the first knob at 80 %, one whose patch names a missing model, one told to run
+    its model on a worker thread. Each equals the core Player at the latency its display
+    reports; the missing model is on the display and the default model plays on; the
+    worker keeps up with Rack's bursts (nothing late: nothing differs)."""
     info = _core.Player(str(DEFAULT_MODEL)).info
     d0 = info["descriptors"][0]
     start = int(1.5 * RATE)  # the note starts once every module's voice plays
@@ -193,19 +194,24 @@ def test_transfer_knob_and_bad_path_in_real_rack(rack_dir, user_dir, note):
         _module(3, "NeuroRave", "NeuroRave", {"unipolarCv": False}, transfer + [(0, 0.8)]),
         _module(4, "NeuroRave", "NeuroRave", {"model": str(missing), "unipolarCv": False},
                 transfer),
-        _module(5, "NeuroRaveTestkit", "Recorder", {"path": str(recording)})],
+        _module(5, "NeuroRaveTestkit", "Recorder", {"path": str(recording)}),
+        _module(6, "NeuroRave", "NeuroRave", {"unipolarCv": False, "inference": "worker"},
+                transfer)],
         "cables": [_cable(1, 1, 0, 2, 6), _cable(2, 1, 0, 3, 6), _cable(3, 1, 0, 4, 6),
                    _cable(4, 1, 0, 5, 0), _cable(5, 2, 0, 5, 1), _cable(6, 3, 0, 5, 2),
-                   _cable(7, 4, 0, 5, 3)]}
+                   _cable(7, 4, 0, 5, 3), _cable(8, 1, 0, 6, 6), _cable(9, 6, 0, 5, 4)]}
     log, _ = _run(rack_dir, user_dir, patch, (start + len(note)) / RATE + 1.0)
     rec = _recording(recording)
     # Rack unplugs cables as it quits: the last frames recorded are not the patch's.
     end = start + len(note) + RATE // 4
     assert len(rec) > end + RATE // 4, log
     lines = _display(log)
-    latencies = {int(m) for m in re.findall(r"latency (\d+) smp", " ".join(lines))}
-    assert len(latencies) == 1, lines
-    latency = latencies.pop()
+    def latencies(playback: str) -> set[int]:
+        return {int(m) for m in re.findall(r"latency (\d+) smp, [\d.]+ ms, " + playback,
+                                           " | ".join(lines))}
+    assert len(latencies("synchronous")) == 1 and len(latencies("threaded")) == 1, lines
+    latency, worker_latency = latencies("synchronous").pop(), latencies("threaded").pop()
+    assert worker_latency > latency + RATE // 60  # a budget beyond Rack's burst
     x = rec[:, 0]  # what the modules heard (the recorder reads the same cable)
     # A cable delays by one frame.
     np.testing.assert_allclose(x[start + 1: start + 1001], note[:1000], atol=1e-6)
@@ -222,4 +228,11 @@ def test_transfer_knob_and_bad_path_in_real_rack(rack_dir, user_dir, note):
     errors = [line for line in lines if f"error: {missing}" in line]
     assert errors and errors[-1].startswith("default | latency"), lines
     assert _match(rec[:, 3], x, latency, centre, start, end) < 1e-5
-    print(f"Rack transfer: reported latency {latency} samples; display: {errors[-1]}")
+    # The worker thread, ahead of Rack's bursts by its budget.
+    worker = rec[:, 4]
+    assert _match(worker, x, worker_latency, centre, start, end) < 1e-5
+    silent = _silent_share(worker[start:end])
+    print(f"Rack transfer: reported latency {latency} samples synchronous, {worker_latency} "
+          f"on a worker ({100 * silent:.2f}% of 64-sample blocks silent); display: "
+          f"{errors[-1]}")
+    assert silent == 0.0

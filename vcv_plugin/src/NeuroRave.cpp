@@ -28,6 +28,8 @@ const char* const kDefaultModel = "res/default.nrv";
 constexpr float kAudioVolts = 5.0f;  // Rack audio is +-5 V; the model plays +-1
 
 const char* const kModeNames[] = {"transfer", "follow", "generate"};
+// The patch's names for Inference (voice_loader.hpp), in its order.
+const char* const kInferenceNames[] = {"auto", "engine", "worker"};
 
 // A knob whose tooltip and typed-in value are the descriptor's physical value (dB, Hz,
 // ...) over the loaded model's range; the param itself stays 0..1.
@@ -109,7 +111,7 @@ struct NeuroRave : engine::Module {
   neurorave::CvConvention convention() const {
     return unipolar_cv ? neurorave::CvConvention::unipolar_10v : neurorave::CvConvention::bipolar_5v;
   }
-  void load(const std::string& path) { loader.load(path, convention()); }
+  void load(const std::string& path) { loader.load(path, convention(), inference); }
 
   void process(const ProcessArgs& args) override {
     if (fill == 0) start_block(args);
@@ -180,18 +182,27 @@ struct NeuroRave : engine::Module {
     if (status.loaded && status.path != loader.default_path())
       json_object_set_new(root, "model", json_string(status.path.c_str()));
     json_object_set_new(root, "unipolarCv", json_boolean(unipolar_cv));
+    json_object_set_new(root, "inference", json_string(kInferenceNames[static_cast<int>(inference)]));
     return root;
   }
 
   void dataFromJson(json_t* root) override {
     if (json_t* unipolar = json_object_get(root, "unipolarCv")) unipolar_cv = json_boolean_value(unipolar);
+    const Inference before = inference;
+    if (const char* name = json_string_value(json_object_get(root, "inference")))
+      for (int i = 0; i < 3; ++i)
+        if (std::string(name) == kInferenceNames[i]) inference = static_cast<Inference>(i);
     const char* model = json_string_value(json_object_get(root, "model"));  // null if absent
-    if (model != nullptr && *model != '\0') load(model);
+    if (model != nullptr && *model != '\0')
+      load(model);
+    else if (inference != before)
+      load(loader.default_path());
   }
 
   VoiceLoader loader{kBlock, static_cast<int>(neurorave::kSwapFadeSeconds * 44100),
                      asset::plugin(pluginInstance, kDefaultModel)};
   bool unipolar_cv = false;  // CV inputs swing 0..10 V instead of -5..+5 V
+  Inference inference = Inference::automatic;
   std::atomic<int> playing_mode{0};
   std::atomic<long> underruns{0};
   std::array<std::string, kSlots> slot_titles;  // the panel's label above each column
@@ -380,6 +391,15 @@ struct NeuroRaveWidget : app::ModuleWidget {
         [=](size_t unipolar) {
           module->unipolar_cv = unipolar != 0;
           const auto now = module->loader.status();  // the voice takes it when built
+          if (now.loaded) module->load(now.path);
+        }));
+    menu->addChild(createIndexSubmenuItem(
+        "Model runs", {"Automatic (by the engine's block size)", "In Rack's engine thread",
+                       "On a worker thread, ahead by a latency budget"},
+        [=] { return static_cast<size_t>(module->inference); },
+        [=](size_t choice) {
+          module->inference = static_cast<Inference>(choice);
+          const auto now = module->loader.status();
           if (now.loaded) module->load(now.path);
         }));
   }

@@ -37,10 +37,11 @@ VoiceLoader::~VoiceLoader() {
   thread_.join();
 }
 
-void VoiceLoader::load(const std::string& path, neurorave::CvConvention convention) {
+void VoiceLoader::load(const std::string& path, neurorave::CvConvention convention,
+                       Inference inference) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    pending_ = Request{path, convention};
+    pending_ = Request{path, convention, inference};
     status_.loading = true;
   }
   version_.fetch_add(1, std::memory_order_acq_rel);
@@ -117,8 +118,15 @@ void VoiceLoader::load_now(const Request& request) {
   std::unique_ptr<neurorave::ModuleVoice> voice;
   std::string error = loaded.error;  // names the file and the problem
   if (loaded.player) {
-    const auto playback = neurorave::choose_playback(burst_or_default, block_, rate_or_model,
-                                                     loaded.frame_seconds);
+    auto playback = neurorave::choose_playback(burst_or_default, block_, rate_or_model,
+                                               loaded.frame_seconds);
+    if (request.inference == Inference::engine_thread) playback = neurorave::Playback{};
+    if (request.inference == Inference::worker_thread && !playback.threaded) {
+      playback.threaded = true;
+      playback.budget = neurorave::threaded_budget(burst_or_default, block_, rate_or_model,
+                                                   loaded.frame_seconds);
+    }
+    playback.frame_seconds = loaded.frame_seconds;
     try {  // the voice's worker thread may fail to start
       voice = std::make_unique<neurorave::ModuleVoice>(std::move(loaded.player),
                                                        request.convention, playback);
@@ -129,7 +137,7 @@ void VoiceLoader::load_now(const Request& request) {
   if (!voice && !playing_ && request.path != default_path_) {
     // Nothing plays yet (this request replaced the default's before it started): the
     // default plays, and the display says what went wrong.
-    load_now(Request{default_path_, request.convention});
+    load_now(Request{default_path_, request.convention, request.inference});
   }
   Status fresh = status();
   fresh.error = error;

@@ -24,6 +24,9 @@
 #include "neurorave/model_swap.hpp"
 #include "neurorave/module_voice.hpp"
 
+// Where the model runs: chosen for the engine's block (automatic), or as the user asks.
+enum class Inference { automatic, engine_thread, worker_thread };
+
 class VoiceLoader {
  public:
   // What the display shows; `info`, `path` and `playback` are the last model that loaded.
@@ -45,7 +48,8 @@ class VoiceLoader {
   VoiceLoader& operator=(const VoiceLoader&) = delete;
 
   // Not the audio thread. Loads `path` (the newest request wins over one not started).
-  void load(const std::string& path, neurorave::CvConvention convention);
+  void load(const std::string& path, neurorave::CvConvention convention,
+            Inference inference = Inference::automatic);
   // Audio thread, real-time safe: the engine's block size and sample rate now.
   void set_timing(int burst, int sample_rate) {
     burst_.store(burst, std::memory_order_relaxed);
@@ -65,6 +69,7 @@ class VoiceLoader {
   struct Request {
     std::string path;
     neurorave::CvConvention convention;
+    Inference inference;
   };
   void run();
   void load_now(const Request& request);

@@ -4,7 +4,7 @@
 //
 // FilePlayer: plays "path" (mono) from engine frame "start" on, once, at 5 V per unit;
 //             its second output is 10 V from that frame on (a gate marking the start).
-// Recorder:   records its 4 inputs (volts), interleaved, and writes "path" when the
+// Recorder:   records its 6 inputs (volts), interleaved, and writes "path" when the
 //             module is destroyed (Rack's exit): nothing is written on the audio thread.
 
 #include <rack.hpp>
@@ -67,7 +67,7 @@ struct FilePlayer : Module {
 };
 
 struct Recorder : Module {
-  static constexpr int kChannels = 4;
+  static constexpr int kChannels = 6;
   std::vector<float> data;
   std::string path;
 
