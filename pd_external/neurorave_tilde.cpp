@@ -1,25 +1,34 @@
-// [neurorave~]: a NeuroRave model in Pure Data. A thin adapter over neurorave::Player
-// (and neurorave::ThreadedPlayer): all block adaptation, descriptor analysis, generation
-// and inference live in the core (cpp/).
+// [neurorave~]: a NeuroRave model in Pure Data. A thin adapter over the core: a
+// neurorave::HostPlayer (the Player, synchronous or on a worker thread) inside a
+// neurorave::ModelSwap (models swapped without a hole). All block adaptation, descriptor
+// analysis, generation, inference and crossfading live in the core (cpp/).
 //
 //   [neurorave~ -threaded model.nrv]   flags first; the path is looked up next to the
 //                                      patch, then on Pd's path
-//   -threaded:    the model runs on a worker thread, one Pd block of extra latency; the
-//                 worker is created in the dsp method, which knows the block size
+//   -threaded:    the model runs on a worker thread that runs ahead of Pd by a latency
+//                 budget: Pd's scheduler advance (-audiobuf; Pd computes that much audio
+//                 back to back after a sleep) plus time for the worker to wake and play
+//                 two frames (neurorave::threaded_budget). Set up in the dsp method,
+//                 which knows the block size; `info` reports it
 //   -inlets:      one signal inlet per descriptor of the model given at creation, in
 //                 physical units, read once per Pd block as that descriptor's fader
 //   left inlet:   audio to encode (and to follow); messages
-//   left outlet:  the model's audio, latency() samples behind the offline model
+//   left outlet:  the model's audio, `latency` samples behind the offline model
 //   right outlet: answers to `info` and `latency`
 //
 // Pd vanilla runs messages and DSP ticks in one thread, so `load` hands the file to a
-// ModelLoader thread and a clock swaps the new Player in between two ticks; the old one
-// is freed on the loader's thread. The perform routine never allocates, frees or locks.
-// The one exception is `offline 1` (non-real-time rendering such as pd -batch only):
-// `load` then waits for the file, and with -threaded perform waits for the worker.
+// ModelLoader thread and a clock offers the new model to the ModelSwap, which keeps the
+// old one playing until the new one sounds and then crossfades; the old one is freed on
+// the loader's thread. The perform routine never allocates, frees or locks. The one
+// exception is `offline 1` (non-real-time rendering such as pd -batch only): `load` then
+// waits for the file, and with -threaded perform waits for the worker.
 
 #include <m_pd.h>
+extern "C" {  // s_stuff.h has no C++ guards of its own
+#include <s_stuff.h>  // get_sys_schedadvance: how far ahead Pd's scheduler computes
+}
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -29,22 +38,31 @@
 #include <utility>
 #include <vector>
 
+#include "neurorave/host_player.hpp"
 #include "neurorave/model_loader.hpp"
+#include "neurorave/model_swap.hpp"
 #include "neurorave/player.hpp"
-#include "neurorave/threaded_player.hpp"
 
 static_assert(sizeof(t_sample) == sizeof(float), "neurorave~ needs a 32-bit float Pd");
 
 namespace {
 
+using neurorave::HostPlayer;
+using neurorave::Playback;
+using Swap = neurorave::ModelSwap<HostPlayer>;
+
 t_class* neurorave_class = nullptr;
 
 struct State {
-  // Synchronous: the model. Threaded: the model until the dsp method wraps it in `threaded`
-  // (then null); control messages go to active() either way (the Player's setters are
-  // atomic, so the worker may be running).
-  std::unique_ptr<neurorave::Player> player;
-  std::unique_ptr<neurorave::ThreadedPlayer> threaded;
+  State()
+      : swap(neurorave::Player::kMaxBlock,
+             static_cast<int>(neurorave::kSwapFadeSeconds * std::max(sys_getsr(), 1.0f))),
+        in(neurorave::Player::kMaxBlock) {}
+
+  // The playing model (and, during a swap, the one fading in). Messages and perform run
+  // in Pd's one thread, so messages reach both directly.
+  Swap swap;
+  std::vector<float> in;       // the block's input: both models of a swap read it
   bool want_threaded = false;  // the -threaded flag
   int inlets = 0;              // -inlets: descriptor signal inlets (after the main one)
   bool offline = false;        // `offline 1`: perform waits for the worker every block
@@ -55,14 +73,13 @@ struct State {
   std::unique_ptr<neurorave::ModelLoader> loader;  // made at the first `load` message
   t_clock* poll = nullptr;                         // takes the loader's results
 
-  neurorave::Player* active() { return threaded ? &threaded->player() : player.get(); }
-  int latency() {
-    if (threaded) return threaded->latency();
-    if (!player) return 0;
-    if (!want_threaded || block > neurorave::Player::kMaxBlock) return player->latency();
-    // Threaded before DSP ran: the block is not known yet; Pd's default is assumed.
-    return player->latency() + (block > 0 ? block : sys_getblksize());
+  HostPlayer* voice() { return swap.current(); }
+  neurorave::Player* active() { return voice() ? &voice()->player() : nullptr; }
+  template <class F>
+  void each_player(F&& f) {
+    swap.for_each([&](HostPlayer& v) { f(v.player()); });
   }
+  int latency() { return voice() ? voice()->latency() : 0; }
 };
 
 struct t_neurorave {
@@ -99,54 +116,78 @@ void check_rate(t_neurorave* x, float pd_rate) {
   }
 }
 
-// Wraps `player` in a ThreadedPlayer for `block` (off the audio thread: dsp or load).
-// Returns null, with a Pd error, if that cannot be done; `player` then stays with the
-// caller, unless starting the worker thread itself failed.
-std::unique_ptr<neurorave::ThreadedPlayer> wrap(t_neurorave* x,
-                                                std::unique_ptr<neurorave::Player>& player,
-                                                int block) {
-  if (!player) return nullptr;
-  if (block < 1 || block > neurorave::Player::kMaxBlock) {
-    pd_error(x, "neurorave~: -threaded: block size %d outside 1..%d; playing synchronously",
-             block, neurorave::Player::kMaxBlock);
-    return nullptr;
-  }
+// How this object plays a model whose frame costs `frame_seconds`: synchronously, or
+// with -threaded on a worker running ahead by Pd's scheduler advance.
+Playback playback_for(const State& s, int sample_rate, double frame_seconds) {
+  Playback playback;
+  playback.frame_seconds = frame_seconds;
+  const int block = s.block > 0 ? s.block : sys_getblksize();
+  if (!s.want_threaded || block > neurorave::Player::kMaxBlock) return playback;
+  const double advance_seconds = *get_sys_schedadvance() * 1e-6;
+  const int burst = static_cast<int>(advance_seconds * sample_rate + 0.5);
+  playback.threaded = true;
+  playback.block = block;
+  playback.frame_seconds = frame_seconds;
+  playback.budget = neurorave::threaded_budget(burst, block, sample_rate, frame_seconds);
+  return playback;
+}
+
+// A HostPlayer for `player` as this object plays it (off the audio thread: dsp, load).
+// Null, with a Pd error, if its worker cannot start; the Player is then lost.
+std::unique_ptr<HostPlayer> host(t_neurorave* x, std::unique_ptr<neurorave::Player> player,
+                                 double frame_seconds) {
+  const Playback playback =
+      playback_for(*x->state, player->info().sample_rate, frame_seconds);
   try {
-    return std::make_unique<neurorave::ThreadedPlayer>(std::move(player), block);
+    return std::make_unique<HostPlayer>(std::move(player), playback);
   } catch (const std::exception& e) {
     pd_error(x, "neurorave~: -threaded: %s", e.what());
     return nullptr;
   }
 }
 
-// The dsp method's half of -threaded: the model on a worker for this block size.
-void prepare_threaded(t_neurorave* x, int block) {
-  State& s = *x->state;
-  s.block = block;
-  if (!s.want_threaded) return;
-  if (s.threaded && s.threaded->block_size() == block) return;
-  if (s.threaded) {  // another block size: the same Player, on a new worker
-    s.player = s.threaded->release();
-    s.threaded.reset();
-  }
-  s.threaded = wrap(x, s.player, block);
+// Frees `voice` off Pd's thread where it can (its worker is joined here: quick).
+void discard(t_neurorave* x, std::unique_ptr<HostPlayer> voice) {
+  if (!voice) return;
+  std::unique_ptr<neurorave::Player> player = voice->release();
+  if (x->state->loader) x->state->loader->discard(std::move(player));
 }
 
-// Plays `fresh` from the next DSP tick on (called between ticks, never in perform). The
-// old Player goes to the loader's thread to be freed; an old worker is joined here.
-void install(t_neurorave* x, std::unique_ptr<neurorave::Player> fresh) {
-  fresh->set_smoothing_ms(x->state->smoothing_ms);
+// The dsp method's half: each voice played as this block size and -threaded ask.
+void prepare(t_neurorave* x, int block) {
   State& s = *x->state;
-  std::unique_ptr<neurorave::ThreadedPlayer> threaded;
-  if (s.want_threaded && s.block > 0) {
-    threaded = wrap(x, fresh, s.block);
-    if (!threaded && !fresh) return;  // lost with a failed worker; the old model plays on
+  s.block = block;
+  auto rewrap = [&](HostPlayer* voice) -> std::unique_ptr<HostPlayer> {
+    if (!voice) return nullptr;
+    const Playback& now = voice->playback();
+    const Playback wanted = playback_for(s, voice->info().sample_rate, now.frame_seconds);
+    if (now.threaded == wanted.threaded && now.block == wanted.block &&
+        now.budget == wanted.budget)
+      return nullptr;
+    return host(x, voice->release(), now.frame_seconds);
+  };
+  s.swap.rebuild([&](std::unique_ptr<HostPlayer>& voice) {
+    if (auto fresh = rewrap(voice.get())) voice = std::move(fresh);
+  });
+}
+
+void poll_loader(t_neurorave* x);
+
+// Offers `fresh` to the swap (between ticks, never in perform): it plays from the next
+// tick alongside the old one, and replaces it with a crossfade once it sounds.
+void install(t_neurorave* x, std::unique_ptr<neurorave::Player> fresh, double frame_seconds) {
+  State& s = *x->state;
+  fresh->set_smoothing_ms(s.smoothing_ms);
+  std::unique_ptr<HostPlayer> voice = host(x, std::move(fresh), frame_seconds);
+  if (!voice) return;  // the old model plays on
+  if (canvas_dspstate && s.voice()) {
+    discard(x, s.swap.offer(std::move(voice)));  // an earlier offer never played
+    clock_delay(s.poll, 1.0);
+  } else {  // nothing plays (yet): no fade, the new model is the one from the next tick
+    s.swap.replace(std::move(voice), [x](std::unique_ptr<HostPlayer> old) {
+      discard(x, std::move(old));
+    });
   }
-  std::unique_ptr<neurorave::Player> old = std::move(s.player);
-  if (s.threaded) old = s.threaded->release();
-  s.threaded = std::move(threaded);
-  s.player = std::move(fresh);  // null when wrapped
-  if (s.loader) s.loader->discard(std::move(old));
   s.rate_reported = false;
   if (canvas_dspstate) check_rate(x, sys_getsr());
 }
@@ -154,23 +195,27 @@ void install(t_neurorave* x, std::unique_ptr<neurorave::Player> fresh) {
 bool take_result(t_neurorave* x, std::optional<neurorave::LoadResult> result) {
   if (!result) return false;
   if (result->player)
-    install(x, std::move(result->player));
+    install(x, std::move(result->player), result->frame_seconds);
   else  // the old model plays on
     pd_error(x, "neurorave~: %s", result->error.c_str());
   return true;
 }
 
-// The loader's answers arrive through this clock, in Pd's thread between two ticks.
+// The loader's answers and the swap's retired model go through this clock, in Pd's
+// thread between two ticks.
 void poll_loader(t_neurorave* x) {
   State& s = *x->state;
-  while (take_result(x, s.loader->take())) {
-  }
-  if (s.loader->busy()) clock_delay(s.poll, 1.0);
+  if (s.loader)
+    while (take_result(x, s.loader->take())) {
+    }
+  discard(x, s.swap.collect());
+  if ((s.loader && s.loader->busy()) || s.swap.pending()) clock_delay(s.poll, 1.0);
 }
 
 // `load FILE`: read and checked on the loader's thread while the old model plays on;
-// the new one plays from the tick after it is ready. With `offline 1` (non-real-time
-// rendering), the message waits for it, so it plays from the next tick exactly.
+// the new one starts from the tick after it is ready and takes over with a crossfade
+// once it sounds. With `offline 1` (non-real-time rendering), the message waits for the
+// file, so the new one starts at the next tick exactly.
 void load(t_neurorave* x, t_symbol* file) {
   State& s = *x->state;
   if (!s.loader) s.loader = std::make_unique<neurorave::ModelLoader>();
@@ -204,19 +249,27 @@ int descriptor(t_neurorave* x, t_symbol* name, const char* what) {
   return index;
 }
 
+// Applies set(player, index) to every playing model that has descriptor `name` (during
+// a swap both hear it; the models may order their descriptors differently).
+template <class Set>
+void each_descriptor(t_neurorave* x, t_symbol* name, const char* what, Set&& set) {
+  if (descriptor(x, name, what) < 0) return;
+  x->state->each_player([&](neurorave::Player& player) {
+    const int index = player.info().descriptor_index(name->s_name);
+    if (index >= 0) set(player, index);
+  });
+}
+
 void follow(t_neurorave* x, t_symbol* name, t_floatarg on) {
-  const int d = descriptor(x, name, "follow");
-  if (d >= 0) x->state->active()->set_follow(d, on != 0);
+  each_descriptor(x, name, "follow", [&](neurorave::Player& p, int d) { p.set_follow(d, on != 0); });
 }
 
 void offset(t_neurorave* x, t_symbol* name, t_floatarg value) {
-  const int d = descriptor(x, name, "offset");
-  if (d >= 0) x->state->active()->set_offset(d, value);
+  each_descriptor(x, name, "offset", [&](neurorave::Player& p, int d) { p.set_offset(d, value); });
 }
 
 void scale(t_neurorave* x, t_symbol* name, t_floatarg value) {
-  const int d = descriptor(x, name, "scale");
-  if (d >= 0) x->state->active()->set_scale(d, value);
+  each_descriptor(x, name, "scale", [&](neurorave::Player& p, int d) { p.set_scale(d, value); });
 }
 
 // `DESCRIPTOR VALUE`: a fader, in the descriptor's physical unit.
@@ -225,28 +278,28 @@ void anything(t_neurorave* x, t_symbol* s, int argc, t_atom* argv) {
     pd_error(x, "neurorave~: '%s': expected a descriptor name and one number", s->s_name);
     return;
   }
-  const int d = descriptor(x, s, s->s_name);
-  if (d >= 0) x->state->active()->set_control(d, atom_getfloat(argv));
+  const float value = atom_getfloat(argv);
+  each_descriptor(x, s, s->s_name,
+                  [&](neurorave::Player& p, int d) { p.set_control(d, value); });
 }
 
 void bypass(t_neurorave* x, t_floatarg on) { x->state->bypass = on != 0; }
 
 void smoothing(t_neurorave* x, t_floatarg milliseconds) {
   x->state->smoothing_ms = milliseconds < 0 ? 0.0f : milliseconds;
-  if (auto* player = x->state->active()) player->set_smoothing_ms(x->state->smoothing_ms);
+  x->state->each_player(
+      [&](neurorave::Player& player) { player.set_smoothing_ms(x->state->smoothing_ms); });
 }
 
 void reset(t_neurorave* x) {
   State& s = *x->state;
-  if (s.threaded) {  // Player::reset is not for another thread: stop the worker first
-    const int block = s.threaded->block_size();
-    s.player = s.threaded->release();
-    s.threaded.reset();
-    s.player->reset();
-    s.threaded = wrap(x, s.player, block);
-  } else if (s.player) {
-    s.player->reset();
-  }
+  // Player::reset is not for another thread: a worker is stopped first, then restarted.
+  s.swap.rebuild([&](std::unique_ptr<HostPlayer>& voice) {
+    const double frame = voice->playback().frame_seconds;
+    std::unique_ptr<neurorave::Player> player = voice->release();
+    player->reset();
+    voice = host(x, std::move(player), frame);
+  });
 }
 
 neurorave::Player* need_model(t_neurorave* x, const char* what) {
@@ -261,9 +314,11 @@ void mode(t_neurorave* x, t_symbol* which) {
   neurorave::Player* player = need_model(x, "mode");
   if (!player) return;
   if (which == gensym("transfer")) {
-    player->set_generate(false);
+    x->state->each_player([](neurorave::Player& p) { p.set_generate(false); });
   } else if (which == gensym("generate")) {
-    if (!player->set_generate(true))
+    bool refused = false;
+    x->state->each_player([&](neurorave::Player& p) { refused |= !p.set_generate(true); });
+    if (refused)
       pd_error(x, "neurorave~: %s: the model has no prior to generate with "
                "(fit one with neurorave train-prior and export again)",
                player->info().path.c_str());
@@ -273,22 +328,25 @@ void mode(t_neurorave* x, t_symbol* which) {
 }
 
 void phrase(t_neurorave* x) {
-  if (auto* player = need_model(x, "phrase")) player->new_phrase();
+  if (need_model(x, "phrase"))
+    x->state->each_player([](neurorave::Player& p) { p.new_phrase(); });
 }
 
 void seed(t_neurorave* x, t_floatarg value) {
   auto* player = need_model(x, "seed");
   if (!player) return;
   const double clamped = value < 0 ? 0.0 : (value > 4294967295.0 ? 4294967295.0 : value);
-  player->set_seed(static_cast<uint32_t>(clamped));
+  x->state->each_player(
+      [&](neurorave::Player& p) { p.set_seed(static_cast<uint32_t>(clamped)); });
 }
 
 void temperature(t_neurorave* x, t_floatarg value) {
-  if (auto* player = need_model(x, "temperature")) player->set_temperature(value);
+  if (need_model(x, "temperature"))
+    x->state->each_player([&](neurorave::Player& p) { p.set_temperature(value); });
 }
 
 // `offline 1`: `load` waits for its file, and with -threaded perform waits for the worker
-// every block, so the output is exactly the Player's one block later. Only for
+// every block, so the output is exactly the Player's, `budget` samples later. Only for
 // non-real-time rendering (pd -batch, or -nosound faster than real time): in a live
 // patch it stalls the audio thread.
 void offline(t_neurorave* x, t_floatarg on) { x->state->offline = on != 0; }
@@ -325,8 +383,14 @@ void info(t_neurorave* x) {
   info_number(x, "latency", x->state->latency());
   info_number(x, "has_prior", i.has_prior ? 1 : 0);
   info_number(x, "generating", player->generating() ? 1 : 0);
-  info_number(x, "threaded", x->state->threaded ? 1 : 0);
-  info_number(x, "underruns", x->state->threaded ? x->state->threaded->underruns() : 0);
+  const HostPlayer& voice = *x->state->voice();
+  info_number(x, "threaded", voice.threaded() ? 1 : 0);
+  SETSYMBOL(a, gensym("playback"));
+  SETSYMBOL(a + 1, gensym(neurorave::playback_name(voice.playback())));
+  out_info(x, 2, a);
+  info_number(x, "budget", voice.threaded() ? voice.playback().budget : 0);
+  info_number(x, "frame_us", static_cast<t_float>(1e6 * voice.playback().frame_seconds));
+  info_number(x, "underruns", voice.underruns());
   for (const auto& d : i.descriptors) {
     SETSYMBOL(a, gensym("descriptor"));
     SETSYMBOL(a + 1, gensym(d.name.c_str()));
@@ -356,20 +420,25 @@ t_int* perform(t_int* w) {
   State* state = x->state;
   // -inlets: each descriptor's fader, once per block (read before `out` is written: Pd
   // may give an inlet and the outlet the same buffer). Inlet d drives descriptor d.
-  if (neurorave::Player* player = state->active(); player && n > 0) {
-    const int descriptors = static_cast<int>(player->info().descriptors.size());
-    for (int d = 0; d < inlets && d < descriptors; ++d)
-      player->set_control(d, reinterpret_cast<t_sample*>(w[6 + d])[0]);
-  }
+  if (n > 0)
+    state->each_player([&](neurorave::Player& player) {
+      const int descriptors = static_cast<int>(player.info().descriptors.size());
+      for (int d = 0; d < inlets && d < descriptors; ++d)
+        player.set_control(d, reinterpret_cast<t_sample*>(w[6 + d])[0]);
+    });
   if (state->bypass) {
     if (out != in) std::memmove(out, in, sizeof(t_sample) * n);
-  } else if (state->threaded) {
-    state->threaded->process(in, out, n);  // copies `in` before writing `out`
-    // Offline rendering only (documented): the worker plays this block before the next
-    // tick's messages, so the output is the Player's exactly, one block later.
-    if (state->offline) state->threaded->wait_until_idle();
-  } else if (state->player) {
-    state->player->process(in, out, n);  // in and out may be the same buffer: allowed
+  } else if (n <= neurorave::Player::kMaxBlock) {
+    // Pd may give the inlet and the outlet one buffer, and during a swap two models
+    // read the input after the first has written its output: they read a copy.
+    float* input = state->in.data();
+    std::copy(in, in + n, input);
+    state->swap.process(out, n, [&](HostPlayer& voice, float* o) {
+      voice.process(input, o, n);
+      // Offline rendering only (documented): the worker plays this block before the
+      // next tick's messages, so the output is the Player's exactly, `budget` later.
+      if (state->offline) voice.wait_until_idle();
+    });
   } else {
     std::memset(out, 0, sizeof(t_sample) * n);
   }
@@ -377,7 +446,7 @@ t_int* perform(t_int* w) {
 }
 
 void dsp(t_neurorave* x, t_signal** sp) {
-  prepare_threaded(x, sp[0]->s_n);
+  prepare(x, sp[0]->s_n);
   check_rate(x, sp[0]->s_sr);
   // Signals: the main inlet, the descriptor inlets, then the outlet.
   const int inlets = x->state->inlets;

@@ -174,6 +174,30 @@ def test_threaded_render_is_one_block_later(native_app, notes, ranges, tmp_path)
     np.testing.assert_allclose(out[BLOCK:], expected[:-BLOCK], atol=1e-5)
 
 
+def test_scripted_reload_crossfades_without_a_hole(native_app, notes, ranges, tmp_path):
+    """A model loaded while playing (the live program's SIGHUP; here the script's
+    `loads`): the old model plays on until the new one, fed from the next period, has
+    played its primed silence, then the core's 5 ms equal-power crossfade (ModelSwap)."""
+    at = 0.5
+    out = _render(native_app, tmp_path, notes, MAP, {**SCRIPT, "loads": [[at, str(MODEL)]]})
+    start = -(-int(at * RATE) // BLOCK) * BLOCK  # the first period at or after `at`
+    old = _player_render(notes, ranges)
+    fresh = _player_render(notes[start:], ranges,
+                           positions=lambda t: _positions(t + start / RATE))
+    latency = _core.Player(str(MODEL)).latency
+    fade, fade_start = int(0.005 * RATE), start + -(-latency // BLOCK) * BLOCK
+    angle = (np.arange(fade) + 0.5) / fade * np.pi / 2
+    expected = old.copy()
+    expected[fade_start:fade_start + fade] = (
+        np.cos(angle) * old[fade_start:fade_start + fade]
+        + np.sin(angle) * fresh[fade_start - start:fade_start - start + fade])
+    expected[fade_start + fade:] = fresh[fade_start + fade - start:]
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert np.abs(fresh[fade_start - start:] - old[fade_start:]).max() > 1e-3  # a real swap
+    blocks = out[latency: latency + (len(out) - latency) // 64 * 64].reshape(-1, 64)
+    assert not np.all(blocks == 0.0, axis=1).any()  # no hole
+
+
 def test_qemu_aarch64_render_equals_native(native_app, arm_app, notes, tmp_path):
     """The committed example map (its worker thread included) and a script with knobs, CV
     and a gate, on 0.75 s of audio."""

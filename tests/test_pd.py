@@ -196,33 +196,115 @@ def _switch_block(out: np.ndarray, before: np.ndarray, block: int) -> int:
     return int(np.argmax(differs)) // block
 
 
-def test_load_swaps_models_between_blocks_while_playing(pd_binary, external, tmp_path, tiny):
-    """In real time, `load` returns at once; the new model plays, from a fresh start, from
-    the block after the loader finished, and the old one up to it: no gap, no glitch."""
+FADE = int(0.005 * RATE)  # neurorave::kSwapFadeSeconds at Pd's rate
+
+
+def _swapped(old: np.ndarray, fresh: np.ndarray, start: int, latency: int,
+             block: int = 64) -> np.ndarray:
+    """What neurorave::ModelSwap plays: `old` until the new model (fed from `start`, its
+    output `fresh`) has played its primed silence, then an equal-power crossfade of FADE
+    samples from the next block boundary on, then `fresh`."""
+    fade_start = start + -(-latency // block) * block
+    out = old.copy()
+    angle = (np.arange(FADE) + 0.5) / FADE * np.pi / 2
+    end = min(fade_start + FADE, len(old))
+    k = end - fade_start
+    out[fade_start:end] = (np.cos(angle[:k]) * old[fade_start:end]
+                           + np.sin(angle[:k]) * fresh[fade_start - start:end - start])
+    out[end:] = fresh[end - start:]
+    return out
+
+
+def test_load_swaps_models_with_a_crossfade_while_playing(pd_binary, external, tmp_path,
+                                                           tiny):
+    """In real time, `load` returns at once; the old model plays on until the new one,
+    fed from the block after the loader finished, sounds; then a crossfade: no gap."""
     other = export_random(tmp_path, "tiny", causal=False, seed=5)
     audio = _input(1000, 16)  # one second: the load finishes well inside it
     out, log = _play(pd_binary, external, tmp_path, tiny.path, audio,
                      events=[(640, f"load {other.path}")], realtime=True)
     assert not _errors(log), log
     first = neurorave.Engine(tiny.path, smoothing_ms=10.0).process(audio)
-    switch = _switch_block(out, first, 64) * 64
-    assert 640 <= switch < len(audio) - 64 * 10
-    fresh = neurorave.Engine(other.path, smoothing_ms=10.0).process(audio[switch:])
-    np.testing.assert_allclose(out[switch:], fresh, atol=1e-5, rtol=0)
+    latency = neurorave.Engine(other.path).latency
+    fade_start = _switch_block(out, first, 64) * 64
+    start = fade_start - -(-latency // 64) * 64
+    assert 640 <= start < len(audio) - 64 * 10
+    fresh = neurorave.Engine(other.path, smoothing_ms=10.0).process(audio[start:])
+    np.testing.assert_allclose(out, _swapped(first, fresh, start, latency), atol=1e-5, rtol=0)
 
 
-def test_offline_load_plays_from_the_next_block(pd_binary, external, tmp_path, tiny):
+def test_offline_load_crossfades_from_the_next_block(pd_binary, external, tmp_path, tiny):
     """`offline 1` (rendering faster than real time): `load` waits for the file, so the
-    new model starts exactly at the block after the message."""
+    new model starts exactly at the block after the message, and fades in once it sounds."""
     other = export_random(tmp_path, "tiny", causal=False, seed=5)
     audio = _input(300, 16)
     out, log = _play(pd_binary, external, tmp_path, tiny.path, audio, before=["offline 1"],
                      events=[(640, f"load {other.path}")])
     assert not _errors(log), log
     first = neurorave.Engine(tiny.path, smoothing_ms=10.0).process(audio)
-    np.testing.assert_allclose(out[:640], first[:640], atol=1e-5, rtol=0)
     fresh = neurorave.Engine(other.path, smoothing_ms=10.0).process(audio[640:])
-    np.testing.assert_allclose(out[640:], fresh, atol=1e-5, rtol=0)
+    latency = neurorave.Engine(other.path).latency
+    expected = _swapped(first, fresh, 640, latency)
+    np.testing.assert_allclose(out, expected, atol=1e-5, rtol=0)
+    # Reloading the same file: no hole either (the old model played on through its
+    # primed silence).
+    same, log = _play(pd_binary, external, tmp_path, tiny.path, audio, before=["offline 1"],
+                      events=[(640, f"load {tiny.path}")])
+    assert not _errors(log), log
+    again = neurorave.Engine(tiny.path, smoothing_ms=10.0).process(audio[640:])
+    np.testing.assert_allclose(same, _swapped(first, again, 640, 16), atol=1e-5, rtol=0)
+
+
+def _silent_blocks(out: np.ndarray, skip: int, block: int = 64) -> float:
+    """The share of `block`-sample blocks after `skip` samples that are exact zeros."""
+    blocks = out[skip: skip + (len(out) - skip) // block * block].reshape(-1, block)
+    return float(np.mean(np.all(blocks == 0.0, axis=1)))
+
+
+def test_realtime_threaded_plays_ten_seconds_without_underrun(pd_binary, external, tmp_path,
+                                                              tiny):
+    """Pd's real-time scheduler (no -batch) computes every due block back to back after
+    each sleep; -threaded runs ahead by Pd's scheduler advance, so nothing is late."""
+    engine = neurorave.Engine(tiny.path, smoothing_ms=10.0)
+    audio = _input(10 * RATE // 16, 16)
+    end = len(audio) - 64 * 20
+    out, log = _play(pd_binary, external, tmp_path, tiny.path, audio, flags="-threaded",
+                     events=[(end, "info")], realtime=True)
+    assert not _errors(log), log
+    assert "nr-out: info playback threaded" in log, log
+    latency = int(re.search(r"nr-out: info latency (\d+)", log).group(1))
+    budget = int(re.search(r"nr-out: info budget (\d+)", log).group(1))
+    assert latency == engine.latency + budget
+    assert "nr-out: info underruns 0" in log, log
+    silent = _silent_blocks(out[:end], latency)
+    print(f"real-time Pd -threaded: budget {budget} samples, latency {latency}, "
+          f"{100 * silent:.2f}% of 64-sample blocks silent")
+    assert silent == 0.0
+    # Nothing late means nothing lost: the Player's output, `latency` samples later.
+    reference = engine.process(audio)
+    np.testing.assert_allclose(out[latency:end], reference[engine.latency:end - budget],
+                               atol=1e-5, rtol=0)
+
+
+def test_realtime_loads_every_half_second_leave_no_hole(pd_binary, external, tmp_path, tiny):
+    """`load` every 0.5 s while playing, alternating two models (and reloading the same
+    file): never a block of exact silence, and every swap as smooth as the sound itself."""
+    other = export_random(tmp_path, "tiny", causal=True, seed=5)
+    audio = _input(6 * RATE // 16, 16)
+    half = RATE // 2
+    events = [(k * half, f"load {other.path if k % 3 else tiny.path}")
+              for k in range(1, 11)]
+    out, log = _play(pd_binary, external, tmp_path, tiny.path, audio, events=events,
+                     realtime=True)
+    assert not _errors(log), log
+    latency = neurorave.Engine(tiny.path).latency
+    silent = _silent_blocks(out, latency)
+    print(f"real-time Pd, load every 0.5 s: {100 * silent:.2f}% of 64-sample blocks silent")
+    assert silent == 0.0
+    own = max(np.abs(np.diff(neurorave.Engine(p, smoothing_ms=10.0).process(audio))).max()
+              for p in (tiny.path, other.path))
+    steps = np.abs(np.diff(out[latency:]))
+    assert steps.max() <= own, (steps.max(), own)
 
 
 def test_info_latency_and_bypass(pd_binary, external, tmp_path, tiny):
@@ -274,8 +356,8 @@ def test_generate_mode_equals_the_core_player(pd_binary, external, tmp_path, tin
 
 
 def test_phrase_and_threaded_generation(pd_binary, external, tmp_path, tiny_prior):
-    """`phrase` at an exact block starts a new phrase; -threaded generates the same, a block
-    later."""
+    """`phrase` at an exact block starts a new phrase; -threaded generates the same, its
+    latency budget later."""
     player = _core.Player(str(tiny_prior))
     player.set_smoothing_ms(10.0)
     names = [d["name"] for d in player.info["descriptors"]]
@@ -300,9 +382,10 @@ def test_phrase_and_threaded_generation(pd_binary, external, tmp_path, tiny_prio
     np.testing.assert_allclose(out, reference, atol=1e-5, rtol=0)
     threaded, log = _play(pd_binary, external, tmp_path, tiny_prior, silence,
                           before=["offline 1", *settings], flags="-threaded",
-                          events=[(start, "phrase")])
+                          events=[(start, "phrase"), (start + 64, "info")])
     assert not _errors(log), log
-    np.testing.assert_allclose(threaded[64:], reference[:-64], atol=1e-5, rtol=0)
+    extra = int(re.search(r"nr-out: info budget (\d+)", log).group(1))
+    np.testing.assert_allclose(threaded[extra:], reference[:-extra], atol=1e-5, rtol=0)
 
 
 def test_generate_without_a_prior_is_an_error_naming_the_file(pd_binary, external, tmp_path,
@@ -327,7 +410,8 @@ def test_threaded_offline_output_equals_the_python_engine_a_block_later(
                      events=[(block, "latency"), (2 * block, "info")])
     assert not _errors(log), log
     reported = int(re.search(r"nr-out: latency (\d+)", log).group(1))
-    assert reported == engine.latency + block
+    budget = int(re.search(r"nr-out: info budget (\d+)", log).group(1))
+    assert reported == engine.latency + budget and budget >= block
     assert "nr-out: info threaded 1" in log and "nr-out: info underruns 0" in log
     reference = engine.process(audio, {"rms": -12.0})
     assert np.abs(reference).max() > 1e-3

@@ -5,13 +5,15 @@
 
 #include "neurorave/engine.hpp"
 #include "neurorave/error.hpp"
+#include "neurorave/host_player.hpp"
 
 namespace neurorave {
 
 LoadResult load_player(const std::string& path) {
-  LoadResult result{path, nullptr, {}};
+  LoadResult result{path, nullptr, {}, 0.0};
   try {
     result.player = std::make_unique<Player>(Engine::load(path));
+    result.frame_seconds = measure_frame_seconds(*result.player);
   } catch (const ModelError& e) {
     result.error = e.what();  // names the file already
   } catch (const std::exception& e) {

@@ -27,13 +27,8 @@ bool GateInput::rising(float volts) {
 }
 
 ModuleVoice::ModuleVoice(std::unique_ptr<Player> player, CvConvention convention,
-                         int threaded_block)
-    : player_(player.get()), convention_(convention) {
-  if (threaded_block > 0)
-    threaded_ = std::make_unique<ThreadedPlayer>(std::move(player), threaded_block);
-  else
-    own_player_ = std::move(player);
-}
+                         const Playback& playback)
+    : host_(std::move(player), playback), player_(&host_.player()), convention_(convention) {}
 
 void ModuleVoice::set_panel(int descriptor, const PanelControl& control) {
   if (descriptor < 0 || descriptor >= descriptors()) return;
@@ -80,17 +75,9 @@ void ModuleVoice::process(const float* in, float* out, int n, const VoiceGates& 
     if (mode_ != VoiceMode::generate) set_mode(VoiceMode::generate);
     player_->new_phrase();
   }
-  if (!threaded_) {
-    player_->process(in, out, n);
-    return;
-  }
-  const int block = threaded_->latency() - player_->latency();
-  for (int done = 0; done < n; done += block)
-    threaded_->process(in + done, out + done, std::min(block, n - done));
+  host_.process(in, out, n);
 }
 
-void ModuleVoice::wait_until_idle() const {
-  if (threaded_) threaded_->wait_until_idle();
-}
+void ModuleVoice::wait_until_idle() const { host_.wait_until_idle(); }
 
 }  // namespace neurorave

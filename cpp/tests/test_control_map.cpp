@@ -204,4 +204,15 @@ TEST_CASE("a bad script names the file, the key and the problem") {
   CHECK(script_error("").find("script.json: not valid JSON") == 0);
 }
 
+TEST_CASE("scripted loads: [seconds, model] in time order") {
+  const auto script = parse_control_script(
+      R"({"loads": [[0.5, "a.nrv"], [1.5, "b.nrv"]]})", "script.json");
+  REQUIRE(script.loads.size() == 2);
+  CHECK(script.loads[0].time == doctest::Approx(0.5));
+  CHECK(script.loads[1].path == "b.nrv");
+  CHECK(script_error(R"({"loads": [[1.0, "a.nrv"], [0.5, "b.nrv"]]})")
+            .find("script.json: loads[1]: load times must not decrease") == 0);
+  CHECK(script_error(R"({"loads": [[1.0]]})").find("script.json: loads[0]: expected") == 0);
+}
+
 }  // TEST_SUITE

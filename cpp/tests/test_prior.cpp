@@ -298,7 +298,8 @@ TEST_CASE("a threaded voice plays what the voice plays, one block later") {
   const int block = 128;
   ModuleVoice direct(std::make_unique<Player>(Engine::load(file.path())));
   ModuleVoice threaded(std::make_unique<Player>(Engine::load(file.path())),
-                       neurorave::CvConvention::bipolar_5v, block);
+                       neurorave::CvConvention::bipolar_5v,
+                       neurorave::Playback{true, block, block, 0.0});
   CHECK(threaded.latency() == direct.latency() + block);
   const auto in = neurorave_tests::test_signal(40 * block);
   std::vector<float> a(in.size()), b(in.size());

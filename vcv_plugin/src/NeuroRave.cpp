@@ -1,8 +1,10 @@
 // The NeuroRave module: wiring between Rack's ports and params and neurorave::ModuleVoice,
-// which holds all of the module's logic (panel mappings, gates, modes, inference on a
-// worker thread). Rack calls process() once per sample; the module gathers kBlock samples
-// and plays them through the voice as one block, so the voice's worker wakes once per
-// block, at kBlock samples of extra latency (reported on the display).
+// which holds all of the module's logic (panel mappings, gates, modes), played through a
+// neurorave::ModelSwap (models swapped with a crossfade, never a hole). Rack calls
+// process() once per sample; the module gathers kBlock samples and plays them through the
+// voice as one block, at kBlock samples of extra latency (reported on the display).
+// Rack steps its engine in bursts (one per audio-device buffer); VoiceLoader chooses for
+// that burst whether the model plays in the engine thread or on a worker running ahead.
 
 #include <array>
 #include <cstdlib>
@@ -21,9 +23,13 @@ namespace {
 
 constexpr int kSlots = 6;    // descriptor controls on the panel
 constexpr int kBlock = 32;   // samples per voice call, and the voice's worker block
+// The model this module plays until another is chosen: shipped in the plugin's res/.
+const char* const kDefaultModel = "res/default.nrv";
 constexpr float kAudioVolts = 5.0f;  // Rack audio is +-5 V; the model plays +-1
 
 const char* const kModeNames[] = {"transfer", "follow", "generate"};
+// The patch's names for Inference (voice_loader.hpp), in its order.
+const char* const kInferenceNames[] = {"auto", "engine", "worker"};
 
 // A knob whose tooltip and typed-in value are the descriptor's physical value (dB, Hz,
 // ...) over the loaded model's range; the param itself stays 0..1.
@@ -38,10 +44,6 @@ struct DescriptorQuantity : engine::ParamQuantity {
   }
 };
 
-std::string file_stem(const std::string& path) {
-  const std::string name = system::getFilename(path);
-  return name.substr(0, name.rfind('.'));
-}
 
 }  // namespace
 
@@ -76,6 +78,7 @@ struct NeuroRave : engine::Module {
     configLight(FOLLOW_LIGHT, "Follow");
     configLight(GENERATE_LIGHT, "Generate");
     configLight(READY_LIGHT, "Model playing");
+    load(loader.default_path());  // until the patch or the menu names another
   }
 
   // UI thread: names, units and ranges of the slots from `info` (unused slots say so).
@@ -83,8 +86,10 @@ struct NeuroRave : engine::Module {
     for (int i = 0; i < kSlots; ++i) {
       auto* knob = dynamic_cast<DescriptorQuantity*>(paramQuantities[KNOB_PARAM + i]);
       const bool used = i < static_cast<int>(info.descriptors.size());
-      const std::string name = used ? info.descriptors[i].name : "Slot " + std::to_string(i + 1);
-      knob->name = used ? name : name + " (unused by this model)";
+      // An unused slot's panel label is its number alone (the tooltip says more).
+      const std::string name = used ? info.descriptors[i].name : std::to_string(i + 1);
+      knob->name = used ? name : "Slot " + name + " (unused by this model)";
+      slot_titles[i] = name.substr(0, 10);
       knob->unit = used && !info.descriptors[i].unit.empty() ? " " + info.descriptors[i].unit : "";
       knob->minimum = used ? info.descriptors[i].minimum : 0.0f;
       knob->maximum = used ? info.descriptors[i].maximum : 1.0f;
@@ -94,10 +99,8 @@ struct NeuroRave : engine::Module {
     }
   }
 
-  // UI thread: refreshes the labels when a load finished since the last call; frees a
-  // model the audio thread retired (never on the audio thread).
+  // UI thread: refreshes the labels when a load finished since the last call.
   void ui_step() {
-    loader.handover().collect();
     const long version = loader.version();
     if (version == labelled_version) return;
     labelled_version = version;
@@ -108,10 +111,10 @@ struct NeuroRave : engine::Module {
   neurorave::CvConvention convention() const {
     return unipolar_cv ? neurorave::CvConvention::unipolar_10v : neurorave::CvConvention::bipolar_5v;
   }
-  void load(const std::string& path) { loader.load(path, convention()); }
+  void load(const std::string& path) { loader.load(path, convention(), inference); }
 
   void process(const ProcessArgs& args) override {
-    if (fill == 0) start_block();
+    if (fill == 0) start_block(args);
     in[fill] = inputs[AUDIO_INPUT].getVoltage() / kAudioVolts;
     follow_volts[fill] = inputs[FOLLOW_INPUT].getVoltage();
     phrase_volts[fill] = inputs[PHRASE_INPUT].getVoltage();
@@ -123,34 +126,48 @@ struct NeuroRave : engine::Module {
   }
 
   // Audio thread, once per block: a freshly loaded voice, panel controls, mode switch.
-  void start_block() {
-    if (loader.handover().swap_into(voice)) applied_switch = -1;
+  void start_block(const ProcessArgs& args) {
+    // The burst the voice must be ready for: the engine's block (one device buffer).
+    loader.set_timing(APP->engine->getBlockFrames(), static_cast<int>(args.sampleRate + 0.5f));
+    auto& swap = loader.swap();
+    if (swap.take_offer()) {  // a new voice: it plays the mode the module plays now
+      neurorave::ModuleVoice* fresh = swap.incoming() ? swap.incoming() : swap.current();
+      if (fresh == swap.current()) {
+        applied_switch = -1;  // the first voice: the switch sets its mode below
+      } else {
+        fresh->set_mode(swap.current()->mode());
+      }
+    }
+    neurorave::ModuleVoice* voice = swap.current();
     if (!voice) return;
-    const int slots = std::min(kSlots, voice->descriptors());
-    for (int i = 0; i < slots; ++i) {
-      neurorave::PanelControl control;
-      control.knob = params[KNOB_PARAM + i].getValue();
-      control.cv_volts = inputs[CV_INPUT + i].getVoltage();
-      control.attenuverter = params[AMOUNT_PARAM + i].getValue();
-      voice->set_panel(i, control);
-    }
+    const float temperature = params[TEMPERATURE_PARAM].getValue();
     const int position = static_cast<int>(params[MODE_PARAM].getValue() + 0.5f);
-    if (position != applied_switch) {  // the switch sets the mode; gates change it later
-      voice->set_mode(static_cast<neurorave::VoiceMode>(position));
-      applied_switch = position;
-    }
-    voice->set_temperature(params[TEMPERATURE_PARAM].getValue());
+    const bool switched = position != applied_switch;  // the switch sets the mode; gates change it later
+    applied_switch = position;
+    swap.for_each([&](neurorave::ModuleVoice& v) {
+      const int slots = std::min(kSlots, v.descriptors());
+      for (int i = 0; i < slots; ++i) {
+        neurorave::PanelControl control;
+        control.knob = params[KNOB_PARAM + i].getValue();
+        control.cv_volts = inputs[CV_INPUT + i].getVoltage();
+        control.attenuverter = params[AMOUNT_PARAM + i].getValue();
+        v.set_panel(i, control);
+      }
+      if (switched) v.set_mode(static_cast<neurorave::VoiceMode>(position));
+      v.set_temperature(temperature);
+    });
   }
 
   void play_block() {
-    if (!voice) {
-      out.fill(0.0f);
-      return;
-    }
+    auto& swap = loader.swap();
     neurorave::VoiceGates gates;
     if (inputs[FOLLOW_INPUT].isConnected()) gates.follow = follow_volts.data();
     if (inputs[PHRASE_INPUT].isConnected()) gates.phrase = phrase_volts.data();
-    voice->process(in.data(), out.data(), kBlock, gates);
+    swap.process(out.data(), kBlock, [&](neurorave::ModuleVoice& v, float* o) {
+      v.process(in.data(), o, kBlock, gates);
+    });
+    neurorave::ModuleVoice* voice = swap.current();
+    if (!voice) return;
     const int mode = static_cast<int>(voice->mode());
     for (int m = 0; m < 3; ++m) lights[TRANSFER_LIGHT + m].setBrightness(m == mode ? 1.0f : 0.0f);
     lights[READY_LIGHT].setBrightness(1.0f);
@@ -161,25 +178,36 @@ struct NeuroRave : engine::Module {
   json_t* dataToJson() override {
     json_t* root = json_object();
     const auto status = loader.status();
-    if (status.loaded) json_object_set_new(root, "model", json_string(status.path.c_str()));
+    // The default model is not saved: the patch plays whatever default this plugin has.
+    if (status.loaded && status.path != loader.default_path())
+      json_object_set_new(root, "model", json_string(status.path.c_str()));
     json_object_set_new(root, "unipolarCv", json_boolean(unipolar_cv));
+    json_object_set_new(root, "inference", json_string(kInferenceNames[static_cast<int>(inference)]));
     return root;
   }
 
   void dataFromJson(json_t* root) override {
     if (json_t* unipolar = json_object_get(root, "unipolarCv")) unipolar_cv = json_boolean_value(unipolar);
+    const Inference before = inference;
+    if (const char* name = json_string_value(json_object_get(root, "inference")))
+      for (int i = 0; i < 3; ++i)
+        if (std::string(name) == kInferenceNames[i]) inference = static_cast<Inference>(i);
     const char* model = json_string_value(json_object_get(root, "model"));  // null if absent
-    if (model != nullptr && *model != '\0') load(model);
+    if (model != nullptr && *model != '\0')
+      load(model);
+    else if (inference != before)
+      load(loader.default_path());
   }
 
-  // The loader is declared before the voice: the voice (and its worker) goes first.
-  VoiceLoader loader{kBlock};
+  VoiceLoader loader{kBlock, static_cast<int>(neurorave::kSwapFadeSeconds * 44100),
+                     asset::plugin(pluginInstance, kDefaultModel)};
   bool unipolar_cv = false;  // CV inputs swing 0..10 V instead of -5..+5 V
+  Inference inference = Inference::automatic;
   std::atomic<int> playing_mode{0};
   std::atomic<long> underruns{0};
+  std::array<std::string, kSlots> slot_titles;  // the panel's label above each column
 
  private:
-  std::unique_ptr<neurorave::ModuleVoice> voice;  // the audio thread's
   std::array<float, kBlock> in{}, out{}, follow_volts{}, phrase_volts{};
   int fill = 0;
   int applied_switch = -1;
@@ -228,21 +256,17 @@ struct StatusDisplay : app::LedDisplay {
   std::vector<std::string> lines() const {
     if (!module) return {"NeuroRave", "no model: right-click,", "Load model..."};
     const auto status = module->loader.status();
-    std::vector<std::string> text;
-    if (!status.loaded) text.push_back(status.loading ? "loading..." : "no model: right-click > Load");
+    std::vector<std::string> text = VoiceLoader::status_lines(status, kBlock);
     if (status.loaded) {
       const auto& info = status.info;
-      const int latency = status.voice_latency + kBlock;
-      text.push_back(file_stem(status.path) + (status.loading ? " (loading...)" : ""));
-      text.push_back(string::f("latency %d smp, %.1f ms", latency, 1000.0f * latency / info.sample_rate));
       std::string mode = kModeNames[module->playing_mode.load()];
       const bool wants_generate = module->params[NeuroRave::MODE_PARAM].getValue() > 1.5f;
       if (wants_generate && !info.has_prior) mode += " | no prior to generate";
       if (static_cast<int>(APP->engine->getSampleRate()) != info.sample_rate)
         mode += string::f(" | set engine to %d Hz", info.sample_rate);
-      text.push_back(mode);
+      if (const long late = module->underruns.load()) mode += string::f(" | %ld late", late);
+      text.insert(text.begin() + 2, mode);
     }
-    if (!status.error.empty()) text.push_back("error: " + status.error);
     return text;
   }
 
@@ -348,7 +372,7 @@ struct NeuroRaveWidget : app::ModuleWidget {
     if (auto* module = dynamic_cast<NeuroRave*>(this->module)) {
       module->ui_step();
       for (int i = 0; i < kSlots; ++i)
-        slot_labels[i]->text = module->paramQuantities[NeuroRave::KNOB_PARAM + i]->name.substr(0, 10);
+        slot_labels[i]->text = module->slot_titles[i];
     }
     ModuleWidget::step();
   }
@@ -367,6 +391,15 @@ struct NeuroRaveWidget : app::ModuleWidget {
         [=](size_t unipolar) {
           module->unipolar_cv = unipolar != 0;
           const auto now = module->loader.status();  // the voice takes it when built
+          if (now.loaded) module->load(now.path);
+        }));
+    menu->addChild(createIndexSubmenuItem(
+        "Model runs", {"Automatic (by the engine's block size)", "In Rack's engine thread",
+                       "On a worker thread, ahead by a latency budget"},
+        [=] { return static_cast<size_t>(module->inference); },
+        [=](size_t choice) {
+          module->inference = static_cast<Inference>(choice);
+          const auto now = module->loader.status();
           if (now.loaded) module->load(now.path);
         }));
   }

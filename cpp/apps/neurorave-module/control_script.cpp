@@ -89,7 +89,7 @@ float ControlScript::gate_at(int channel, double time) const {
 ControlScript parse_control_script(const std::string& text, const std::string& file) {
   const JsonReader reader(file);
   const json root = reader.parse(text);
-  reader.expect_object(root, "", {"block", "gate_volts", "knobs", "cv", "gates"});
+  reader.expect_object(root, "", {"block", "gate_volts", "knobs", "cv", "gates", "loads"});
   ControlScript script;
   script.file = file;
   if (root.contains("block")) script.block = reader.integer(root["block"], "block", 1, 8192);
@@ -97,6 +97,19 @@ ControlScript parse_control_script(const std::string& text, const std::string& f
     script.gate_volts = static_cast<float>(reader.number(root["gate_volts"], "gate_volts", 0, 12));
   if (root.contains("knobs")) script.knobs = curves(reader, root["knobs"], "knobs", 0.0, 1.0);
   if (root.contains("cv")) script.cv = curves(reader, root["cv"], "cv", -12.0, 12.0);
+  if (root.contains("loads")) {
+    const json& loads = root["loads"];
+    if (!loads.is_array()) reader.fail("loads", "expected a list of [seconds, model path]");
+    for (size_t i = 0; i < loads.size(); ++i) {
+      const std::string at = "loads[" + std::to_string(i) + "]";
+      if (!loads[i].is_array() || loads[i].size() != 2)
+        reader.fail(at, "expected [seconds, model path], got " + loads[i].dump());
+      const double time = reader.number(loads[i][0], at, 0.0, kMaxSeconds);
+      if (!script.loads.empty() && time < script.loads.back().time)
+        reader.fail(at, "load times must not decrease");
+      script.loads.push_back({time, reader.string(loads[i][1], at)});
+    }
+  }
   if (root.contains("gates")) {
     const json& gates = root["gates"];
     if (!gates.is_object()) reader.fail("gates", "expected an object: channel -> pulses");

@@ -30,6 +30,12 @@ struct Pulse {
   double length = 0.0;  // seconds
 };
 
+// A model loaded while playing, as `load` does live (SIGHUP in the live program).
+struct ScriptedLoad {
+  double time = 0.0;  // seconds
+  std::string path;
+};
+
 struct ControlScript {
   std::string file;
   int block = 0;              // samples per loop period; 0: the map's audio.period
@@ -37,6 +43,7 @@ struct ControlScript {
   std::map<int, Curve> knobs;                // board knob index -> 0..1
   std::map<int, Curve> cv;                   // input channel -> volts
   std::map<int, std::vector<Pulse>> gates;   // input channel -> pulses
+  std::vector<ScriptedLoad> loads;           // in time order
 
   // Volts on gate `channel` at `time`: gate_volts inside a pulse, else 0.
   float gate_at(int channel, double time) const;

@@ -91,7 +91,9 @@ ControlMap control_map(const Options& options) {
 }
 
 std::atomic<bool> stop_requested{false};
+std::atomic<bool> reload_requested{false};
 extern "C" void on_signal(int) { stop_requested.store(true); }
+extern "C" void on_reload(int) { reload_requested.store(true); }
 
 void warn(const std::string& problem) {
   if (!problem.empty()) std::fprintf(stderr, "neurorave-module: warning: %s\n", problem.c_str());
@@ -116,6 +118,7 @@ void run_live(const Options& options, const ControlMap& map) {
   std::exception_ptr failure;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGHUP, on_reload);  // reload the map's model file (e.g. after replacing it)
   std::thread audio([&] {
     try {
       if (options.rt_priority > 0) warn(make_realtime(options.rt_priority));
@@ -126,6 +129,15 @@ void run_live(const Options& options, const ControlMap& map) {
     finished.store(true);
   });
   while (!finished.load()) {  // the display runs here, off the audio thread
+    if (reload_requested.exchange(false)) {
+      try {  // the old model plays on until the new one sounds, then a crossfade
+        loop.load(map.model);
+        std::fprintf(stderr, "neurorave-module: reloading %s\n", map.model.c_str());
+      } catch (const std::exception& e) {
+        warn(std::string("reload: ") + e.what() + " (the old model plays on)");
+      }
+    }
+    loop.collect();  // frees a model a swap retired, here rather than on the audio thread
     hardware.display(loop.status(xruns.load()));
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }

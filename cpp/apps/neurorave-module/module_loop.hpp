@@ -11,6 +11,7 @@
 
 #include "control_map.hpp"
 #include "hardware.hpp"
+#include "neurorave/model_swap.hpp"
 #include "neurorave/module_voice.hpp"
 
 namespace neurorave::module {
@@ -22,15 +23,29 @@ class ModuleLoop {
   explicit ModuleLoop(const ControlMap& map);
 
   const ControlMap& map() const { return map_; }
-  const ModuleVoice& voice() const { return *voice_; }
-  int sample_rate() const { return voice_->info().sample_rate; }
+  // The playing voice. Only before the audio runs, or on the audio thread: a swap
+  // replaces it there.
+  const ModuleVoice& voice() { return *swap_.current(); }
+  int sample_rate() const { return sample_rate_; }
+
+  // Not the audio thread: loads `path` (throws neurorave::ModelError), checks it against
+  // the map and the playing model (the same descriptors in the same order, the same
+  // rate; throws MapError) and offers it. The playing model goes on until the new one,
+  // fed the same input from the next period, sounds; then a crossfade
+  // (neurorave::ModelSwap), so a reload never leaves a hole.
+  void load(const std::string& path);
+  // Not the audio thread (the display's, or the offline loop between periods): frees
+  // the model a swap retired.
+  void collect() { swap_.collect(); }
 
   // Real-time safe: `in` holds frames x audio.input_channels samples, `out` frames x
   // audio.output_channels (both interleaved); any frames >= 0.
   void process(const float* in, float* out, int frames, const Hardware& hardware);
   // Not real-time: waits for the model's worker (threaded mode) to catch up, so that an
   // offline render does not depend on the machine's speed.
-  void wait_until_idle() const { voice_->wait_until_idle(); }
+  void wait_until_idle() {
+    swap_.for_each([](ModuleVoice& voice) { voice.wait_until_idle(); });
+  }
 
   // Any thread (the display's): what the audio thread last published.
   Status status(long xruns) const;
@@ -44,10 +59,17 @@ class ModuleLoop {
   void read_panel(const float* in, int frames, const Hardware& hardware);
   void read_gate(const ChannelSource& gate, const float* in, int frames,
                  std::vector<float>& volts) const;
+  ModuleLoop(const ControlMap& map, std::unique_ptr<ModuleVoice> first);
+  void publish();
 
   ControlMap map_;
-  std::unique_ptr<ModuleVoice> voice_;
+  int sample_rate_ = 0;
+  std::vector<DescriptorInfo> descriptors_;  // the first model's; every later one's too
+  neurorave::ModelSwap<ModuleVoice> swap_;
   std::vector<Route> routes_;
+  // What the display reads, published by the audio thread after every period.
+  std::unique_ptr<std::atomic<float>[]> values_;
+  std::atomic<long> underruns_{0};
   std::vector<float> audio_in_, audio_out_, follow_volts_, phrase_volts_;
   // The voice's mode as of the last period: gates change it on the audio thread.
   std::atomic<VoiceMode> published_mode_{VoiceMode::transfer};

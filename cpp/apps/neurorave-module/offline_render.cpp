@@ -98,9 +98,16 @@ void render_offline(const ControlMap& map, const ControlScript& script,
   std::vector<float> out(static_cast<size_t>(block) * outs);
   Audio output{input.sample_rate, 1, {}};
   output.samples.reserve(static_cast<size_t>(input.frames()));
+  size_t next_load = 0;
   for (long start = 0; start < input.frames(); start += block) {
     const int frames = static_cast<int>(std::min<long>(block, input.frames() - start));
-    move_knobs(script, start / static_cast<double>(input.sample_rate), hardware);
+    const double now = start / static_cast<double>(input.sample_rate);
+    // A scripted load is offered at the first block at or after its time; the new model
+    // hears the input from that block on and takes over once it sounds.
+    for (; next_load < script.loads.size() && script.loads[next_load].time <= now; ++next_load)
+      loop.load(script.loads[next_load].path);
+    loop.collect();
+    move_knobs(script, now, hardware);
     loop.process(channels.fill(start, frames), out.data(), frames, hardware);
     loop.wait_until_idle();
     for (int i = 0; i < frames; ++i)

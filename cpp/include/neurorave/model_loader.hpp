@@ -25,6 +25,9 @@ struct LoadResult {
   std::string path;
   std::unique_ptr<Player> player;  // null when the file could not be used
   std::string error;               // then: the file and the problem, e.g. "m.nrv: truncated"
+  // Seconds one model frame costs on this machine (measure_frame_seconds), for a host to
+  // choose how to play it (choose_playback); measured here, off the audio thread.
+  double frame_seconds = 0.0;
 };
 
 // Loads `path` at once, on the caller's thread: what the loader's worker does with a

@@ -5,8 +5,8 @@
 
 #include <memory>
 
+#include "neurorave/host_player.hpp"
 #include "neurorave/player.hpp"
-#include "neurorave/threaded_player.hpp"
 
 namespace neurorave {
 
@@ -57,18 +57,19 @@ class GateInput {
 
 class ModuleVoice {
  public:
-  // `threaded_block` > 0 runs the model on a worker thread (ThreadedPlayer) fed in blocks
-  // of that many samples, at one block of extra latency; 0 runs it in process().
+  // `playback`: the model in process() (synchronous, the default) or on a worker thread
+  // running ahead by a latency budget (HostPlayer, choose_playback()).
   explicit ModuleVoice(std::unique_ptr<Player> player,
                        CvConvention convention = CvConvention::bipolar_5v,
-                       int threaded_block = 0);
+                       const Playback& playback = {});
 
-  const ModelInfo& info() const { return player_->info(); }
-  int latency() const { return threaded_ ? threaded_->latency() : player_->latency(); }
+  const ModelInfo& info() const { return host_.info(); }
+  int latency() const { return host_.latency(); }
+  const Playback& playback() const { return host_.playback(); }
   int descriptors() const { return static_cast<int>(info().descriptors.size()); }
   bool can_generate() const { return info().has_prior; }
-  // Blocks the worker played silence for, being late (0 unless threaded).
-  long underruns() const { return threaded_ ? threaded_->underruns() : 0; }
+  // Calls the worker was late for (0 unless threaded).
+  long underruns() const { return host_.underruns(); }
 
   // Real-time safe. Unknown descriptors are ignored; physical units reach the Player.
   void set_panel(int descriptor, const PanelControl& control);
@@ -93,9 +94,8 @@ class ModuleVoice {
   static bool rose(GateInput& gate, const float* volts, int n);
   void apply_mode();
 
-  Player* player_;  // owned by threaded_ when threaded, else by own_player_
-  std::unique_ptr<Player> own_player_;
-  std::unique_ptr<ThreadedPlayer> threaded_;
+  HostPlayer host_;
+  Player* player_;  // host_'s: control setters are atomic, the worker may be playing
   CvConvention convention_;
   VoiceMode mode_ = VoiceMode::transfer;
   GateInput follow_gate_;
