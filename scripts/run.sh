@@ -57,7 +57,7 @@ run_tests() {
   echo "== ruff"
   "$VENV/bin/ruff" check python tests
   echo "== pytest"
-  "$VENV/bin/pytest" -q tests
+  "$VENV/bin/pytest" -q --durations=20 tests
 }
 
 case "${1:-}" in

@@ -1,10 +1,15 @@
 """F-RAVE, C-RAVE and plain RAVE training as one LightningModule.
 
-Phase 1 (representation): multi-scale spectral distance + beta * KL (beta warms up). A
-latent discriminator learns, in every mode, to guess each descriptor's quantile bin from
-z: in `rave` and `crave` it is only a probe (its accuracy is logged); in `frave` the
-encoder is also pushed, with a weight that ramps in after a delay, to leave it no better
-than chance. `crave` and `frave` decoders receive the normalised descriptor curves.
+Phase 1 (representation): multi-scale spectral distance + beta * KL (beta warms up, with
+free bits per channel; the posterior mean starts scaled to the data, so the decoder meets
+a moving z from the first batch). Each batch trains on a random crop of its windows,
+encoded from one transformed copy and rebuilt as another (augment.py), and, in the
+conditioned modes, decoded once more with drawn target curves for the control loss
+(control.py). A latent discriminator learns, in every mode, to guess each descriptor's
+quantile bin from z: in `rave` and `crave` it is only a probe (its accuracy is logged);
+in `frave` the encoder is also pushed, with a weight that ramps in after a delay, to
+leave it no better than chance. `crave` and `frave` decoders receive the normalised
+descriptor curves.
 Phase 2 (adversarial fine-tuning): the encoder is frozen; a multi-scale waveform
 discriminator adds hinge and feature-matching losses to the decoder's.
 
@@ -64,6 +69,7 @@ class TrainConfig:
     beta: float = 0.01                    # KL weight after warm-up (0.1 collapses z)
     beta_warmup_steps: int = 20_000
     kl_free_bits: float = 1.0             # nats per latent channel the KL leaves unpriced
+    init_latent_scale: bool = True        # data-dependent init of the posterior mean (model.py)
     latent_weight: float = 1.0            # lambda of the confusion loss (frave)
     latent_delay_steps: int = 10_000
     latent_ramp_steps: int = 10_000
@@ -167,7 +173,7 @@ class NeuroRaveTraining(L.LightningModule):
     def on_train_start(self) -> None:
         """A new run scales its posterior mean on the first training windows (the same on
         every rank); a resumed run keeps its trained weights."""
-        if self.batches_done > 0:
+        if self.batches_done > 0 or not self.cfg.init_latent_scale:
             return
         windows = self._windows("train")
         count = min(len(windows), 4 * self.cfg.batch_size)
@@ -238,9 +244,8 @@ class NeuroRaveTraining(L.LightningModule):
                   < self.cfg.augment_probability).to(audio.device)[:, None, None]
         source = torch.where(chosen, random_transform(audio, rate, generator), audio)
         target = torch.where(chosen, random_transform(audio, rate, generator), audio)
-        source_curves, source_bins = self._measured(source)
+        _, source_bins = self._measured(source)
         target_curves, _ = self._measured(target)
-        del source_curves
         return source, source_bins, target, target_curves
 
     def training_step(self, batch, batch_idx):
