@@ -333,11 +333,12 @@ def test_train_prior_learns_resumes_and_is_exported(runs, tmp_path):
     train_prior(split, replace(cfg, steps=40), progress=False)
     assert train_prior(split, cfg, progress=False) == figures
     history = torch.load(whole / PRIOR_CHECKPOINT, weights_only=False)["history"]
-    # Measured: training NLL 0.94 -> -0.67 nats per value in 60 batches, validation (held-out
-    # instruments, 2 windows) 0.87 -> -0.50; on 17 notes it overfits soon after.
+    # Measured: validation NLL (held-out instruments, 2 windows) 1.01 -> 0.69 nats per value
+    # at best, then it overfits the 17 notes. (Before the latent carried the sound, a
+    # near-constant z made it 0.87 -> -0.50: a latent that moves is harder to predict.)
     train_nll, valid_nll = ([h[key] for h in history] for key in ("train_nll", "valid_nll"))
     assert train_nll[-1] < train_nll[0] - 0.5, train_nll
-    assert min(valid_nll) < valid_nll[0] - 0.5, valid_nll
+    assert min(valid_nll) < valid_nll[0] - 0.2, valid_nll
     a, b = (torch.load(r / PRIOR_CHECKPOINT, weights_only=False)["prior"] for r in (whole, split))
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(ValueError, match="other settings"):
