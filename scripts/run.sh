@@ -38,7 +38,7 @@ setup_python() {
   # torch is pinned to the CPU build; numpy is named explicitly.
   "$PY" -m pip install -q --disable-pip-version-check \
     "torch==2.13.0" numpy safetensors onnx onnxruntime tqdm soundfile soxr matplotlib \
-    lightning tensorboard pytest pytest-timeout ruff librosa scikit-build-core pybind11 ninja cmake
+    lightning tensorboard scipy pytest pytest-timeout ruff librosa scikit-build-core pybind11 ninja cmake
   echo "== building and installing neurorave (C++ core + Python package)"
   "$PY" -m pip install -q --disable-pip-version-check --no-build-isolation .
 }

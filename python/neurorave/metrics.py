@@ -134,24 +134,12 @@ def cosine_score(target: np.ndarray, achieved: np.ndarray) -> float:
 COVERAGE_FRACTION = 0.1   # the top and bottom tenths of the requested values
 
 
-def ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 0 .. n-1 of a flattened array; tied values share the mean of their ranks."""
-    v = np.asarray(values, np.float64).ravel()
-    order = np.argsort(v, kind="stable")
-    sorted_v = v[order]
-    # runs of equal values: each gets the mean of the positions it occupies
-    starts = np.flatnonzero(np.r_[True, sorted_v[1:] != sorted_v[:-1]])
-    ends = np.r_[starts[1:], v.size]
-    mean_rank = (starts + ends - 1) / 2.0
-    out = np.empty(v.size)
-    out[order] = np.repeat(mean_rank, ends - starts)
-    return out
-
-
 def spearman(requested: np.ndarray, achieved: np.ndarray) -> float:
     """Spearman's rank correlation (Pearson's r of the ranks); NaN when either is constant."""
+    from scipy.stats import rankdata
+
     requested, achieved = _as_pair(requested, achieved)
-    return pearson(ranks(requested), ranks(achieved))
+    return pearson(rankdata(requested.ravel()), rankdata(achieved.ravel()))
 
 
 def coverage(requested: np.ndarray, achieved: np.ndarray,
