@@ -134,6 +134,9 @@ def test_normalise_follows_the_reference():
     ours = DT.normalise(v, torch.from_numpy(degenerate)).numpy()
     expected = np.stack([D.normalise(v[i].numpy(), degenerate[i]) for i in range(2)])
     np.testing.assert_allclose(ours, expected, rtol=1e-9)
+    back = np.stack([D.denormalise(ours[i], degenerate[i]) for i in range(2)])
+    np.testing.assert_allclose(DT.denormalise(torch.from_numpy(ours), torch.from_numpy(degenerate)),
+                               back, rtol=1e-12)
     with pytest.raises(ValueError, match="ranges"):
         DT.normalise(v, torch.zeros(3, 2))
 

@@ -79,9 +79,7 @@ def sounding_frames(targets: Tensor, names: Sequence[str], ranges: Tensor,
     The requested loudness is the rms target where rms is a fader, else the reference's.
     """
     if "rms" in names:
-        row = list(names).index("rms")
-        lo, hi = ranges[row, 0], ranges[row, 1]
-        requested = lo + (targets[:, row] + 1.0) / 2.0 * (hi - lo)
+        requested = descriptors_torch.denormalise(targets, ranges)[:, list(names).index("rms")]
     else:
         requested = reference_rms_db
     return requested >= SOUNDING_GATE_DB

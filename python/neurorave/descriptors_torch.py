@@ -33,7 +33,7 @@ from . import descriptors as ref
 
 COMPUTE_DTYPE = torch.float64
 
-__all__ = ["COMPUTE_DTYPE", "analysis_step", "compute", "normalise"]
+__all__ = ["COMPUTE_DTYPE", "analysis_step", "compute", "denormalise", "normalise"]
 
 
 @lru_cache(maxsize=32)
@@ -183,23 +183,33 @@ def analysis_step(compression: int) -> int:
     return max(1, ref.window_length(compression) // (4 * int(compression)))
 
 
+def _widened(values: Tensor, ranges: Tensor) -> tuple[Tensor, Tensor]:
+    """(lo, hi - lo) per descriptor, (n, 1) in values' dtype, for ranges (n, 2) widened
+    as `descriptors._widen` widens a degenerate range (in float64, as the reference)."""
+    r = torch.as_tensor(ranges).to(device=values.device, dtype=torch.float64)
+    if r.dim() != 2 or r.shape[1] != 2 or r.shape[0] != values.shape[-2]:
+        raise ValueError(f"ranges must be ({values.shape[-2]}, 2) for values of shape "
+                         f"{tuple(values.shape)}, got {tuple(r.shape)}")
+    lo, hi = r[:, 0], r[:, 1]
+    scale = torch.maximum(torch.maximum(lo.abs(), hi.abs()), torch.ones_like(lo))
+    degenerate = ~(hi - lo > 1e-9 * scale)
+    centre, eps = 0.5 * (lo + hi), 1e-6 * scale
+    lo = torch.where(degenerate, centre - eps, lo)
+    hi = torch.where(degenerate, centre + eps, hi)
+    return lo.to(values.dtype)[:, None], (hi - lo).to(values.dtype)[:, None]
+
+
 def normalise(values: Tensor, ranges: Tensor) -> Tensor:
     """What the decoder sees: 2 (v - lo) / (hi - lo) - 1 per descriptor (not clipped).
 
     values (..., n, frames); ranges (n, 2), [lo, hi] per row, widened as
     `descriptors._widen` widens a degenerate range. Differentiable w.r.t. values.
     """
-    r = torch.as_tensor(ranges).to(device=values.device, dtype=torch.float64)
-    if r.dim() != 2 or r.shape[1] != 2 or r.shape[0] != values.shape[-2]:
-        raise ValueError(f"ranges must be ({values.shape[-2]}, 2) for values of shape "
-                         f"{tuple(values.shape)}, got {tuple(r.shape)}")
-    lo, hi = r[:, 0], r[:, 1]
-    # the widening is done in float64, as the reference does, then cast to values' dtype
-    scale = torch.maximum(torch.maximum(lo.abs(), hi.abs()), torch.ones_like(lo))
-    degenerate = ~(hi - lo > 1e-9 * scale)
-    centre, eps = 0.5 * (lo + hi), 1e-6 * scale
-    lo = torch.where(degenerate, centre - eps, lo)
-    hi = torch.where(degenerate, centre + eps, hi)
-    lo_v = lo.to(values.dtype)[:, None]
-    width = (hi - lo).to(values.dtype)[:, None]
-    return 2.0 * (values - lo_v) / width - 1.0
+    lo, width = _widened(values, ranges)
+    return 2.0 * (values - lo) / width - 1.0
+
+
+def denormalise(values: Tensor, ranges: Tensor) -> Tensor:
+    """The inverse of `normalise`: decoder units back to physical values."""
+    lo, width = _widened(values, ranges)
+    return lo + (values + 1.0) / 2.0 * width
