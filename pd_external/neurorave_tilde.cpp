@@ -125,11 +125,7 @@ Playback playback_for(const State& s, int sample_rate, double frame_seconds) {
   if (!s.want_threaded || block > neurorave::Player::kMaxBlock) return playback;
   const double advance_seconds = *get_sys_schedadvance() * 1e-6;
   const int burst = static_cast<int>(advance_seconds * sample_rate + 0.5);
-  playback.threaded = true;
-  playback.block = block;
-  playback.frame_seconds = frame_seconds;
-  playback.budget = neurorave::threaded_budget(burst, block, sample_rate, frame_seconds);
-  return playback;
+  return neurorave::threaded_playback(burst, block, sample_rate, frame_seconds);
 }
 
 // A HostPlayer for `player` as this object plays it (off the audio thread: dsp, load).

@@ -42,14 +42,22 @@ int threaded_budget(int burst, int block, int sample_rate, double frame_seconds)
   return round_up(std::max(burst, 1), block) + round_up(worker, block);
 }
 
-Playback choose_playback(int burst, int block, int sample_rate, double frame_seconds) {
+Playback threaded_playback(int burst, int block, int sample_rate, double frame_seconds) {
   Playback playback;
+  playback.threaded = true;
   playback.frame_seconds = frame_seconds;
   playback.block = std::clamp(block, 1, Player::kMaxBlock);
-  const double burst_seconds = static_cast<double>(std::max(burst, 1)) / sample_rate;
-  if (frame_seconds <= kSynchronousShare * burst_seconds) return playback;
-  playback.threaded = true;
   playback.budget = threaded_budget(burst, playback.block, sample_rate, frame_seconds);
+  return playback;
+}
+
+Playback choose_playback(int burst, int block, int sample_rate, double frame_seconds) {
+  Playback playback = threaded_playback(burst, block, sample_rate, frame_seconds);
+  const double burst_seconds = static_cast<double>(std::max(burst, 1)) / sample_rate;
+  if (frame_seconds <= kSynchronousShare * burst_seconds) {
+    playback.threaded = false;
+    playback.budget = 0;
+  }
   return playback;
 }
 

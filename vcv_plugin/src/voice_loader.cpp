@@ -121,11 +121,9 @@ void VoiceLoader::load_now(const Request& request) {
     auto playback = neurorave::choose_playback(burst_or_default, block_, rate_or_model,
                                                loaded.frame_seconds);
     if (request.inference == Inference::engine_thread) playback = neurorave::Playback{};
-    if (request.inference == Inference::worker_thread && !playback.threaded) {
-      playback.threaded = true;
-      playback.budget = neurorave::threaded_budget(burst_or_default, block_, rate_or_model,
-                                                   loaded.frame_seconds);
-    }
+    if (request.inference == Inference::worker_thread)
+      playback = neurorave::threaded_playback(burst_or_default, block_, rate_or_model,
+                                              loaded.frame_seconds);
     playback.frame_seconds = loaded.frame_seconds;
     try {  // the voice's worker thread may fail to start
       voice = std::make_unique<neurorave::ModuleVoice>(std::move(loaded.player),

@@ -37,8 +37,12 @@ double measure_frame_seconds(Player& player);
 // for the worker to wake and to play two frames, in whole calls.
 int threaded_budget(int burst, int block, int sample_rate, double frame_seconds);
 
+// Threaded, with threaded_budget(): for a host that asks for the worker (Pd's -threaded,
+// the VCV menu), or when choose_playback() finds the frame too costly.
+Playback threaded_playback(int burst, int block, int sample_rate, double frame_seconds);
+
 // Synchronous where a frame costs far less than a burst's time (kSynchronousShare),
-// otherwise threaded with threaded_budget().
+// otherwise threaded_playback().
 Playback choose_playback(int burst, int block, int sample_rate, double frame_seconds);
 
 // A Player as a host plays it. Control setters go to player() (atomic: any thread).
