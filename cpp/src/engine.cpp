@@ -1,9 +1,11 @@
 #include "neurorave/engine.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "layers/waveform_head.hpp"
 #include "network_builder.hpp"
+#include "model_limits.hpp"
 #include "prior.hpp"
 #include "neurorave/error.hpp"
 
@@ -13,27 +15,47 @@ namespace {
 
 constexpr int kFormatVersion = 1;
 
-int require_int(const ModelFile& file, const nlohmann::json& object, const char* key) {
+int require_int(const ModelFile& file, const nlohmann::json& object, const char* key,
+                int64_t low, int64_t high) {
   if (!object.contains(key) || !object[key].is_number_integer() ||
-      object[key].get<int64_t>() < 0 || object[key].get<int64_t>() > (1 << 30))
-    file.fail(std::string("description field '") + key + "' must be an integer from 0 to 2^30");
+      object[key].get<int64_t>() < low || object[key].get<int64_t>() > high)
+    file.fail(std::string("description field '") + key + "' must be an integer from " +
+              std::to_string(low) + " to " + std::to_string(high));
   return object[key].get<int>();
 }
 
+float require_value(const ModelFile& file, const nlohmann::json& value, const std::string& what) {
+  const double magnitude = value.is_number() ? std::fabs(value.get<double>()) : HUGE_VAL;
+  if (!(magnitude <= limits::kMaxDescriptorMagnitude))
+    file.fail(what + " must be a number within ±1e6");
+  return value.get<float>();
+}
+
+// The range a fader spans and the decoder normalises by: finite, ordered and wide enough
+// that normalising cannot blow a value up.
 DescriptorInfo read_descriptor(const ModelFile& file, const nlohmann::json& entry) {
   DescriptorInfo d;
   if (!entry.is_object() || !entry.contains("name") || !entry["name"].is_string())
     file.fail("a descriptor entry has no name");
   d.name = entry["name"].get<std::string>();
   d.unit = entry.value("unit", "");
+  const std::string where = "descriptor '" + d.name + "'";
   const auto& range = entry.value("range", nlohmann::json::array());
-  if (!range.is_array() || range.size() != 2 || !range[0].is_number() || !range[1].is_number() ||
-      !(range[0].get<float>() < range[1].get<float>()))
-    file.fail("descriptor '" + d.name + "' needs a range [min, max] with min < max");
-  d.minimum = range[0].get<float>();
-  d.maximum = range[1].get<float>();
-  for (const auto& edge : entry.value("bins", nlohmann::json::array()))
-    d.bins.push_back(edge.get<float>());
+  if (!range.is_array() || range.size() != 2)
+    file.fail(where + " needs a range [min, max] with min < max");
+  d.minimum = require_value(file, range[0], where + ": range min");
+  d.maximum = require_value(file, range[1], where + ": range max");
+  const float largest = std::max({1.0f, std::fabs(d.minimum), std::fabs(d.maximum)});
+  if (!(d.maximum - d.minimum >= limits::kMinRelativeSpan * largest))
+    file.fail(where + " needs a range [min, max] with min < max (and not a sliver)");
+  const auto& bins = entry.value("bins", nlohmann::json::array());
+  if (!bins.is_array() || bins.size() > limits::kMaxBins)
+    file.fail(where + ": bins must be a list of at most " + std::to_string(limits::kMaxBins));
+  for (const auto& edge : bins) {
+    d.bins.push_back(require_value(file, edge, where + ": a bin edge"));
+    if (d.bins.size() > 1 && d.bins.back() < d.bins[d.bins.size() - 2])
+      file.fail(where + ": bin edges must ascend");
+  }
   return d;
 }
 
@@ -42,24 +64,28 @@ ModelInfo read_info(const ModelFile& file) {
   if (!desc.is_object()) file.fail("model description is not a JSON object");
   ModelInfo info;
   info.path = file.path();
-  info.format_version = require_int(file, desc, "format_version");
+  info.format_version = require_int(file, desc, "format_version", 0, 1 << 30);
   if (info.format_version != kFormatVersion)
     file.fail("unsupported format version " + std::to_string(info.format_version) +
               " (this build reads version " + std::to_string(kFormatVersion) + ")");
   info.architecture = desc.value("architecture", "");
-  info.sample_rate = require_int(file, desc, "sample_rate");
-  info.compression = require_int(file, desc, "compression");
-  info.latent_size = require_int(file, desc, "latent_size");
-  if (info.sample_rate == 0 || info.compression == 0 || info.latent_size == 0)
-    file.fail("sample_rate, compression and latent_size must be positive");
+  info.sample_rate =
+      require_int(file, desc, "sample_rate", limits::kMinSampleRate, limits::kMaxSampleRate);
+  info.compression = require_int(file, desc, "compression", 1, limits::kMaxCompression);
+  info.latent_size = require_int(file, desc, "latent_size", 1, limits::kMaxLatent);
   info.causal = desc.value("causal", false);
   if (!desc.contains("latency") || !desc["latency"].is_object())
     file.fail("description has no latency section");
-  info.encode_delay_frames = require_int(file, desc["latency"], "encode_frames");
-  info.decode_delay_samples = require_int(file, desc["latency"], "decode_samples");
-  info.forward_delay_samples = require_int(file, desc["latency"], "forward_samples");
-  for (const auto& entry : desc.value("descriptors", nlohmann::json::array()))
-    info.descriptors.push_back(read_descriptor(file, entry));
+  const auto& latency = desc["latency"];
+  info.encode_delay_frames = require_int(file, latency, "encode_frames", 0, limits::kMaxHistory);
+  info.decode_delay_samples =
+      require_int(file, latency, "decode_samples", 0, limits::kMaxLatencySamples);
+  info.forward_delay_samples =
+      require_int(file, latency, "forward_samples", 0, limits::kMaxLatencySamples);
+  const auto& descriptors = desc.value("descriptors", nlohmann::json::array());
+  if (!descriptors.is_array() || descriptors.size() > limits::kMaxDescriptors)
+    file.fail("descriptors must be a list of at most " + std::to_string(limits::kMaxDescriptors));
+  for (const auto& entry : descriptors) info.descriptors.push_back(read_descriptor(file, entry));
   info.description_json = desc.dump();
   return info;
 }
@@ -94,7 +120,7 @@ std::unique_ptr<Engine> Engine::load(const std::string& path, int max_frames_per
     const auto& info = impl->info;
     if (!desc.contains("pqmf") || !desc["pqmf"].is_object()) file.fail("no pqmf section");
     NetworkBuilder build(file);
-    const int bands = require_int(file, desc["pqmf"], "bands");
+    const int bands = require_int(file, desc["pqmf"], "bands", 1, limits::kMaxBands);
     if (desc["pqmf"].at("analysis").value("op", "") != "conv" ||
         desc["pqmf"].at("synthesis").value("op", "") != "conv_transpose")
       file.fail("pqmf needs a conv analysis and a conv_transpose synthesis");
@@ -118,7 +144,7 @@ std::unique_ptr<Engine> Engine::load(const std::string& path, int max_frames_per
     if (impl->head == nullptr) file.fail("decoder does not end with a waveform_head");
     impl->info.bands = bands;
     impl->info.noise = impl->head->in_channels() == 3 * bands;
-    impl->noise_lead = require_int(file, desc, "noise_lead");
+    impl->noise_lead = require_int(file, desc, "noise_lead", 0, limits::kMaxLatencySamples);
     if (desc.contains("prior")) {
       impl->prior = Prior::read(file, info.latent_size, descriptors);
       impl->prior_frame = Vector::Zero(impl->prior->frame_size());

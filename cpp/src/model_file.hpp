@@ -1,8 +1,10 @@
 #pragma once
 // Reads an .nrv file (safetensors + JSON description) and checks every byte of it
-// before anything is built from it.
+// before anything is built from it. Sizes are checked against the file's length before
+// anything is read, and nothing beyond the header and the tensors it names is read.
 
 #include <cstdint>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -10,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 namespace neurorave {
+
+struct TensorEntry;
 
 struct TensorData {
   std::vector<int64_t> shape;
@@ -29,6 +33,14 @@ class ModelFile {
   [[noreturn]] void fail(const std::string& problem) const;
 
  private:
+  std::ifstream open(uint64_t& size) const;
+  void read_bytes(std::ifstream& in, uint64_t offset, char* into, uint64_t count) const;
+  nlohmann::json read_header(std::ifstream& in, uint64_t file_size, uint64_t& header_size) const;
+  TensorEntry tensor_entry(const std::string& name, const nlohmann::json& entry,
+                           uint64_t data_size) const;
+  void read_tensor(std::ifstream& in, uint64_t data_start, const TensorEntry& entry);
+  nlohmann::json read_description(const nlohmann::json& header) const;
+
   std::string path_;
   nlohmann::json description_;
   std::map<std::string, TensorData> tensors_;

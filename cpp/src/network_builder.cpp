@@ -3,15 +3,31 @@
 #include "layers/leaky_relu.hpp"
 #include "layers/residual.hpp"
 #include "layers/waveform_head.hpp"
+#include "model_limits.hpp"
 
 namespace neurorave {
 
-int NetworkBuilder::positive(const nlohmann::json& op, const char* key,
-                             const std::string& where) const {
-  if (!op.contains(key) || !op[key].is_number_integer() || op[key].get<int64_t>() < 1 ||
-      op[key].get<int64_t>() > (1 << 20))
-    file_.fail(where + ": '" + key + "' must be an integer from 1 to 2^20");
+int NetworkBuilder::bounded(const nlohmann::json& op, const char* key, int64_t low, int64_t high,
+                            const std::string& where) const {
+  if (!op.contains(key) || !op[key].is_number_integer() || op[key].get<int64_t>() < low ||
+      op[key].get<int64_t>() > high)
+    file_.fail(where + ": '" + key + "' must be an integer from " + std::to_string(low) +
+               " to " + std::to_string(high));
   return op[key].get<int>();
+}
+
+int NetworkBuilder::optional(const nlohmann::json& op, const char* key, int64_t high,
+                             const std::string& where) const {
+  return op.contains(key) ? bounded(op, key, 1, high, where) : 1;
+}
+
+void NetworkBuilder::check_history(int64_t channels, int64_t history,
+                                   const std::string& where) const {
+  if (history > limits::kMaxHistory || channels * history > limits::kMaxHistoryValues)
+    file_.fail(where + ": keeps " + std::to_string(history) + " samples of history over " +
+               std::to_string(channels) + " channels, beyond the loader's limits (" +
+               std::to_string(limits::kMaxHistory) + " samples, " +
+               std::to_string(limits::kMaxHistoryValues) + " values)");
 }
 
 const float* NetworkBuilder::bias(const nlohmann::json& op, int out) {
@@ -22,12 +38,13 @@ const float* NetworkBuilder::bias(const nlohmann::json& op, int out) {
 std::unique_ptr<Conv1d> NetworkBuilder::conv(const nlohmann::json& op, int in_channels,
                                              const std::string& where) {
   ConvShape s;
-  s.in = positive(op, "in", where);
-  s.out = positive(op, "out", where);
-  s.kernel = positive(op, "kernel", where);
-  s.stride = op.contains("stride") ? positive(op, "stride", where) : 1;
-  s.dilation = op.contains("dilation") ? positive(op, "dilation", where) : 1;
-  s.groups = op.contains("groups") ? positive(op, "groups", where) : 1;
+  s.in = bounded(op, "in", 1, limits::kMaxChannels, where);
+  s.out = bounded(op, "out", 1, limits::kMaxChannels, where);
+  s.kernel = bounded(op, "kernel", 1, limits::kMaxKernel, where);
+  s.stride = optional(op, "stride", limits::kMaxStride, where);
+  s.dilation = optional(op, "dilation", limits::kMaxDilation, where);
+  s.groups = optional(op, "groups", limits::kMaxChannels, where);
+  check_history(s.in, int64_t{s.kernel - 1} * s.dilation, where);
   if (s.in != in_channels)
     file_.fail(where + ": conv expects " + std::to_string(s.in) + " input channels but gets " +
                std::to_string(in_channels));
@@ -42,8 +59,10 @@ std::unique_ptr<Conv1d> NetworkBuilder::conv(const nlohmann::json& op, int in_ch
 std::unique_ptr<ConvTranspose1d> NetworkBuilder::conv_transpose(const nlohmann::json& op,
                                                                 int in_channels,
                                                                 const std::string& where) {
-  const int in = positive(op, "in", where), out = positive(op, "out", where);
-  const int kernel = positive(op, "kernel", where), stride = positive(op, "stride", where);
+  const int in = bounded(op, "in", 1, limits::kMaxChannels, where);
+  const int out = bounded(op, "out", 1, limits::kMaxChannels, where);
+  const int kernel = bounded(op, "kernel", 1, limits::kMaxKernel, where);
+  const int stride = bounded(op, "stride", 1, limits::kMaxStride, where);
   if (in != in_channels)
     file_.fail(where + ": transposed conv expects " + std::to_string(in) +
                " input channels but gets " + std::to_string(in_channels));
@@ -62,23 +81,29 @@ std::unique_ptr<Layer> NetworkBuilder::layer(const nlohmann::json& op, int in_ch
   if (kind == "conv") return conv(op, in_channels, where);
   if (kind == "conv_transpose") return conv_transpose(op, in_channels, where);
   if (kind == "leaky_relu") {
-    if (!op.contains("slope") || !op["slope"].is_number())
-      file_.fail(where + ": leaky_relu needs a numeric slope");
+    if (!op.contains("slope") || !op["slope"].is_number() ||
+        !(op["slope"].get<double>() >= limits::kMinSlope &&
+          op["slope"].get<double>() <= limits::kMaxSlope))
+      file_.fail(where + ": leaky_relu needs a slope from 0 to 1");
     return std::make_unique<LeakyRelu>(in_channels, op["slope"].get<float>());
   }
   if (kind == "residual") {
-    if (!op.contains("delay") || !op["delay"].is_number_integer() || op["delay"].get<int>() < 0)
-      file_.fail(where + ": residual needs a delay >= 0");
+    const int delay = bounded(op, "delay", 0, limits::kMaxHistory, where);
+    check_history(in_channels, delay, where);
+    if (++depth_ > limits::kMaxNesting)
+      file_.fail(where + ": residuals nested more than " + std::to_string(limits::kMaxNesting) +
+                 " deep");
     auto branch = sequence(op.value("branch", nlohmann::json::array()), in_channels,
                            where + ".branch");
+    --depth_;
     if (branch->out_channels() != in_channels)
       file_.fail(where + ": residual branch changes the channel count");
     if (branch->downsampling() != 1 || branch->upsampling() != 1)
       file_.fail(where + ": residual branch changes the frame rate");
-    return std::make_unique<Residual>(std::move(branch), op["delay"].get<int>());
+    return std::make_unique<Residual>(std::move(branch), delay);
   }
   if (kind == "waveform_head") {
-    const int bands = positive(op, "bands", where);
+    const int bands = bounded(op, "bands", 1, limits::kMaxBands, where);
     const bool noise = op.value("noise", false);
     auto head = std::make_unique<WaveformHead>(bands, noise);
     if (head->in_channels() != in_channels)
@@ -107,10 +132,18 @@ std::unique_ptr<Sequence> NetworkBuilder::sequence(const nlohmann::json& ops, in
                                                    const std::string& where) {
   if (!ops.is_array() || ops.empty()) file_.fail(where + ": expected a non-empty list of ops");
   std::vector<std::unique_ptr<Layer>> layers;
+  int64_t downsampling = 1, upsampling = 1;
   for (size_t i = 0; i < ops.size(); ++i) {
-    if (!ops[i].is_object()) file_.fail(where + "[" + std::to_string(i) + "]: not an object");
-    layers.push_back(layer(ops[i], in_channels, where + "[" + std::to_string(i) + "]"));
+    const std::string at = where + "[" + std::to_string(i) + "]";
+    if (!ops[i].is_object()) file_.fail(at + ": not an object");
+    if (++ops_ > limits::kMaxOps)
+      file_.fail(at + ": more than " + std::to_string(limits::kMaxOps) + " ops");
+    layers.push_back(layer(ops[i], in_channels, at));
     in_channels = layers.back()->out_channels();
+    downsampling *= layers.back()->downsampling();
+    upsampling *= layers.back()->upsampling();
+    if (downsampling > limits::kMaxCompression || upsampling > limits::kMaxCompression)
+      file_.fail(at + ": strides multiply beyond " + std::to_string(limits::kMaxCompression));
   }
   fuse_activations(layers);
   return std::make_unique<Sequence>(std::move(layers));

@@ -2,6 +2,7 @@
 // Builds streaming layers from the model description, checking that every tensor
 // exists with the right shape and that channel counts chain.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -28,9 +29,17 @@ class NetworkBuilder {
   std::unique_ptr<Layer> layer(const nlohmann::json& op, int in_channels,
                                const std::string& where);
   const float* bias(const nlohmann::json& op, int out);
-  int positive(const nlohmann::json& op, const char* key, const std::string& where) const;
+  // op[key], an integer from low to high.
+  int bounded(const nlohmann::json& op, const char* key, int64_t low, int64_t high,
+              const std::string& where) const;
+  // op[key] from 1 to high, 1 when absent.
+  int optional(const nlohmann::json& op, const char* key, int64_t high,
+               const std::string& where) const;
+  void check_history(int64_t channels, int64_t history, const std::string& where) const;
 
   const ModelFile& file_;
+  int ops_ = 0;    // built so far, every sequence together
+  int depth_ = 0;  // of residuals
 };
 
 }  // namespace neurorave

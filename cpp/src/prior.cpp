@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include "model_limits.hpp"
+
 namespace neurorave {
 
 namespace {
@@ -20,10 +22,11 @@ Vector vector(const ModelFile& file, const std::string& name, int64_t size) {
   return Eigen::Map<const Vector>(t.values.data(), size);
 }
 
-int positive(const ModelFile& file, const nlohmann::json& section, const char* key) {
-  if (!section.contains(key) || !section[key].is_number_integer() || section[key].get<int>() < 1 ||
-      section[key].get<int>() > 4096)
-    file.fail(std::string("prior field '") + key + "' must be an integer from 1 to 4096");
+int positive(const ModelFile& file, const nlohmann::json& section, const char* key, int high) {
+  if (!section.contains(key) || !section[key].is_number_integer() ||
+      section[key].get<int64_t>() < 1 || section[key].get<int64_t>() > high)
+    file.fail(std::string("prior field '") + key + "' must be an integer from 1 to " +
+              std::to_string(high));
   return section[key].get<int>();
 }
 
@@ -35,8 +38,8 @@ std::unique_ptr<Prior> Prior::read(const ModelFile& file, int latent_size, int d
   const auto& section = file.description().at("prior");
   if (!section.is_object() || section.value("type", "") != "gru")
     file.fail("the prior section must be an object of type \"gru\"");
-  const int hidden = positive(file, section, "hidden");
-  const int count = positive(file, section, "layers");
+  const int hidden = positive(file, section, "hidden", limits::kMaxPriorHidden);
+  const int count = positive(file, section, "layers", limits::kMaxPriorLayers);
   auto prior = std::make_unique<Prior>();
   prior->latent_size_ = latent_size;
   prior->descriptors_ = descriptors;

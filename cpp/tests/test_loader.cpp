@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <string>
@@ -108,7 +109,7 @@ TEST_CASE("a valid file loads and info() describes it") {
 
 TEST_CASE("a file that does not exist") {
   const TempFile file("never_written.nrv");
-  CHECK_LOAD_FAILS(file.path(), "cannot open file");
+  CHECK_LOAD_FAILS(file.path(), "no such file");
 }
 
 TEST_CASE("truncated files") {
@@ -308,7 +309,7 @@ TEST_CASE("the description itself is wrong") {
     file.write(spoiled(test_model(), [](ModelSpec& s) {
       s.description["descriptors"][1]["bins"][2] = "x";
     }));
-    CHECK_LOAD_FAILS(file.path(), "malformed model description");
+    CHECK_LOAD_FAILS(file.path(), "a bin edge must be a number");
   }
   SUBCASE("a decoder that does not end in a waveform head") {
     // The last conv makes `bands` channels itself, and the head is gone.
@@ -323,6 +324,109 @@ TEST_CASE("the description itself is wrong") {
     }));
     CHECK_LOAD_FAILS(file.path(), "does not end with a waveform_head");
   }
+}
+
+TEST_CASE("what is not a model file at all") {
+  SUBCASE("a folder") {
+    const std::string folder = std::filesystem::temp_directory_path().string();
+    CHECK_LOAD_FAILS(folder, "is a folder");
+  }
+  SUBCASE("a device that never ends") { CHECK_LOAD_FAILS("/dev/zero", "not a regular file"); }
+  SUBCASE("a valid model padded with zeros: refused, not read") {
+    const TempFile file("padded.nrv");
+    file.write(to_safetensors(test_model()).bytes() + std::string(1 << 20, '\0'));
+    CHECK_LOAD_FAILS(file.path(), "1048576 bytes after the last tensor");
+  }
+}
+
+TEST_CASE("sizes beyond the loader's limits are refused before anything is allocated") {
+  const TempFile file("limits.nrv");
+  SUBCASE("a residual delay near 2^31 (once: signed overflow, then bad_alloc)") {
+    file.write(spoiled(test_model(), [](ModelSpec& s) {
+      s.description["decoder"][3]["delay"] = 2147483000;
+    }));
+    CHECK_LOAD_FAILS(file.path(), "decoder[3]: 'delay' must be an integer from 0 to 65536");
+  }
+  SUBCASE("a dilation whose history would take gigabytes") {
+    file.write(spoiled(test_model(), [](ModelSpec& s) {
+      s.description["decoder"][6]["branch"][1]["dilation"] = 4096;
+      s.description["decoder"][6]["branch"][1]["kernel"] = 4096;
+    }));
+    CHECK_LOAD_FAILS(file.path(), "decoder[6].branch[1]: keeps 16773120 samples of history");
+  }
+  SUBCASE("a channel count beyond the limit") {
+    file.write(spoiled(test_model(), [](ModelSpec& s) {
+      s.description["encoder"][0]["out"] = 1 << 20;
+    }));
+    CHECK_LOAD_FAILS(file.path(), "'out' must be an integer from 1 to 8192");
+  }
+  SUBCASE("strides that multiply beyond any compression ratio") {
+    file.write(spoiled(test_model(), [](ModelSpec& s) {
+      for (int i : {0, 2, 4}) s.description["encoder"][i]["stride"] = 256;
+    }));
+    CHECK_LOAD_FAILS(file.path(), "strides multiply beyond 65536");
+  }
+  SUBCASE("a sample rate of 0") {
+    file.write(spoiled(test_model(), [](ModelSpec& s) { s.description["sample_rate"] = 0; }));
+    CHECK_LOAD_FAILS(file.path(), "'sample_rate' must be an integer from 1000 to 768000");
+  }
+}
+
+TEST_CASE("values that cannot play finitely are refused") {
+  const TempFile file("values.nrv");
+  SUBCASE("a weight of 3e38") {
+    file.write(spoiled(test_model(), [](ModelSpec& s) {
+      s.tensors["decoder.0.weight"].values[3] = 3e38f;
+    }));
+    CHECK_LOAD_FAILS(file.path(), "tensor 'decoder.0.weight' holds a value beyond");
+  }
+  SUBCASE("a LeakyReLU slope of 3e38") {
+    file.write(spoiled(test_model(), [](ModelSpec& s) {
+      s.description["decoder"][1]["slope"] = 3e38;
+    }));
+    CHECK_LOAD_FAILS(file.path(), "decoder[1]: leaky_relu needs a slope from 0 to 1");
+  }
+  struct Range {
+    double low, high;
+    const char* phrase;
+  };
+  for (const Range& range : {Range{1e-40, 2e-40, "not a sliver"}, Range{0.0, 1e39, "range max"},
+                             Range{-3e38, 3e38, "range min"}}) {
+    CAPTURE(range.low);
+    CAPTURE(range.high);
+    file.write(spoiled(test_model(), [&](ModelSpec& s) {
+      s.description["descriptors"][0]["range"] = {range.low, range.high};
+    }));
+    CHECK_LOAD_FAILS(file.path(), range.phrase);
+  }
+  SUBCASE("bin edges out of order") {
+    file.write(spoiled(test_model(), [](ModelSpec& s) {
+      s.description["descriptors"][0]["bins"] = {-60.0, -30.0, -45.0};
+    }));
+    CHECK_LOAD_FAILS(file.path(), "bin edges must ascend");
+  }
+}
+
+bool valid_utf8_without_controls(const std::string& text) {
+  return neurorave::printable(text, text.size() + 1) == text;
+}
+
+TEST_CASE("every error is one short line of valid UTF-8, whatever the bytes were") {
+  const TempFile file("bytes\xc3\xa9.nrv");  // a name in UTF-8 is kept as it is
+  std::string header = "{\"a\xff\xfe\x01\n\x80 ";
+  header += std::string(5000, 'x') + "\xc3";  // long, and cut inside a character
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((header.size() >> (8 * i)) & 0xFF);
+  file.write(bytes + header);
+  const std::string message = load_error(file.path());
+  INFO("message: " << message);
+  CHECK(message.rfind(file.path() + ": header is not valid JSON", 0) == 0);
+  CHECK(valid_utf8_without_controls(message));
+  CHECK(message.size() <= 420);
+
+  CHECK(neurorave::printable("d\xc3\xa9j\xc3\xa0 \xff\n", 100) == "d\xc3\xa9j\xc3\xa0 \\xff\\x0a");
+  CHECK(neurorave::printable("\xc3\xa9\xc3\xa9\xc3\xa9", 5) == "\xc3\xa9\xc3\xa9...");
+  CHECK(neurorave::printable("/a/b/\xc3\xa9.nrv", 6, true) == "...\xc3\xa9.nrv");
 }
 
 TEST_CASE("max_frames_per_call below 1") {
