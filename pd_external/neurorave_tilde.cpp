@@ -387,6 +387,7 @@ void info(t_neurorave* x) {
   info_number(x, "budget", voice.threaded() ? voice.playback().budget : 0);
   info_number(x, "frame_us", static_cast<t_float>(1e6 * voice.playback().frame_seconds));
   info_number(x, "underruns", voice.underruns());
+  info_number(x, "nonfinite_resets", player->nonfinite_resets());
   for (const auto& d : i.descriptors) {
     SETSYMBOL(a, gensym("descriptor"));
     SETSYMBOL(a + 1, gensym(d.name.c_str()));

@@ -172,6 +172,26 @@ def test_descriptor_message_changes_the_output_as_set_controls(pd_binary, extern
     np.testing.assert_allclose(out, reference, atol=1e-5, rtol=0)
 
 
+def test_nan_bursts_and_absurd_faders_play_as_silence_and_the_fader_top(pd_binary, external,
+                                                                        tmp_path, tiny):
+    audio = _input(400, 16)
+    spoiled, zeroed = audio.copy(), audio.copy()
+    broken = np.array([np.nan, np.inf, -np.inf, 1e38, -3e38], dtype=np.float32)
+    for start in (100, 2003, 4096):
+        spoiled[start:start + 600] = np.resize(broken, 600)
+        zeroed[start:start + 600] = 0.0
+    out, log = _play(pd_binary, external, tmp_path, tiny.path, spoiled,
+                     before=["centroid 1e6", "rms 3e38", "info"])
+    assert not _errors(log), log
+    assert np.isfinite(out).all()
+    assert "nr-out: info nonfinite_resets 0" in log, log
+    engine = neurorave.Engine(tiny.path, smoothing_ms=10.0)
+    top = {name: high + 0.5 * (high - low) for name in ("centroid", "rms")
+           for low, high in [engine.descriptor_range(name)]}
+    reference = engine.process(zeroed, top)
+    np.testing.assert_allclose(out, reference, atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("kind", ["missing", "truncated", "corrupt"])
 def test_bad_load_keeps_the_old_model(pd_binary, external, tmp_path, tiny, kind):
     """In real time, as live: the loader thread reports the file, the old model plays on."""

@@ -122,6 +122,7 @@ PYBIND11_MODULE(_core, m) {
            }), py::arg("path"))
       .def_property_readonly("info", [](const Player& p) { return info_dict(p.info()); })
       .def_property_readonly("latency", &Player::latency)
+      .def_property_readonly("nonfinite_resets", &Player::nonfinite_resets)
       .def("set_control", &Player::set_control, py::arg("descriptor"), py::arg("value"))
       .def("control", &Player::control, py::arg("descriptor"))
       .def("set_smoothing_ms", &Player::set_smoothing_ms, py::arg("milliseconds"))

@@ -48,7 +48,8 @@ Player::Player(std::unique_ptr<Engine> engine)
 
 void Player::set_control(int descriptor, float value) {
   if (valid(descriptor) && std::isfinite(value))
-    targets_[descriptor].store(value, std::memory_order_relaxed);
+    targets_[descriptor].store(info().descriptors[descriptor].within_travel(value),
+                               std::memory_order_relaxed);
 }
 
 float Player::control(int descriptor) const {
@@ -60,13 +61,16 @@ void Player::set_follow(int descriptor, bool follow) {
 }
 
 void Player::set_offset(int descriptor, float offset) {
-  if (valid(descriptor) && std::isfinite(offset))
-    follow_[descriptor].offset.store(offset, std::memory_order_relaxed);
+  if (!valid(descriptor) || !std::isfinite(offset)) return;
+  const auto& d = info().descriptors[descriptor];
+  const float limit = kMaxOffsetSpans * (d.maximum - d.minimum);
+  follow_[descriptor].offset.store(std::clamp(offset, -limit, limit), std::memory_order_relaxed);
 }
 
 void Player::set_scale(int descriptor, float scale) {
   if (valid(descriptor) && std::isfinite(scale))
-    follow_[descriptor].scale.store(scale, std::memory_order_relaxed);
+    follow_[descriptor].scale.store(std::clamp(scale, -kMaxScale, kMaxScale),
+                                    std::memory_order_relaxed);
 }
 
 bool Player::any_follows() const {
@@ -129,8 +133,10 @@ void Player::read_controls(int frames, const float* followed, int stride, const 
     const float offset = follow_[d].offset.load(std::memory_order_relaxed);
     const float scale = follow_[d].scale.load(std::memory_order_relaxed);
     const float fader = targets_[d].load(std::memory_order_relaxed);
+    const DescriptorInfo& range = info.descriptors[d];
     for (int t = 0; t < frames; ++t) {
-      const float target = follow ? offset + scale * followed[t * stride + column] : fader;
+      const float target =
+          follow ? range.within_travel(offset + scale * followed[t * stride + column]) : fader;
       const float step = (snap && t == 0) ? 1.0f : smooth_step;
       smoothed_[d] += step * (target - smoothed_[d]);
       frame_controls_[t * count + d] = smoothed_[d];
@@ -146,8 +152,7 @@ void Player::process(const float* in, float* out, int n) {
 void Player::process_block(const float* in, float* out, int n) {
   if (generate_.load(std::memory_order_relaxed) != generating_) switch_stream();
   const int compression = info().compression;
-  std::copy(in, in + n, input_.begin() + input_fill_);
-  input_fill_ += n;
+  copy_input(in, n);
   int consumed = 0;
   while (input_fill_ - consumed >= compression) {
     const int frames = std::min((input_fill_ - consumed) / compression, engine_->max_frames());
@@ -156,6 +161,7 @@ void Player::process_block(const float* in, float* out, int n) {
       generate_frames(frame_out, frames);  // the input only keeps time
     else
       run_frames(input_.data() + consumed, frame_out, frames);
+    guard_output(frame_out, frames * compression);
     consumed += frames * compression;
     output_fill_ += frames * compression;
   }
@@ -165,6 +171,24 @@ void Player::process_block(const float* in, float* out, int n) {
   std::copy(output_.begin(), output_.begin() + n, out);
   std::copy(output_.begin() + n, output_.begin() + output_fill_, output_.begin());
   output_fill_ -= n;
+}
+
+void Player::copy_input(const float* in, int n) {
+  float* into = input_.data() + input_fill_;
+  for (int i = 0; i < n; ++i)
+    into[i] = std::fabs(in[i]) <= kMaxInputMagnitude ? in[i] : 0.0f;  // NaN fails too
+  input_fill_ += n;
+}
+
+void Player::guard_output(float* out, int samples) {
+  bool broken = false;
+  for (int i = 0; i < samples; ++i) broken |= !(std::fabs(out[i]) <= kMaxOutputMagnitude);
+  if (!broken) return;
+  std::fill(out, out + samples, 0.0f);
+  engine_->reset(generating_ ? StreamKind::decode : StreamKind::forward);
+  analyser_->reset();
+  phrase_requested_.store(true, std::memory_order_relaxed);
+  nonfinite_resets_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Player::switch_stream() {

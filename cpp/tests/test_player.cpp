@@ -286,3 +286,103 @@ TEST_CASE("Player reset: the same input gives the same output again") {
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("player: bad signals") {
+
+TEST_CASE("NaN, Inf and 1e38 in the input play as the silence they replace") {
+  const TempFile file("player_bursts.nrv");
+  file.write(neurorave_tests::test_model());
+  Player player(Engine::load(file.path()));
+  const int compression = player.info().compression;
+  const std::vector<float> clean = neurorave_tests::test_signal(60 * compression);
+  const float bad_values[] = {std::numeric_limits<float>::quiet_NaN(),
+                              std::numeric_limits<float>::infinity(),
+                              -std::numeric_limits<float>::infinity(), 1e38f, -3e38f};
+  std::vector<float> spoiled = clean, zeroed = clean;
+  size_t n = 0;
+  const size_t frame = static_cast<size_t>(compression);
+  for (const size_t start : {size_t{100}, 17 * frame + 3, 40 * frame})
+    for (size_t i = start; i < start + 2 * frame + 5; ++i, ++n) {
+      spoiled[i] = bad_values[n % 5];
+      zeroed[i] = 0.0f;
+    }
+  const std::vector<int> blocks = {64, 7, 300};
+  const auto out = play(player, spoiled, blocks);
+  player.reset();
+  const auto expected = play(player, zeroed, blocks);
+  CHECK(std::all_of(out.begin(), out.end(), [](float v) { return std::isfinite(v); }));
+  CHECK(out == expected);  // sample for sample, not only from the next frame on
+  CHECK(player.nonfinite_resets() == 0);
+}
+
+TEST_CASE("faders, offsets and scales at absurd values stay within the fader's travel") {
+  const TempFile file("player_extremes.nrv");
+  file.write(neurorave_tests::test_model());
+  Player player(Engine::load(file.path()));
+  const auto& info = player.info();
+  const int compression = info.compression;
+  const std::vector<float> in = neurorave_tests::test_signal(20 * compression);
+  player.set_smoothing_ms(0.0f);
+  const auto top = [&](int d) {
+    const auto& r = info.descriptors[d];
+    return r.maximum + neurorave::DescriptorInfo::kFaderOvershoot * (r.maximum - r.minimum);
+  };
+
+  player.set_control(0, top(0));
+  player.set_control(1, top(1));
+  const auto at_top = play(player, in, {64});
+  for (const float absurd : {1e6f, 3e38f, std::numeric_limits<float>::max()}) {
+    CAPTURE(absurd);
+    player.reset();
+    player.set_control(0, absurd);
+    player.set_control(1, absurd);
+    CHECK(player.control(1) == top(1));
+    CHECK(play(player, in, {64}) == at_top);  // the same as the top of the travel
+  }
+
+  // Followed with absurd offsets and scales: finite, within the travel, and sound again at
+  // once when set back.
+  for (const float scale : {3e38f, -3e38f, 1e6f}) {
+    for (int d = 0; d < 2; ++d) {
+      player.set_follow(d, true);
+      player.set_scale(d, scale);
+      player.set_offset(d, -scale);
+    }
+    const auto out = play(player, in, {64});
+    CHECK(std::all_of(out.begin(), out.end(), [](float v) { return std::isfinite(v); }));
+    const float peak = std::abs(*std::max_element(out.begin(), out.end(), [](float a, float b) {
+      return std::abs(a) < std::abs(b);
+    }));
+    CHECK(peak <= 4.0f);
+  }
+  for (int d = 0; d < 2; ++d) player.set_follow(d, false);
+  player.set_control(0, top(0));
+  player.set_control(1, top(1));
+  player.reset();
+  CHECK(play(player, in, {64}) == at_top);
+  CHECK(player.nonfinite_resets() == 0);
+}
+
+TEST_CASE("a model whose state overflows plays silence and restarts, and says so") {
+  // Accepted weights (within the loader's bound) that overflow float in the decoder.
+  const TempFile file("player_overflow.nrv");
+  auto spec = neurorave_tests::test_model();
+  for (auto& [name, tensor] : spec.tensors)
+    if (name.rfind("decoder.", 0) == 0)
+      for (size_t i = 0; i < tensor.values.size(); ++i)  // signs from a hash: +inf meets -inf
+        tensor.values[i] = ((i * 2654435761u) >> 13) % 2 ? 9e5f : -9e5f;
+  file.write(spec);
+  auto engine = Engine::load(file.path());
+  const int compression = engine->info().compression;
+  const std::vector<float> in = neurorave_tests::test_signal(8 * compression);
+  std::vector<float> raw(in.size());
+  engine->forward(in.data(), nullptr, 8, raw.data());
+  REQUIRE_FALSE(std::all_of(raw.begin(), raw.end(), [](float v) { return std::isfinite(v); }));
+
+  Player player(std::move(engine));
+  const auto out = play(player, in, {64});
+  CHECK(std::all_of(out.begin(), out.end(), [](float v) { return std::isfinite(v); }));
+  CHECK(player.nonfinite_resets() > 0);
+}
+
+}  // TEST_SUITE

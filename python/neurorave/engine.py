@@ -36,6 +36,8 @@ class Engine:
     compression = property(lambda self: self.info["compression"])
     latent_size = property(lambda self: self.info["latent_size"])
     latency = property(lambda self: self._player.latency)
+    # Times the output turned non-finite and the streams restarted (0 for a sound model).
+    nonfinite_resets = property(lambda self: self._player.nonfinite_resets)
     descriptors = property(lambda self: [d["name"] for d in self.info["descriptors"]])
 
     def descriptor_range(self, name: str) -> tuple[float, float]:

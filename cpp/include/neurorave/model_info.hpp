@@ -1,6 +1,7 @@
 #pragma once
 // What a host needs to know about a loaded model, in plain types.
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,13 @@ struct DescriptorInfo {
     return 2.0f * (physical - minimum) / (maximum - minimum) - 1.0f;
   }
   float centre() const { return 0.5f * (minimum + maximum); }
+  // A fader's value kept to the travel the decoder can take: its range and half the
+  // range again beyond either end (normalised -2..2). NaN goes to the bottom.
+  float within_travel(float physical) const {
+    const float overshoot = kFaderOvershoot * (maximum - minimum);
+    return std::fmin(std::fmax(physical, minimum - overshoot), maximum + overshoot);
+  }
+  static constexpr float kFaderOvershoot = 0.5f;
 };
 
 struct ModelInfo {

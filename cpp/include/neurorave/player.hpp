@@ -19,6 +19,16 @@ namespace neurorave {
 class Player {
  public:
   static constexpr int kMaxBlock = 8192;
+  // Input samples beyond this magnitude (60 dB over full scale), NaN and Inf are broken
+  // signal, not sound: they are played as silence and never reach the model's state.
+  static constexpr float kMaxInputMagnitude = 1000.0f;
+  // Output beyond this (or non-finite) means the model's state has gone bad: the frame
+  // is played as silence and the streams restart (counted by nonfinite_resets()).
+  static constexpr float kMaxOutputMagnitude = 1000.0f;
+  // Follow scales beyond +-kMaxScale and offsets beyond kMaxOffsetSpans ranges are
+  // clamped; every control then stays within DescriptorInfo::within_travel.
+  static constexpr float kMaxScale = 16.0f;
+  static constexpr float kMaxOffsetSpans = 2.0f;
 
   explicit Player(std::unique_ptr<Engine> engine);
 
@@ -56,6 +66,9 @@ class Player {
   void process(const float* in, float* out, int n);
   // Real-time safe: silence in the FIFOs, controls jump to their targets.
   void reset();
+  // Any thread: how many times the output turned non-finite (or absurd) and the streams
+  // were restarted. 0 for any model the loader accepts, fed anything, in every test.
+  long nonfinite_resets() const { return nonfinite_resets_.load(std::memory_order_relaxed); }
 
  private:
   void process_block(const float* in, float* out, int n);
@@ -65,6 +78,9 @@ class Player {
   void run_frames(const float* in, float* out, int frames);
   void generate_frames(float* out, int frames);
   void switch_stream();
+  void copy_input(const float* in, int n);
+  // After the engine wrote `samples` to out: silence and a restart if any is broken.
+  void guard_output(float* out, int samples);
   bool any_follows() const;
   bool valid(int descriptor) const {
     return descriptor >= 0 && descriptor < static_cast<int>(targets_.size());
@@ -102,6 +118,7 @@ class Player {
   std::vector<float> noise_;                 // one prior step's draws
   std::vector<float> generated_latent_;      // latent x max frames
   std::vector<float> generated_descriptors_; // max frames x descriptors, physical
+  std::atomic<long> nonfinite_resets_{0};
 };
 
 }  // namespace neurorave
