@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config libeigen3-dev nlohmann-json3-dev
               doctest-dev fluidsynth fluid-soundfont-gm espeak-ng puredata-core puredata-dev
               g++-aarch64-linux-gnu qemu-user libasound2-dev libsndfile1-dev
-              libasound2-dev:arm64 libsndfile1-dev:arm64)
+              libasound2-dev:arm64 libsndfile1-dev:arm64 clang-14 libfuzzer-14-dev)
 VENV=.venv
 PY="$VENV/bin/python"
 
@@ -54,6 +54,8 @@ run_tests() {
     -DNEURORAVE_TESTS=ON -DNEURORAVE_PYTHON=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build build/aarch64
   ctest --test-dir build/aarch64 --output-on-failure
+  echo "== fuzz: the model loader, libFuzzer + ASan/UBSan, 40000 inputs"
+  bash scripts/fuzz_loader.sh 40000
   echo "== ruff"
   "$VENV/bin/ruff" check python tests
   echo "== pytest"
