@@ -3,29 +3,68 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 from pathlib import Path
 
 
 def _export(args: argparse.Namespace) -> None:
     if args.run is not None:
-        from .train_run import export_run
-
-        if args.random:
-            raise ValueError("give either a training RUN or --random, not both")
-        if args.prior:
-            raise ValueError("--prior goes with --random; a run's own prior comes from "
-                             "`neurorave train-prior RUN`")
-        export_run(args.run, args.output, args.checkpoint)
-        print(f"wrote {args.output}")
-        model = None
+        source = Path(args.run)
+        if not source.exists():
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(source))
+        # A directory named *.nrv is a model file mistaken, not a training run.
+        if source.is_file() or source.suffix.lower() == ".nrv":
+            _convert_model_file(args, source)
+            return
+        _export_run(args, source)
+        model = None  # read back from the .nrv just written
     elif args.random:
+        _require_output(args)
         model = _random_model(args)
     else:
-        raise ValueError("name a training RUN folder, or give --random (with --config NAME)")
+        raise ValueError("name a training RUN folder or a MODEL.nrv file, or give --random "
+                         "(with --config NAME)")
     if args.onnx or args.torchscript:
         _export_other_formats(args, model)
+
+
+def _require_output(args: argparse.Namespace) -> None:
+    if not args.output:
+        raise ValueError("give -o MODEL.nrv, the model file to write")
+
+
+def _export_run(args: argparse.Namespace, run: Path) -> None:
+    from .train_run import export_run
+
+    if args.random:
+        raise ValueError("give either a training RUN or --random, not both")
+    if args.prior:
+        raise ValueError("--prior goes with --random; a run's own prior comes from "
+                         "`neurorave train-prior RUN`")
+    _require_output(args)
+    export_run(run, args.output, args.checkpoint)
+    print(f"wrote {args.output}")
+
+
+def _convert_model_file(args: argparse.Namespace, path: Path) -> None:
+    """MODEL.nrv -> ONNX and/or TorchScript: the weights the file holds, as they play."""
+    from .engine import Engine
+    from .nrv import load_nrv
+
+    if args.output or args.checkpoint or args.random or args.prior:
+        raise ValueError(f"{path}: a model file is converted with --onnx and --torchscript "
+                         "only; -o, --checkpoint, --random and --prior go with a training "
+                         "RUN folder or with --random")
+    if not (args.onnx or args.torchscript):
+        raise ValueError(f"{path}: give --onnx OUT.onnx and/or --torchscript OUT.ts to "
+                         "convert it")
+    # The core's loader checks every byte and says what is wrong, naming the file;
+    # safetensors' own errors are vaguer. A file the core cannot play is not converted.
+    Engine(path)
+    _export_other_formats(args, load_nrv(path))
 
 
 def _random_model(args: argparse.Namespace):
@@ -53,7 +92,7 @@ def _export_other_formats(args: argparse.Namespace, model) -> None:
     from .export_formats import export_onnx, export_torchscript
     from .nrv import load_nrv
 
-    model = model if model is not None else load_nrv(args.output)
+    model = model if model is not None else load_nrv(args.output)  # a run's fresh .nrv
     if args.onnx:
         export_onnx(model, args.onnx)
         print(f"wrote {args.onnx}")
@@ -70,7 +109,8 @@ def _preprocess(args: argparse.Namespace) -> None:
     config = PreprocessConfig.for_model(
         model.sample_rate, model.compression, args.n_signal, hop=args.hop,
         silence_db=args.silence_db, valid_fraction=args.valid_fraction)
-    print(preprocess(args.audio_dir, args.output, config))
+    # A bar only for a person watching: piped or logged, stderr keeps just the error line.
+    print(preprocess(args.audio_dir, args.output, config, show_progress=sys.stderr.isatty()))
 
 
 def _run_options(args: argparse.Namespace):
@@ -205,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     export = commands.add_parser("export", help="write a model file (.nrv, ONNX, TorchScript)")
-    export.add_argument("run", nargs="?", help="training run folder to export")
+    export.add_argument("run", nargs="?", metavar="RUN_OR_MODEL",
+                        help="a training run folder to export, or a .nrv model file to "
+                             "convert (with --onnx / --torchscript)")
     export.add_argument("--checkpoint", help="a checkpoint of the run (default: the last)")
     export.add_argument("--config", default="small", help="tiny, small, v1 or lowlatency")
     export.add_argument("--random", action="store_true", help="randomly initialised weights")
@@ -214,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--prior", action="store_true",
                         help="with --random: add a randomly initialised prior too")
     export.add_argument("--prior-hidden", type=int, default=64, help="its GRU width")
-    export.add_argument("-o", "--output", required=True, help="the .nrv file to write")
+    export.add_argument("-o", "--output", help="the .nrv file to write (runs and --random)")
     export.add_argument("--onnx", help="also write a streaming ONNX graph here")
     export.add_argument("--torchscript", help="also write a TorchScript module (nn~) here")
     export.set_defaults(func=_export)
@@ -352,12 +394,47 @@ def _add_train_prior_parser(commands) -> None:
     prior.set_defaults(func=_train_prior)
 
 
+DEBUG_VARIABLE = "NEURORAVE_DEBUG"
+LONGEST_LINE = 600  # characters of an error message
+
+# What bad files, folders and options raise, here and in the libraries: one line, exit 1.
+# OSError covers a missing, unreadable or unwritable file, a folder where a file belongs,
+# a full disk...; ModelError (the core's loader) is a ValueError.
+USER_ERRORS = (ValueError, KeyError, OSError, RuntimeError)
+
+
+def error_line(error: BaseException) -> str:
+    """`error` as one line that starts with the file it is about, when there is one."""
+    if isinstance(error, OSError) and error.strerror:
+        names = [str(n) for n in (error.filename, error.filename2) if n is not None]
+        text = f"{' -> '.join(names)}: {error.strerror}" if names else error.strerror
+    elif isinstance(error, KeyError) and error.args:
+        text = str(error.args[0])  # str(KeyError) quotes its message
+    else:
+        text = str(error) or type(error).__name__
+    line = " ".join(text.split())
+    # torch's own messages can list every tensor: the start says what and where.
+    return line if len(line) <= LONGEST_LINE else line[:LONGEST_LINE - 3] + "..."
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
     try:
         args.func(args)
-    except (ValueError, KeyError, FileNotFoundError, FileExistsError, RuntimeError) as error:
-        print(f"neurorave {args.command}: {error}", file=sys.stderr)
+    except USER_ERRORS as error:
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        print(f"neurorave {command}: {error_line(error)}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        # Not a check of ours and not an OSError: a bug, or a file broken in a way no check
+        # foresaw. Either way the user gets the one line the contract promises; the type
+        # name keeps a bug recognisable and the variable brings its traceback back.
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        print(f"neurorave {command}: unexpected {type(error).__name__}: {error_line(error)} "
+              f"(run with {DEBUG_VARIABLE}=1 for the traceback)", file=sys.stderr)
         return 1
     return 0
 

@@ -183,9 +183,9 @@ def correlation_table(sweeps: list[SweepResult]) -> str:
 
 def run_demo(output: Path, model_path: Path | None = None) -> str:
     """Everything above into `output`; returns the correlation table it printed."""
+    model = AlignedModel(resolve_model(model_path))  # a bad model: no folder made
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    model = AlignedModel(resolve_model(model_path))
     rate = model.sample_rate
     print(f"{model.path}: {model.engine.info['architecture']}, {rate} Hz, latency "
           f"{1000 * model.engine.latency / rate:.0f} ms, prior: "

@@ -699,9 +699,9 @@ def evaluate(models: Sequence[Path], dataset: Path, out: Path,
     if not models:
         raise ValueError("give at least one model")
     files = audio_files(dataset)
+    loaded = [AlignedModel(p) for p in models]  # a bad model: no report folder made
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    loaded = [AlignedModel(p) for p in models]
     windows_at: dict[tuple[int, int], Windows] = {}
     results = {}
     for name, model in zip(model_names(models), loaded, strict=True):

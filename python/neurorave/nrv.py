@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -129,24 +131,45 @@ def write_atomically(path: str | Path, write) -> None:
     """Write through a temporary file in the same folder, then rename over `path`.
 
     A crash or a bad export never leaves a half-written file where a good one was.
+    An OSError names `path`, not the temporary file (or no file, as a full disk does).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would surprise whoever shares the file
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        # mkstemp's 0600 would surprise whoever shares the file. After the write: some
+        # writers replace the file they are given (safetensors makes its own, 0600 too).
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
+    except OSError as error:
+        if error.filename is None or Path(error.filename).name.startswith(f".{path.name}."):
+            raise naming(error, path) from error
+        raise
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
+
+
+def naming(error: OSError, path: str | Path) -> OSError:
+    """The same error about `path`: what a user knows, not a temporary or a handle."""
+    return OSError(error.errno, error.strerror or str(error), str(path))
 
 
 def write_json_atomically(path: str | Path, data, indent: int | None = None) -> None:
     write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=indent)))
+
+
+def read_json(path: str | Path):
+    """A JSON file the package wrote; a ValueError naming it when it is not JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"{path}: damaged, not JSON ({error})") from None
 
 
 def save_nrv(model: NeuroRave, path: str | Path, descriptors: list[dict] | None = None,
@@ -166,11 +189,29 @@ def read_description(path: str | Path) -> dict:
     """The JSON description of an `.nrv` file, without loading its tensors."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="numpy") as handle:
-        metadata = handle.metadata() or {}
+    with _named_errors(path):
+        with safe_open(str(path), framework="numpy") as handle:
+            metadata = handle.metadata() or {}
     if METADATA_KEY not in metadata:
         raise ValueError(f"{path}: not a NeuroRave model (no '{METADATA_KEY}' metadata)")
-    return json.loads(metadata[METADATA_KEY])
+    try:
+        return json.loads(metadata[METADATA_KEY])
+    except ValueError as error:
+        raise ValueError(f"{path}: damaged description, not JSON ({error})") from None
+
+
+@contextmanager
+def _named_errors(path: str | Path) -> Iterator[None]:
+    """safetensors' errors name no file."""
+    from safetensors import SafetensorError
+
+    from .default_model import refuse_folder
+
+    refuse_folder(path)
+    try:
+        yield
+    except SafetensorError as error:
+        raise ValueError(f"{path}: not a readable model file ({error})") from None
 
 
 def multiply_adds_per_second(description: dict) -> float:
@@ -198,9 +239,9 @@ def multiply_adds_per_second(description: dict) -> float:
     return analysis + encoder + decoder + synthesis
 
 
-__all__ = ["FORMAT_VERSION", "describe", "load_nrv", "multiply_adds_per_second",
-           "read_description", "save_nrv", "strip_weight_norm", "write_atomically",
-           "write_json_atomically"]
+__all__ = ["FORMAT_VERSION", "describe", "load_nrv", "multiply_adds_per_second", "naming",
+           "read_description", "read_json", "save_nrv", "strip_weight_norm",
+           "write_atomically", "write_json_atomically"]
 
 
 def strip_weight_norm(model: torch.nn.Module) -> None:
@@ -241,7 +282,8 @@ def load_nrv(path: str | Path) -> NeuroRave:
     description = read_description(path)
     model = NeuroRave(ModelConfig.from_dict(description["config"])).eval()
     strip_weight_norm(model)
-    tensors = load_file(str(path))
+    with _named_errors(path):
+        tensors = load_file(str(path))
     with torch.no_grad():
         _load_conv("pqmf.analysis", model.pqmf_analysis, tensors)
         _load_conv("pqmf.synthesis", model.pqmf_synthesis, tensors)

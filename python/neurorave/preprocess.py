@@ -10,20 +10,25 @@ frames see the audio before it as the streaming analyser would.
 A broken, empty or unreadable file is reported by name and skipped. The store is written
 file by file and `progress.json` is replaced atomically after each file, so an
 interrupted run resumes where it stopped (`WindowStore` in store.py reads the result).
+A run that fails instead (no readable audio, a full disk...) removes the store it began.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import math
+import os
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import descriptors as desc
-from .nrv import write_json_atomically
+from .nrv import naming, read_json, write_json_atomically
 from .store import (
     AUDIO_FILE,
     DESCRIPTORS_FILE,
@@ -38,6 +43,8 @@ AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".
                             ".aifc", ".au", ".snd", ".w64", ".caf", ".rf64"})
 STORE_FORMAT = "neurorave-windows"
 STORE_VERSION = 1
+STORE_FILES = (META_FILE, AUDIO_FILE, DESCRIPTORS_FILE, INDEX_FILE, PROGRESS_FILE, STATS_FILE)
+FAILURES_LISTED = 3  # in the error of a folder where no file could be read
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,11 @@ class PreprocessConfig:
             if value <= 0 or value % self.compression:
                 raise ValueError(f"{name} = {value} must be a positive multiple of the "
                                  f"compression ({self.compression})")
+        if not 0 <= self.valid_fraction < 1:  # NaN fails too
+            raise ValueError(f"valid_fraction = {self.valid_fraction} must be at least 0 "
+                             "and below 1")
+        if math.isnan(self.silence_db):
+            raise ValueError("silence_db = nan: give a level in dBFS, e.g. -60")
 
     @classmethod
     def for_model(cls, sample_rate: int, compression: int, n_signal: int | None = None,
@@ -87,7 +99,7 @@ class Progress:
 
     @classmethod
     def read(cls, path: Path) -> Progress:
-        return cls(**json.loads(path.read_text())) if path.is_file() else cls()
+        return cls(**read_json(path)) if path.is_file() else cls()
 
     def write(self, path: Path) -> None:
         write_json_atomically(path, asdict(self))
@@ -180,8 +192,12 @@ def read_mono(path: Path, sample_rate: int) -> np.ndarray:
 
     try:
         audio = load_mono(path, sample_rate)
-    except (sf.LibsndfileError, RuntimeError, OSError, TypeError) as error:
-        raise ValueError(f"unreadable audio ({error})") from None
+    except sf.LibsndfileError as error:  # its str repeats the path the report names
+        raise ValueError(f"unreadable audio: {error.error_string.rstrip('.')}") from None
+    except OSError as error:
+        raise ValueError(f"unreadable: {error.strerror or error}") from None
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"unreadable audio: {error}") from None
     if len(audio) == 0:
         raise ValueError("no audio (0 samples)")
     if not np.all(np.isfinite(audio)):
@@ -223,34 +239,48 @@ class _StoreWriter:
         self.handles = {}
         for name, row in self.row_bytes.items():
             handle = open(folder / name, "ab")  # noqa: SIM115 (closed in close())
-            handle.truncate(progress.windows * row)
+            with _naming_errors(folder / name):
+                handle.truncate(progress.windows * row)
             self.handles[name] = handle
 
     def append(self, windows: np.ndarray, curves: np.ndarray, index: np.ndarray) -> None:
         for name, rows in ((AUDIO_FILE, windows.astype("<f4")),
                            (DESCRIPTORS_FILE, curves.astype("<f4")),
                            (INDEX_FILE, index.astype("<i8"))):
-            self.handles[name].write(np.ascontiguousarray(rows).tobytes())
+            with _naming_errors(self.folder / name):
+                self.handles[name].write(np.ascontiguousarray(rows).tobytes())
 
     def sync(self) -> None:
-        import os
-
-        for handle in self.handles.values():
-            handle.flush()
-            os.fsync(handle.fileno())
+        for name, handle in self.handles.items():
+            with _naming_errors(self.folder / name):
+                handle.flush()
+                os.fsync(handle.fileno())
 
     def close(self) -> None:
         for handle in self.handles.values():
             handle.close()
 
 
+@contextmanager
+def _naming_errors(path: Path) -> Iterator[None]:
+    """A write to an open handle fails (disk full, I/O error) without naming the file."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is not None:
+            raise
+        raise naming(error, path) from error
+
+
 def _open_store(folder: Path, config: PreprocessConfig) -> Progress:
     """A new store, or the progress of an interrupted one made with the same options."""
+    if folder.exists() and not folder.is_dir():  # mkdir would only say "File exists"
+        raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder", str(folder))
     folder.mkdir(parents=True, exist_ok=True)
     meta_path = folder / META_FILE
     meta = {"format": STORE_FORMAT, "version": STORE_VERSION, **config.to_dict()}
     if meta_path.is_file():
-        old = json.loads(meta_path.read_text())
+        old = read_json(meta_path)
         if old != meta:
             changed = sorted(k for k in meta if old.get(k) != meta[k])
             raise ValueError(f"{folder}: already holds a data set made with other options "
@@ -284,15 +314,30 @@ def _write_statistics(folder: Path, config: PreprocessConfig, progress: Progress
 def preprocess(audio_dir: str | Path, out_dir: str | Path, config: PreprocessConfig,
                show_progress: bool = True, log=print) -> Summary:
     """Build (or finish building) the window store of `audio_dir` in `out_dir`."""
-    from tqdm import tqdm
-
     root, folder = Path(audio_dir), Path(out_dir)
-    progress = _open_store(folder, config)
     report = lambda path, why: log(f"skipping {path}: {why}")  # noqa: E731
     sources = find_audio(root, config.valid_fraction, report)
     if not sources:
         raise ValueError(f"{root}: no audio files found (looked for "
                          f"{', '.join(sorted(AUDIO_SUFFIXES))})")
+    with _removed_on_failure(folder):
+        progress = _open_store(folder, config)
+        _store_sources(root, folder, sources, config, progress, report, show_progress)
+        _require_readable_audio(root, progress)
+        stats = _write_statistics(folder, config, progress)
+        progress.complete = True
+        progress.write(folder / PROGRESS_FILE)
+    skipped = {k: v for k, v in progress.files.items() if v != "ok"}
+    return Summary(len(progress.files) - len(skipped), skipped, stats["windows"],
+                   progress.seconds / 3600)
+
+
+def _store_sources(root: Path, folder: Path, sources: list[AudioSource],
+                   config: PreprocessConfig, progress: Progress, report,
+                   show_progress: bool) -> None:
+    """Append the windows of every source not yet in `progress`, recording each file."""
+    from tqdm import tqdm
+
     todo = [s for s in sources if str(s.path.relative_to(root)) not in progress.files]
     writer = _StoreWriter(folder, config, progress)
     try:
@@ -316,9 +361,49 @@ def preprocess(audio_dir: str | Path, out_dir: str | Path, config: PreprocessCon
             progress.write(folder / PROGRESS_FILE)
     finally:
         writer.close()
-    stats = _write_statistics(folder, config, progress)
-    progress.complete = True
-    progress.write(folder / PROGRESS_FILE)
-    skipped = {k: v for k, v in progress.files.items() if v != "ok"}
-    return Summary(len(progress.files) - len(skipped), skipped, stats["windows"],
-                   progress.seconds / 3600)
+
+
+def _require_readable_audio(root: Path, progress: Progress) -> None:
+    """A folder where every file failed to read: say which and why, in one line."""
+    if "ok" in progress.files.values():
+        return
+    failed = list(progress.files.items())
+    listed = ", ".join(f"{name} ({_shortened(why)})" for name, why in failed[:FAILURES_LISTED])
+    more = f" and {len(failed) - FAILURES_LISTED} more" if len(failed) > FAILURES_LISTED else ""
+    raise ValueError(f"{root}: no readable audio; {len(failed)} "
+                     f"{'file' if len(failed) == 1 else 'files'} failed: {listed}{more}")
+
+
+def _shortened(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+@contextmanager
+def _removed_on_failure(folder: Path) -> Iterator[None]:
+    """A store this call begins is removed if the call fails: nothing half-made is left.
+
+    A store begun before (meta.json there) is left as it is, for a rerun to finish, and
+    so is a store interrupted by Ctrl-C (KeyboardInterrupt is no Exception). Files and
+    folders that were there before are never touched.
+    """
+    if (folder / META_FILE).exists():
+        yield
+        return
+    new_folders = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        present = set(os.listdir(folder)) if folder.is_dir() else set()
+    except OSError:
+        present = set(STORE_FILES)  # cannot tell what was there: remove nothing
+    try:
+        yield
+    except Exception:
+        # The error that brought us here is the one to report, not a failed clean-up.
+        for name in set(STORE_FILES) - present:
+            with suppress(OSError):
+                (folder / name).unlink(missing_ok=True)
+        for new_folder in new_folders:  # deepest first, as long as they are empty
+            try:
+                new_folder.rmdir()
+            except OSError:
+                break
+        raise

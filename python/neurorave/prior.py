@@ -160,11 +160,12 @@ def train_prior(run_dir: str | Path, cfg: PriorConfig = PriorConfig(),
     from .train_run import LAST_CHECKPOINT, load_checkpoint_model, read_run_info
 
     run_dir = Path(run_dir)
+    info = read_run_info(run_dir)  # a folder that is no run says so first
     if not (run_dir / LAST_CHECKPOINT).is_file():
         raise FileNotFoundError(f"{run_dir}: no trained model to fit a prior to (no "
                                 f"{LAST_CHECKPOINT}); run `neurorave train` first")
     model, _, _, _ = load_checkpoint_model(run_dir / LAST_CHECKPOINT)
-    store = WindowStore(read_run_info(run_dir)["dataset"])
+    store = WindowStore(info["dataset"])
     names = model.config.descriptors
     train = encode_windows(model, TrainingWindows(store, "train", names), desc="encode train")
     valid = encode_windows(model, TrainingWindows(store, "valid", names), desc="encode valid")

@@ -13,11 +13,12 @@ trains without loading it:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from .nrv import read_json
 
 META_FILE = "meta.json"
 AUDIO_FILE = "audio.f32"
@@ -37,8 +38,8 @@ class WindowStore:
         if not meta_path.is_file():
             raise FileNotFoundError(f"{self.folder}: not a preprocessed data set (no "
                                     f"{META_FILE}); run `neurorave preprocess` first")
-        self.meta = json.loads(meta_path.read_text())
-        progress = json.loads((self.folder / PROGRESS_FILE).read_text())
+        self.meta = read_json(meta_path)
+        progress = read_json(self.folder / PROGRESS_FILE)
         if require_complete and not progress.get("complete"):
             raise ValueError(f"{self.folder}: preprocessing did not finish; run the same "
                              "`neurorave preprocess` command again to complete it")
@@ -70,7 +71,7 @@ class WindowStore:
 
     def statistics(self) -> dict:
         """stats.json: {"descriptors": [entries], "windows": {...}, "hours", "files"}."""
-        return json.loads((self.folder / STATS_FILE).read_text())
+        return read_json(self.folder / STATS_FILE)
 
     def descriptor_entries(self, names: Sequence[str]) -> list[dict]:
         """The model-file entries (unit, range, bins) of `names`, in that order."""

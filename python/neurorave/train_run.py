@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from .nrv import save_nrv, write_atomically, write_json_atomically
+from .nrv import read_json, save_nrv, write_atomically, write_json_atomically
 from .store import WindowStore
 from .training import NeuroRaveTraining, TrainConfig
 
@@ -125,8 +124,9 @@ def read_run_info(run_dir: str | Path) -> dict:
     """RUN/train.json: the data set, the training options and the descriptor entries."""
     path = Path(run_dir) / RUN_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{run_dir}: no training run here (no {RUN_FILE})")
-    return json.loads(path.read_text())
+        raise FileNotFoundError(f"{run_dir}: not a training run (no {RUN_FILE}; "
+                                "`neurorave train DATASET -o RUN` makes one)")
+    return read_json(path)
 
 
 def resume_run(run_dir: str | Path, options: RunOptions = RunOptions(),
@@ -195,10 +195,16 @@ def _fit(run_dir: Path, options: RunOptions, resume: bool) -> Path:
 
 def load_checkpoint_model(checkpoint: str | Path):
     """(NeuroRave in eval mode, TrainConfig, descriptor entries) of a training checkpoint."""
+    import pickle
+
     from .model import NeuroRave
 
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    hparams = state["hyper_parameters"]
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        hparams = state["hyper_parameters"]
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError) as error:
+        raise ValueError(f"{checkpoint}: not a training checkpoint "
+                         f"({type(error).__name__}: {error})") from None
     cfg = TrainConfig.from_dict(dict(hparams["train"]))
     model = NeuroRave(cfg.model_config())
     weights = {k.removeprefix("model."): v for k, v in state["state_dict"].items()
@@ -212,6 +218,7 @@ def export_run(run_dir: str | Path, output: str | Path,
     """The run's last (or given) checkpoint as a `.nrv` with its data set's ranges and bins,
     and its prior if `neurorave train-prior` fitted one."""
     run_dir = Path(run_dir)
+    read_run_info(run_dir)  # a folder that is no run is not "a run with no checkpoint yet"
     checkpoint = Path(checkpoint) if checkpoint else run_dir / LAST_CHECKPOINT
     if not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint}: no checkpoint yet; train longer than "

@@ -1,0 +1,272 @@
+"""Bad files, bad folders, bad options: one line on stderr naming the file, exit status 1,
+no traceback, nothing that was there lost and nothing half-made left behind."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import neurorave
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from neurorave import cli
+from neurorave.cli import main
+from neurorave.default_model import DEFAULT_MODEL
+from neurorave.export_formats import OnnxStreamer
+
+TOLERANCE = 1e-4  # as tests/test_export_formats.py and tests/test_core_parity.py
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of `neurorave ARGS` run in this process."""
+    code = main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def error_of(capsys, *args) -> str:
+    """The one stderr line of a command that must fail with status 1."""
+    code, _, err = run(capsys, *args)
+    assert code == 1
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"neurorave {args[0]}: ")
+    return lines[0]
+
+
+def tree(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+@pytest.fixture
+def audio_dir(tmp_path) -> Path:
+    """Two short sounding files at the tiny config's 16 kHz."""
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("one.wav", "two.wav"):
+        t = np.arange(16000) / 16000
+        tone = 0.3 * np.sin(2 * np.pi * rng.uniform(200, 800) * t)
+        sf.write(folder / name, tone + 0.01 * rng.standard_normal(len(t)), 16000)
+    return folder
+
+
+@pytest.fixture
+def corrupt_dir(tmp_path) -> Path:
+    """Five files that only look like audio."""
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for name in ("a.wav", "b.wav", "c.wav", "d.flac"):
+        (folder / name).write_bytes(rng.bytes(700))
+    (folder / "e.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt nonsense")
+    return folder
+
+
+# ---- preprocess ---------------------------------------------------------------------------
+
+def test_preprocess_into_a_path_under_a_file(audio_dir, tmp_path, capsys):
+    blocker = tmp_path / "somefile.txt"
+    blocker.write_text("mine")
+    line = error_of(capsys, "preprocess", audio_dir, "-o", blocker / "out", "--config", "tiny")
+    assert line == f"neurorave preprocess: {blocker / 'out'}: Not a directory"
+    assert blocker.read_text() == "mine"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
+def test_preprocess_into_a_read_only_folder(audio_dir, tmp_path, capsys):
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        line = error_of(capsys, "preprocess", audio_dir, "-o", folder, "--config", "tiny")
+    finally:
+        folder.chmod(0o755)
+    assert line == f"neurorave preprocess: {folder / 'meta.json'}: Permission denied"
+    assert tree(folder) == []
+
+
+def test_only_corrupt_audio_is_named_and_leaves_nothing(corrupt_dir, tmp_path, capsys):
+    out = tmp_path / "new" / "set"
+    line = error_of(capsys, "preprocess", corrupt_dir, "-o", out, "--config", "tiny")
+    assert line.startswith(f"neurorave preprocess: {corrupt_dir}: no readable audio; "
+                           "5 files failed: a.wav (unreadable audio: ")
+    assert "b.wav (" in line and "c.wav (" in line and line.endswith(" and 2 more")
+    assert not (tmp_path / "new").exists()
+
+
+def test_failed_preprocess_keeps_what_the_folder_held(corrupt_dir, tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    error_of(capsys, "preprocess", corrupt_dir, "-o", out, "--config", "tiny")
+    assert tree(out) == ["notes.txt"]
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_preprocess_of_a_missing_folder(tmp_path, capsys):
+    line = error_of(capsys, "preprocess", tmp_path / "nowhere", "-o", tmp_path / "out")
+    assert line == f"neurorave preprocess: {tmp_path / 'nowhere'}: no such folder"
+    assert tree(tmp_path) == []
+
+
+# ---- export ---------------------------------------------------------------------------
+
+def test_export_of_a_folder_that_is_no_run(tmp_path, capsys):
+    out = tmp_path / "model.nrv"
+    line = error_of(capsys, "export", tmp_path, "-o", out)
+    assert line.startswith(f"neurorave export: {tmp_path}: not a training run (no train.json")
+    run_folder = tmp_path / "run"
+    run_folder.mkdir()
+    (run_folder / "train.json").write_text("{}")
+    line = error_of(capsys, "export", run_folder, "-o", out)
+    assert "no checkpoint yet" in line and str(run_folder) in line
+    (run_folder / "train.json").write_text("{not json")
+    line = error_of(capsys, "export", run_folder, "-o", out)
+    assert line.startswith(f"neurorave export: {run_folder / 'train.json'}: damaged, not JSON")
+    assert not out.exists()
+
+
+def _random_bytes(path: Path) -> None:
+    path.write_bytes(np.random.default_rng(2).bytes(3000))
+
+
+def _truncated_model(path: Path) -> None:
+    data = DEFAULT_MODEL.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+@pytest.mark.parametrize("make", [_random_bytes, _truncated_model, Path.mkdir],
+                         ids=["random-bytes", "truncated", "folder"])
+def test_export_of_a_bad_model_file(make, tmp_path, capsys):
+    bad = tmp_path / "bad.nrv"
+    make(bad)
+    line = error_of(capsys, "export", bad, "--onnx", tmp_path / "out.onnx",
+                    "--torchscript", tmp_path / "out.ts")
+    assert line.startswith(f"neurorave export: {bad}: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.nrv"]
+
+
+def test_export_of_a_model_file_asks_for_a_format(tmp_path, capsys):
+    line = error_of(capsys, "export", DEFAULT_MODEL)
+    assert line == (f"neurorave export: {DEFAULT_MODEL}: give --onnx OUT.onnx and/or "
+                    "--torchscript OUT.ts to convert it")
+    line = error_of(capsys, "export", DEFAULT_MODEL, "-o", tmp_path / "copy.nrv",
+                    "--onnx", tmp_path / "out.onnx")
+    assert line.startswith(f"neurorave export: {DEFAULT_MODEL}: a model file is converted")
+    assert tree(tmp_path) == []
+
+
+def test_model_file_converts_to_onnx_and_torchscript_that_play_like_the_core(tmp_path,
+                                                                              capsys):
+    onnx_path, script_path = tmp_path / "default.onnx", tmp_path / "default.ts"
+    code, out, err = run(capsys, "export", DEFAULT_MODEL, "--onnx", onnx_path,
+                         "--torchscript", script_path)
+    assert code == 0, err
+    assert out.splitlines() == [f"wrote {onnx_path}", f"wrote {script_path}"]
+    engine = neurorave.Engine(DEFAULT_MODEL)
+    c, frames = engine.compression, 12
+    audio = (0.3 * np.random.default_rng(3).standard_normal(frames * c)).astype(np.float32)
+    # The player's block adapter plays one frame behind the frame-wise streams; its
+    # faders start at the middle of their ranges, normalised 0 for the other formats.
+    played = engine.process(audio)[c:]
+    assert np.abs(played).max() > 1e-3, "the core plays silence: the test would prove nothing"
+    streamer = OnnxStreamer(onnx_path)
+    onnx_out = np.concatenate([streamer.process(audio[i:i + 3 * c])
+                               for i in range(0, len(audio), 3 * c)], -1)
+    np.testing.assert_allclose(onnx_out.ravel()[:-c], played, atol=TOLERANCE, rtol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.load(str(script_path))
+    scripted.set_controls(torch.zeros(len(engine.descriptors)))
+    with torch.no_grad():
+        script_out = scripted(torch.from_numpy(audio).reshape(1, 1, -1))
+    np.testing.assert_allclose(script_out.numpy().ravel()[:-c], played, atol=TOLERANCE,
+                               rtol=0)
+
+
+# ---- files written, errors shown ------------------------------------------------------
+
+def test_written_files_respect_the_umask(audio_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    previous = os.umask(0o022)
+    try:
+        assert main(["preprocess", str(audio_dir), "-o", str(out / "set"), "--config",
+                     "tiny"]) == 0
+        assert main(["export", "--random", "--config", "tiny", "-o", str(out / "m.nrv"),
+                     "--onnx", str(out / "m.onnx"), "--torchscript", str(out / "m.ts")]) == 0
+    finally:
+        os.umask(previous)
+    capsys.readouterr()
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert {"meta.json", "progress.json", "stats.json", "audio.f32", "m.nrv", "m.onnx",
+            "m.ts"} <= {p.name for p in files}
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in files} == {
+        p.name: "0o644" for p in files}
+
+
+def test_unexpected_errors_are_one_line_unless_debugging(monkeypatch, capsys):
+    def broken(args):
+        raise ZeroDivisionError("division by zero\nsecond line")
+
+    monkeypatch.setattr(cli, "_info", broken)
+    line = error_of(capsys, "info")
+    assert line == ("neurorave info: unexpected ZeroDivisionError: division by zero second "
+                    "line (run with NEURORAVE_DEBUG=1 for the traceback)")
+    monkeypatch.setenv("NEURORAVE_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["info"])
+
+
+def test_error_lines():
+    assert cli.error_line(PermissionError(13, "Permission denied", "out/meta.json")) == (
+        "out/meta.json: Permission denied")
+    assert cli.error_line(OSError(28, "No space left on device")) == "No space left on device"
+    assert cli.error_line(KeyError("x.nrv: no descriptor 'pitch'")) == (
+        "x.nrv: no descriptor 'pitch'")
+    assert cli.error_line(ValueError("two\n  lines")) == "two lines"
+    assert len(cli.error_line(RuntimeError("x" * 5000))) == cli.LONGEST_LINE
+
+
+def test_the_real_command_prints_one_line_and_exits_1(tmp_path):
+    bad = tmp_path / "bad.nrv"
+    _random_bytes(bad)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(neurorave.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    environment.pop("NEURORAVE_DEBUG", None)
+    done = subprocess.run([sys.executable, "-m", "neurorave.cli", "info", str(bad)],
+                          capture_output=True, text=True, env=environment, timeout=120,
+                          check=False)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(f"neurorave info: {bad}: ")
+
+
+class _FullDisk:
+    """An append-mode store file on a disk with no room left."""
+
+    def __init__(self, path, mode):
+        self.handle = open(path, mode)  # noqa: SIM115 (closed in close())
+
+    def write(self, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+
+def test_a_full_disk_names_the_file_and_leaves_nothing(audio_dir, tmp_path, monkeypatch,
+                                                       capsys):
+    import neurorave.preprocess
+
+    monkeypatch.setattr(neurorave.preprocess, "open", _FullDisk, raising=False)
+    out = tmp_path / "set"
+    line = error_of(capsys, "preprocess", audio_dir, "-o", out, "--config", "tiny")
+    assert line == f"neurorave preprocess: {out / 'audio.f32'}: No space left on device"
+    assert not out.exists()
