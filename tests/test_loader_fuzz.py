@@ -97,7 +97,7 @@ def test_mutated_models_are_refused_in_one_line_or_play_finite(tmp_path, causal)
     audio = np.sin(np.arange(4096) * 0.05).astype(np.float32)
     outcomes = {"refused": 0, "played": 0}
     path = tmp_path / "mutated.nrv"
-    for case in range(CASES):
+    for _ in range(CASES):
         path.write_bytes(_mutated(header, data, rng))
         outcomes[_check(path, audio)] += 1
     # Both sides are reached, or the mutations test nothing.

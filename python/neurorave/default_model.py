@@ -4,7 +4,6 @@ report in models/default_report/)."""
 
 from __future__ import annotations
 
-import errno
 from pathlib import Path
 
 DEFAULT_MODEL = Path(__file__).parent / "models" / "default.nrv"
@@ -13,16 +12,8 @@ DEFAULT_MODEL = Path(__file__).parent / "models" / "default.nrv"
 def resolve_model(path: str | Path | None) -> Path:
     """`path` as given (its loader reports what is wrong with it), or the default model."""
     if path is not None:
-        refuse_folder(path)
         return Path(path)
     if not DEFAULT_MODEL.is_file():
         raise FileNotFoundError(f"{DEFAULT_MODEL}: the default model is missing from this "
                                 "installation; name a model file")
     return DEFAULT_MODEL
-
-
-def refuse_folder(path: str | Path) -> None:
-    """A folder named as a model file: the loaders would fail without naming it (the core
-    with a C++ stream error, safetensors with 'No such device')."""
-    if Path(path).is_dir():
-        raise IsADirectoryError(errno.EISDIR, "a folder, not a model file", str(path))

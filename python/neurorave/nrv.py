@@ -7,6 +7,7 @@ See docs/model-format.md.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -205,9 +206,8 @@ def _named_errors(path: str | Path) -> Iterator[None]:
     """safetensors' errors name no file."""
     from safetensors import SafetensorError
 
-    from .default_model import refuse_folder
-
-    refuse_folder(path)
+    if Path(path).is_dir():  # safetensors would say only 'No such device'
+        raise IsADirectoryError(errno.EISDIR, "a folder, not a model file", str(path))
     try:
         yield
     except SafetensorError as error:
