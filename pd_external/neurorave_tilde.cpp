@@ -32,6 +32,7 @@ extern "C" {  // s_stuff.h has no C++ guards of its own
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -225,6 +226,15 @@ void load(t_neurorave* x, t_symbol* file) {
 
 // The model named at creation is loaded at once: the patch is being built, and the
 // object's inlets depend on the model's descriptors.
+// The model the Pd package carries next to the object (scripts/pd_package.sh puts it
+// there), played when none is named; "" where there is none (a build folder).
+std::string packaged_default_model() {
+  const std::string path =
+      std::string(class_gethelpdir(neurorave_class)) + "/" + neurorave::kDefaultModelFile;
+  std::error_code error;
+  return std::filesystem::is_regular_file(path, error) ? path : "";
+}
+
 void load_at_creation(t_neurorave* x, t_symbol* file) {
   take_result(x, neurorave::load_player(resolve(x, file->s_name)));
 }
@@ -478,7 +488,11 @@ void* create(t_symbol*, int argc, t_atom* argv) {
       model = arg;
     }
   }
-  if (model) load_at_creation(x, model);
+  if (model) {
+    load_at_creation(x, model);
+  } else if (const std::string fallback = packaged_default_model(); !fallback.empty()) {
+    take_result(x, neurorave::load_player(fallback));
+  }
   if (want_inlets) {
     if (const neurorave::Player* player = x->state->active()) {
       x->state->inlets = static_cast<int>(player->info().descriptors.size());

@@ -61,7 +61,7 @@ def _input(frames: int, compression: int) -> np.ndarray:
     return (envelope * tone / 3).astype(np.float32)
 
 
-def _patch(model: Path, wav_in: Path, wav_out: Path, samples: int, block: int,
+def _patch(model: Path | str, wav_in: Path, wav_out: Path, samples: int, block: int,
            before: list[str], events: list[tuple[int, str]], flags: str = "",
            signals: tuple[float, ...] = ()) -> str:
     """Plays wav_in through [neurorave~ model] in a [block~ block] subpatch into wav_out.
@@ -463,3 +463,42 @@ def test_help_patch_opens_without_errors(pd_binary, external):
     log = _run_pd(pd_binary, external, ["-open", str(ROOT / "pd_external" / "neurorave~-help.pd"),
                                         "-send", "pd quit"])
     assert not _errors(log), log
+
+
+@pytest.fixture(scope="module")
+def package(external, tmp_path_factory) -> Path:
+    """The Pd package folder as scripts/pd_package.sh makes it."""
+    out = tmp_path_factory.mktemp("pd_package")
+    subprocess.run(["bash", str(ROOT / "scripts" / "pd_package.sh"), str(out)], check=True,
+                   capture_output=True)
+    return out / "neurorave"
+
+
+def test_the_package_holds_what_deken_expects(package):
+    names = sorted(p.name for p in package.iterdir())
+    assert names == ["LICENSE.txt", "README.md", "default.nrv", "neurorave~-help.pd",
+                     "neurorave~.pd_linux"]
+    assert list(package.parent.glob("neurorave[[]v*[]](Linux-*-32).dek"))
+
+
+def test_the_package_help_opens_and_a_bare_object_plays_the_default_model(pd_binary, package,
+                                                                            tmp_path):
+    """From a clean -path holding only the package: the help patch opens without an error,
+    and [neurorave~] with no argument plays the packaged default model as the core does."""
+    log = _run_pd(pd_binary, package, ["-open", str(package / "neurorave~-help.pd"),
+                                       "-send", "pd quit"])
+    assert not _errors(log), log
+    engine = neurorave.Engine(package / "default.nrv", smoothing_ms=10.0)
+    rate = engine.sample_rate
+    audio = (0.3 * np.sin(2 * np.pi * 220 * np.arange(16 * 1024) / rate)).astype(np.float32)
+    wav_in, wav_out, patch = tmp_path / "in.wav", tmp_path / "out.wav", tmp_path / "bare.pd"
+    soundfile.write(wav_in, audio, rate, subtype="FLOAT")
+    patch.write_text(_patch("", wav_in, wav_out, len(audio), 64, [], []))  # no model named
+    result = subprocess.run([pd_binary, "-nogui", "-nosound", "-batch", "-noprefs", "-stderr",
+                             "-r", str(rate), "-path", str(package), "-open", str(patch)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and not _errors(result.stderr), result.stderr
+    out, _ = soundfile.read(wav_out, dtype="float32")
+    reference = engine.process(audio)
+    assert np.abs(reference).max() > 1e-3
+    np.testing.assert_allclose(out, reference, atol=1e-5, rtol=0)

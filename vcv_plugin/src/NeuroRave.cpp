@@ -24,7 +24,7 @@ namespace {
 constexpr int kSlots = 6;    // descriptor controls on the panel
 constexpr int kBlock = 32;   // samples per voice call, and the voice's worker block
 // The model this module plays until another is chosen: shipped in the plugin's res/.
-const char* const kDefaultModel = "res/default.nrv";
+const std::string kDefaultModel = std::string("res/") + neurorave::kDefaultModelFile;
 constexpr float kAudioVolts = 5.0f;  // Rack audio is +-5 V; the model plays +-1
 
 const char* const kModeNames[] = {"transfer", "follow", "generate"};

@@ -7,6 +7,10 @@
 
 namespace neurorave {
 
+// The file name a host's package gives the model it plays when none is named (the VCV
+// plugin in res/, the Pd package next to the object).
+constexpr const char* kDefaultModelFile = "default.nrv";
+
 struct DescriptorInfo {
   std::string name;
   std::string unit;
