@@ -321,8 +321,9 @@ def test_train_prior_learns_resumes_and_is_exported(runs, tmp_path):
     import shutil
     from dataclasses import replace
 
+    from neurorave.config import PriorConfig
     from neurorave.nrv import load_prior
-    from neurorave.prior import PRIOR_CHECKPOINT, PriorConfig, train_prior
+    from neurorave.prior import PRIOR_CHECKPOINT, train_prior
 
     cfg = PriorConfig(hidden=48, layers=2, steps=60, batch_size=16, learning_rate=1e-3,
                       checkpoint_every=10)

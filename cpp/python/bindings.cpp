@@ -35,6 +35,7 @@ py::dict info_dict(const ModelInfo& info) {
   py::dict out;
   out["path"] = info.path;
   out["architecture"] = info.architecture;
+  out["description"] = info.description_json;
   out["format_version"] = info.format_version;
   out["sample_rate"] = info.sample_rate;
   out["compression"] = info.compression;

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from . import _core
+from .cost import multiply_adds_per_second
 from .export_formats import OnnxStreamer, export_onnx, export_torchscript
-from .nrv import load_nrv, multiply_adds_per_second, read_description
+from .nrv import load_nrv, read_description
 
 
 @dataclass

@@ -160,20 +160,21 @@ def _parse_settings(settings: list[str]) -> dict:
 
 
 def _info(args: argparse.Namespace) -> None:
+    from .cost import multiply_adds_per_second
     from .default_model import resolve_model
     from .engine import Engine
-    from .nrv import multiply_adds_per_second, read_description
 
     args.model = resolve_model(args.model)
     engine = Engine(args.model)
+    description = engine.description
     rate = engine.sample_rate
     print(f"{args.model}: {rate} Hz, {engine.compression} samples per frame "
           f"({1000 * engine.compression / rate:.1f} ms), latent {engine.latent_size}")
     print(f"latency {engine.latency} samples ({1000 * engine.latency / rate:.1f} ms), "
-          f"{multiply_adds_per_second(read_description(args.model)) / 1e6:.0f} M multiply-adds/s")
+          f"{multiply_adds_per_second(description) / 1e6:.0f} M multiply-adds/s")
     for d in engine.info["descriptors"]:
         print(f"  {d['name']:<10} {d['range'][0]:>9.2f} .. {d['range'][1]:<9.2f} {d['unit']}")
-    prior = read_description(args.model).get("prior")
+    prior = description.get("prior")
     print(f"prior: GRU {prior['hidden']} x {prior['layers']}" if prior else "prior: none")
 
 
@@ -199,12 +200,12 @@ def _data_build(args: argparse.Namespace) -> None:
 
 
 def _add_data_parser(commands: argparse._SubParsersAction) -> None:
-    from .datasets import BUILDERS
+    from .config import DATASET_KINDS
 
     data = commands.add_parser("data", help="build data sets (NSynth's layout)")
     actions = data.add_subparsers(dest="action", required=True)
     build = actions.add_parser("build", help="render a data set from real sampled sounds")
-    build.add_argument("kind", choices=sorted(BUILDERS), help="which data set")
+    build.add_argument("kind", choices=sorted(DATASET_KINDS), help="which data set")
     build.add_argument("-o", "--output", required=True, help="the folder to fill")
     build.add_argument("--size", default="small",
                        help="test (a few MB), small (default), medium or full (hours)")
@@ -340,7 +341,8 @@ def _add_train_parser(commands) -> None:
 
 
 def _train_prior(args: argparse.Namespace) -> None:
-    from .prior import PriorConfig, train_prior
+    from .config import PriorConfig
+    from .prior import train_prior
 
     cfg = PriorConfig(hidden=args.hidden, layers=args.layers, steps=args.steps,
                       batch_size=args.batch_size, learning_rate=args.learning_rate,
@@ -377,7 +379,7 @@ def _add_summarize_parser(commands) -> None:
 
 
 def _add_train_prior_parser(commands) -> None:
-    from .prior import PriorConfig
+    from .config import PriorConfig
 
     defaults = PriorConfig()
     prior = commands.add_parser("train-prior", help="fit the prior that lets a trained model "
@@ -401,6 +403,10 @@ LONGEST_LINE = 600  # characters of an error message
 # OSError covers a missing, unreadable or unwritable file, a folder where a file belongs,
 # a full disk...; ModelError (the core's loader) is a ValueError.
 USER_ERRORS = (ValueError, KeyError, OSError, RuntimeError)
+# What `pip install neurorave` leaves out: training, export, evaluation and the demo
+# come with `pip install 'neurorave[train]'` (pyproject.toml).
+TRAIN_EXTRA_MODULES = {"torch", "lightning", "safetensors", "onnx", "onnxruntime", "tqdm",
+                       "soundfile", "soxr", "matplotlib", "tensorboard", "scipy", "librosa"}
 
 
 def error_line(error: BaseException) -> str:
@@ -422,6 +428,12 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
     try:
         args.func(args)
+    except ModuleNotFoundError as error:
+        if error.name not in TRAIN_EXTRA_MODULES or os.environ.get(DEBUG_VARIABLE):
+            raise
+        print(f"neurorave {command}: needs the training extras, pip install "
+              f"'neurorave[train]' (no module named {error.name})", file=sys.stderr)
+        return 1
     except USER_ERRORS as error:
         if os.environ.get(DEBUG_VARIABLE):
             raise

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 DEFAULT_DESCRIPTORS = ("rms", "centroid", "bandwidth", "sharpness", "boominess")
+# The data sets `neurorave data build` renders (datasets.BUILDERS, in this order).
+DATASET_KINDS = ("nsynth-like", "drums", "speech-digits")
 
 
 @dataclass(frozen=True)
@@ -93,4 +95,29 @@ def get_config(name: str, **overrides) -> ModelConfig:
     return CONFIGS[name].with_(**overrides) if overrides else CONFIGS[name]
 
 
-__all__ = ["CONFIGS", "DEFAULT_DESCRIPTORS", "ModelConfig", "get_config"]
+
+
+@dataclass(frozen=True)
+class PriorConfig:
+    """How `neurorave train-prior` fits the prior (prior.py); here, without torch, so
+    that the command line reads its defaults on the numpy-only install."""
+
+    hidden: int = 256
+    layers: int = 2
+    steps: int = 4000
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    checkpoint_every: int = 500
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict) -> PriorConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown prior setting(s): {', '.join(unknown)}")
+        return cls(**values)
+
+
+__all__ = ["CONFIGS", "DATASET_KINDS", "DEFAULT_DESCRIPTORS", "ModelConfig", "PriorConfig",
+           "get_config"]

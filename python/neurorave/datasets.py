@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from .config import DATASET_KINDS
+
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 INSTALL_HINT = ("install it with `apt-get install -y fluidsynth fluid-soundfont-gm espeak-ng` "
                 "(bash scripts/run.sh setup does)")
@@ -685,8 +687,8 @@ def build_speech_digits(root: Path, size: str = "small", seed: int = 0,
     return writer.finish(started)
 
 
-BUILDERS = {"nsynth-like": build_nsynth_like, "drums": build_drums,
-            "speech-digits": build_speech_digits}
+BUILDERS = dict(zip(DATASET_KINDS, (build_nsynth_like, build_drums, build_speech_digits),
+                    strict=True))
 SIZES = {"nsynth-like": NSYNTH_SIZES, "drums": DRUM_SIZES, "speech-digits": SPEECH_SIZES}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -36,6 +37,8 @@ class Engine:
     compression = property(lambda self: self.info["compression"])
     latent_size = property(lambda self: self.info["latent_size"])
     latency = property(lambda self: self._player.latency)
+    # The model file's whole JSON description (docs/model-format.md), as the core read it.
+    description = property(lambda self: json.loads(self.info["description"]))
     # Times the output turned non-finite and the streams restarted (0 for a sound model).
     nonfinite_resets = property(lambda self: self._player.nonfinite_resets)
     descriptors = property(lambda self: [d["name"] for d in self.info["descriptors"]])

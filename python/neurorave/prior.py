@@ -19,35 +19,18 @@ likelihood; RUN/prior/last.pt is replaced atomically as it goes, so a killed run
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .config import PriorConfig
+
 MIN_LOG_SCALE = -7.0
 MAX_LOG_SCALE = 2.0
 PRIOR_CHECKPOINT = Path("prior") / "last.pt"
-
-
-@dataclass(frozen=True)
-class PriorConfig:
-    hidden: int = 256
-    layers: int = 2
-    steps: int = 4000
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    checkpoint_every: int = 500
-    seed: int = 0
-
-    @classmethod
-    def from_dict(cls, values: dict) -> PriorConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown prior setting(s): {', '.join(unknown)}")
-        return cls(**values)
 
 
 class Prior(nn.Module):
@@ -151,13 +134,15 @@ def _save(path: Path, prior: Prior, optimizer, cfg: PriorConfig, step: int,
     write_atomically(path, lambda tmp: torch.save(state, tmp))
 
 
-def train_prior(run_dir: str | Path, cfg: PriorConfig = PriorConfig(),
+def train_prior(run_dir: str | Path, cfg: PriorConfig | None = None,
                 progress: bool = True) -> dict:
     """Fit (or go on fitting) RUN's prior; returns the last validation figures."""
     from tqdm import tqdm
 
     from .store import TrainingWindows, WindowStore
     from .train_run import LAST_CHECKPOINT, load_checkpoint_model, read_run_info
+
+    cfg = cfg or PriorConfig()
 
     run_dir = Path(run_dir)
     info = read_run_info(run_dir)  # a folder that is no run says so first
