@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=$(realpath -m "${1:-dist/pd}")
-BUILD=build/pd
+BUILD=build/pd_package
+# For any x86-64 (the GEMM kernels are chosen at run time), not only this machine.
 cmake -S . -B "$BUILD" -G Ninja -DNEURORAVE_PD=ON -DNEURORAVE_PYTHON=OFF \
-  -DCMAKE_BUILD_TYPE=Release >/dev/null
+  -DNEURORAVE_NATIVE=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" --target neurorave_pd
 rm -rf "$OUT/neurorave"
 cmake --install "$BUILD" --component pd --prefix "$OUT" >/dev/null

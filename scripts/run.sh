@@ -54,6 +54,15 @@ run_tests() {
     -DNEURORAVE_TESTS=ON -DNEURORAVE_PYTHON=OFF -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build build/aarch64
   ctest --test-dir build/aarch64 --output-on-failure
+  if [ "$(uname -m)" = x86_64 ]; then
+    echo "== ctest, portable build (kernels chosen at run time): here, then on an emulated CPU without AVX"
+    cmake -S . -B build/portable -G Ninja -DNEURORAVE_TESTS=ON -DNEURORAVE_TESTS_EIGEN_CHECKS=OFF \
+      -DNEURORAVE_NATIVE=OFF -DNEURORAVE_PYTHON=OFF -DNEURORAVE_PD=OFF -DNEURORAVE_MODULE_APP=OFF \
+      -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build build/portable --target neurorave_tests
+    build/portable/cpp/tests/neurorave_tests
+    qemu-x86_64 -cpu Nehalem build/portable/cpp/tests/neurorave_tests -ts="layers,loader,player*"
+  fi
   echo "== fuzz: the model loader, libFuzzer + ASan/UBSan, 40000 inputs"
   bash scripts/fuzz_loader.sh 40000
   echo "== ruff"

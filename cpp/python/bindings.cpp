@@ -10,6 +10,7 @@
 #include "neurorave/descriptor_analyser.hpp"
 #include "neurorave/engine.hpp"
 #include "neurorave/error.hpp"
+#include "neurorave/kernels.hpp"
 #include "neurorave/player.hpp"
 
 namespace py = pybind11;
@@ -72,6 +73,12 @@ const float* controls_pointer(const std::optional<FloatArray>& controls, const E
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
+  m.def("active_kernel", &neurorave::active_kernel,
+        "The GEMM kernel models loaded now use, e.g. 'avx512 (16 lanes)'.");
+  m.def("runnable_kernels", &neurorave::runnable_kernels,
+        "The kernels this build carries that this CPU runs, narrowest first.");
+  m.def("use_kernel", &neurorave::use_kernel, py::arg("name"),
+        "Makes NAME the kernel of models loaded from now on; False if there is none.");
   m.doc() = "NeuroRave's C++ streaming core";
   py::register_exception<neurorave::ModelError>(m, "ModelError", PyExc_ValueError);
 

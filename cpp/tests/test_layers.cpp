@@ -20,6 +20,7 @@
 #include "layers/residual.hpp"
 #include "layers/sequence.hpp"
 #include "layers/waveform_head.hpp"
+#include "neurorave/kernels.hpp"
 #include "test_model_writer.hpp"
 
 using neurorave::Conv1d;
@@ -135,6 +136,46 @@ Matrix direct_conv(const ConvShape& s, const std::vector<float>& w, const std::v
   return y;
 }
 
+// Conv1d over whole signals and streamed in blocks, against the direct convolution.
+// Small halves and integers: every product and sum is exact, so any kernel must give
+// the direct convolution bit for bit.
+void check_streamed_convolutions() {
+  struct Case {
+    ConvShape s;
+    bool bias;
+  };
+  const std::vector<Case> cases = {
+      {shape(3, 5, 3), true},          {shape(4, 6, 3, 2, 2, 2), true},
+      {shape(2, 3, 5, 1, 3), false},   {shape(4, 4, 4, 4), true},
+      {shape(6, 6, 1, 1, 1, 3), true}, {shape(8, 4, 1), false},
+      // Deep enough for several packed depth blocks, and rows that are no multiple of the
+      // kernel's register panel: dilated (one block per tap) and contiguous taps.
+      {shape(700, 50, 3, 1, 2), true}, {shape(300, 100, 5, 2), false},
+  };
+  uint32_t seed = 11;
+  for (const auto& c : cases) {
+    const auto& s = c.s;
+    CAPTURE(s.in);
+    CAPTURE(s.out);
+    CAPTURE(s.kernel);
+    CAPTURE(s.stride);
+    CAPTURE(s.dilation);
+    CAPTURE(s.groups);
+    const auto w = small_numbers(static_cast<size_t>(s.out * (s.in / s.groups) * s.kernel), 2,
+                                 ++seed, 0.5f);
+    const auto b =
+        c.bias ? small_numbers(static_cast<size_t>(s.out), 3, ++seed) : std::vector<float>{};
+    const Matrix x = small_matrix(s.in, 48 * s.stride, ++seed);
+    auto conv = make_conv(s, w, b, static_cast<int>(x.cols()));
+    const Matrix whole = one_shot(*conv, x);
+    CHECK_SAME(whole, direct_conv(s, w, b, x));
+    const int st = s.stride;
+    CHECK_SAME(stream(*conv, x, {st}), whole);
+    CHECK_SAME(stream(*conv, x, {st, 3 * st, 2 * st, 7 * st, st, 16 * st}), whole);
+    CHECK_SAME(stream(*conv, x, {24 * st}), whole);
+  }
+}
+
 }  // namespace
 
 TEST_SUITE("layers") {
@@ -209,41 +250,14 @@ TEST_CASE("Conv1d kernel 1 (the pointwise path) with bias") {
   CHECK_SAME(stream(*conv, x, {1}), rows({{9, 18}, {2, 3}}));
 }
 
-TEST_CASE("Conv1d streamed in any blocks equals the whole signal at once") {
-  struct Case {
-    ConvShape s;
-    bool bias;
-  };
-  const std::vector<Case> cases = {
-      {shape(3, 5, 3), true},          {shape(4, 6, 3, 2, 2, 2), true},
-      {shape(2, 3, 5, 1, 3), false},   {shape(4, 4, 4, 4), true},
-      {shape(6, 6, 1, 1, 1, 3), true}, {shape(8, 4, 1), false},
-      // Deep enough for several packed depth blocks, and rows that are no multiple of the
-      // kernel's register panel: dilated (one block per tap) and contiguous taps.
-      {shape(700, 50, 3, 1, 2), true}, {shape(300, 100, 5, 2), false},
-  };
-  uint32_t seed = 11;
-  for (const auto& c : cases) {
-    const auto& s = c.s;
-    CAPTURE(s.in);
-    CAPTURE(s.out);
-    CAPTURE(s.kernel);
-    CAPTURE(s.stride);
-    CAPTURE(s.dilation);
-    CAPTURE(s.groups);
-    const auto w = small_numbers(static_cast<size_t>(s.out * (s.in / s.groups) * s.kernel), 2,
-                                 ++seed, 0.5f);
-    const auto b =
-        c.bias ? small_numbers(static_cast<size_t>(s.out), 3, ++seed) : std::vector<float>{};
-    const Matrix x = small_matrix(s.in, 48 * s.stride, ++seed);
-    auto conv = make_conv(s, w, b, static_cast<int>(x.cols()));
-    const Matrix whole = one_shot(*conv, x);
-    CHECK_SAME(whole, direct_conv(s, w, b, x));
-    const int st = s.stride;
-    CHECK_SAME(stream(*conv, x, {st}), whole);
-    CHECK_SAME(stream(*conv, x, {st, 3 * st, 2 * st, 7 * st, st, 16 * st}), whole);
-    CHECK_SAME(stream(*conv, x, {24 * st}), whole);
+TEST_CASE("Conv1d streamed in any blocks equals the whole signal at once, with every kernel") {
+  const std::string chosen = neurorave::active_kernel();
+  for (const std::string& kernel : neurorave::runnable_kernels()) {  // build, avx2, avx512
+    CAPTURE(kernel);
+    REQUIRE(neurorave::use_kernel(kernel));
+    check_streamed_convolutions();
   }
+  REQUIRE(neurorave::use_kernel(chosen.substr(0, chosen.find(' '))));
 }
 
 TEST_CASE("ConvTranspose1d kernel 4 stride 2: overlap-add across blocks") {

@@ -110,6 +110,8 @@ def _print_table(model_path: str, description: dict, rows: list[Row]) -> None:
     print(f"{model_path}: {description['config']} ")
     print(f"model: {macs / 1e6:.0f} M multiply-adds per second of audio; "
           f"single-core SGEMM ceiling {ceiling / 1e9:.1f} G multiply-adds/s")
+    print(f"core kernel: {_core.active_kernel()} (this CPU runs: "
+          f"{', '.join(_core.runnable_kernels())}; NEURORAVE_KERNEL=NAME picks one)")
     print("xRT: times faster than real time, one thread each")
     print(f"{'block':>6} | {'core xRT':>9} | {'decode xRT':>10} | {'ONNX xRT':>9} | "
           f"{'TS xRT':>8} | {'core/ONNX':>9} | {'core/TS':>8} | {'of SGEMM':>8}")

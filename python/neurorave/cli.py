@@ -176,6 +176,13 @@ def _info(args: argparse.Namespace) -> None:
         print(f"  {d['name']:<10} {d['range'][0]:>9.2f} .. {d['range'][1]:<9.2f} {d['unit']}")
     prior = description.get("prior")
     print(f"prior: GRU {prior['hidden']} x {prior['layers']}" if prior else "prior: none")
+    print(f"kernel: {_core_kernel()}")
+
+
+def _core_kernel() -> str:
+    from . import _core
+
+    return f"{_core.active_kernel()}, of {', '.join(_core.runnable_kernels())} on this CPU"
 
 
 def _bench(args: argparse.Namespace) -> None:

@@ -1,6 +1,6 @@
 #pragma once
-// result += weights * signal for the layers: a small register-tiled kernel on Eigen's
-// portable packet primitives (AVX-512, AVX, SSE, NEON: whatever Eigen vectorises for).
+// result += weights * signal for the layers: a small register-tiled kernel
+// (gemm_tile.hpp) for the widest instruction set the CPU runs (gemm_kernel.hpp).
 //
 // Streaming products are short and wide: a few hundred weight rows by only a few
 // time columns. So the weights are packed once, at load, into row panels laid out in
@@ -9,8 +9,6 @@
 // sliding window, so no layer builds an im2col copy either. (Eigen's own GEBP kernel
 // with prepacked weights measured at 77% of this core's FMA peak: GCC compiles it
 // with every weight packet reloaded once per column, which saturates the load ports.)
-//
-// This file and gemm_kernel.hpp are the only ones that use Eigen's internal packet API.
 
 #include <algorithm>
 #include <vector>
@@ -33,23 +31,23 @@ class Gemm {
   // Packs `weights` (rows x depth), the depth read as `taps`; the caller may drop its
   // copy. Allocates; not real-time.
   void pack(const Matrix& weights, const Taps& taps) {
-    using gemm_kernel::kLanes;
-    using gemm_kernel::kPanelRows;
+    level_ = &gemm_kernel::active();
+    const Eigen::Index lanes = level_->lanes, panel_rows = level_->panel_rows();
     rows_ = weights.rows();
     const Eigen::Index depth = weights.cols();
     // Taps laid end to end are one run; otherwise a block must not cross a tap.
     const bool contiguous = taps.tap_step == taps.tap_rows;
     const Eigen::Index run = contiguous ? depth : taps.tap_rows;
     // Each panel is padded with zero rows to whole packets.
-    const Eigen::Index padded_rows = (rows_ + kLanes - 1) / kLanes * kLanes;
+    const Eigen::Index padded_rows = (rows_ + lanes - 1) / lanes * lanes;
     blocks_.clear();
     for (Eigen::Index start = 0; start < depth; start += run)
       blocks_.push_back({start, (start / taps.tap_rows) * taps.tap_step, run});
     packed_.assign(static_cast<size_t>(padded_rows * depth), 0.0f);
     float* out = packed_.data();
     for (const Block& b : blocks_)
-      for (Eigen::Index row = 0; row < rows_; row += kPanelRows) {
-        const Eigen::Index height = std::min<Eigen::Index>(kPanelRows, padded_rows - row);
+      for (Eigen::Index row = 0; row < rows_; row += panel_rows) {
+        const Eigen::Index height = std::min<Eigen::Index>(panel_rows, padded_rows - row);
         for (Eigen::Index k = 0; k < b.depth; ++k, out += height)
           for (Eigen::Index r = 0; r < std::min(height, rows_ - row); ++r)
             out[r] = weights(row + r, b.depth_offset + k);
@@ -62,8 +60,8 @@ class Gemm {
                   Eigen::Index result_stride) const {
     const float* panel = packed_.data();
     for (const Block& b : blocks_)
-      panel = gemm_kernel::multiply(panel, rows_, b.depth, signal + b.signal_offset, col_step,
-                                    cols, result, result_stride);
+      panel = level_->multiply(panel, rows_, b.depth, signal + b.signal_offset, col_step, cols,
+                               result, result_stride);
   }
 
  private:
@@ -72,9 +70,11 @@ class Gemm {
     Eigen::Index depth_offset, signal_offset, depth;
   };
 
+  const gemm_kernel::Level* level_ = nullptr;  // the kernel the weights are packed for
   Eigen::Index rows_ = 0;
   std::vector<Block> blocks_;
-  // Per block, per panel of up to kPanelRows rows: depth x panel height, row-fastest.
+  // Per block, per panel of up to level_->panel_rows() rows: depth x panel height,
+  // row-fastest.
   std::vector<float, Eigen::aligned_allocator<float>> packed_;
 };
 

@@ -1,0 +1,34 @@
+// The GEMM kernel for AVX-512, compiled with -mavx512f -mfma whatever the rest of the build uses
+// (CMakeLists.txt, vcv_plugin/Makefile); chosen at run time only on a CPU that has it.
+// Nothing but intrinsics and gemm_tile.hpp's templates here (see there why).
+
+#include "layers/gemm_kernel.hpp"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+namespace neurorave::gemm_kernel {
+
+namespace {
+
+struct Avx512 {
+  using Packet = __m512;
+  static constexpr int kLanes = 16;
+  static Packet load_weights(const float* p) { return _mm512_loadu_ps(p); }
+  static Packet broadcast(float v) { return _mm512_set1_ps(v); }
+  static Packet multiply_add(Packet a, Packet b, Packet c) { return _mm512_fmadd_ps(a, b, c); }
+  static void add_into(float* out, Packet v) {
+    _mm512_storeu_ps(out, _mm512_add_ps(_mm512_loadu_ps(out), v));
+  }
+  static void store(float* out, Packet v) { _mm512_storeu_ps(out, v); }
+};
+
+}  // namespace
+
+const Level& avx512_level() {
+  static const Level level{"avx512", Avx512::kLanes, &multiply<Avx512>};
+  return level;
+}
+
+}  // namespace neurorave::gemm_kernel
+#endif

@@ -1,0 +1,94 @@
+#include "layers/gemm_kernel.hpp"
+
+#include <Eigen/Core>
+#include <atomic>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "neurorave/kernels.hpp"
+
+namespace neurorave::gemm_kernel {
+
+namespace {
+
+// Eigen's packets for the instruction set this file is compiled for: AVX-512, AVX, SSE,
+// NEON, or one float where Eigen does not vectorise. This file and gemm.hpp are the
+// only ones that use Eigen's internal packet API.
+struct BuildSimd {
+  using Packet = Eigen::internal::packet_traits<float>::type;
+  static constexpr int kLanes = Eigen::internal::packet_traits<float>::size;
+  // Gemm's packed weights are aligned as Eigen aligns for this build.
+  static Packet load_weights(const float* p) { return Eigen::internal::pload<Packet>(p); }
+  static Packet broadcast(float v) { return Eigen::internal::pset1<Packet>(v); }
+  static Packet multiply_add(Packet a, Packet b, Packet c) {
+    return Eigen::internal::pmadd(a, b, c);
+  }
+  static void add_into(float* out, Packet v) {
+    Eigen::internal::pstoreu(out, Eigen::internal::padd(Eigen::internal::ploadu<Packet>(out), v));
+  }
+  static void store(float* out, Packet v) { Eigen::internal::pstoreu(out, v); }
+};
+
+const Level kBuild{"build", BuildSimd::kLanes, &multiply<BuildSimd>};
+
+// Narrowest first; only what this CPU runs.
+std::vector<const Level*> runnable() {
+  std::vector<const Level*> levels{&kBuild};
+#if defined(__x86_64__) || defined(_M_X64)
+  __builtin_cpu_init();  // libgcc also checks that the OS saves the wider registers
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    levels.push_back(&avx2_level());
+  if (__builtin_cpu_supports("avx512f")) levels.push_back(&avx512_level());
+#endif
+  return levels;
+}
+
+const Level* find(const std::string& name) {
+  for (const Level* level : runnable())
+    if (name == level->name) return level;
+  return nullptr;
+}
+
+const Level* widest() {
+  const Level* best = &kBuild;
+  for (const Level* level : runnable())
+    if (level->lanes >= best->lanes) best = level;  // a tie: the named instruction set
+  return best;
+}
+
+std::atomic<const Level*>& chosen() {
+  static std::atomic<const Level*> level{[] {
+    const char* forced = std::getenv("NEURORAVE_KERNEL");
+    const Level* named = forced ? find(forced) : nullptr;
+    return named ? named : widest();
+  }()};
+  return level;
+}
+
+}  // namespace
+
+const Level& active() { return *chosen().load(std::memory_order_acquire); }
+
+}  // namespace neurorave::gemm_kernel
+
+namespace neurorave {
+
+std::string active_kernel() {
+  const auto& level = gemm_kernel::active();
+  return std::string(level.name) + " (" + std::to_string(level.lanes) + " lanes)";
+}
+
+std::vector<std::string> runnable_kernels() {
+  std::vector<std::string> names;
+  for (const auto* level : gemm_kernel::runnable()) names.emplace_back(level->name);
+  return names;
+}
+
+bool use_kernel(const std::string& name) {
+  const gemm_kernel::Level* level = gemm_kernel::find(name);
+  if (level) gemm_kernel::chosen().store(level, std::memory_order_release);
+  return level != nullptr;
+}
+
+}  // namespace neurorave

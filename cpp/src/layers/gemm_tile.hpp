@@ -1,0 +1,121 @@
+#pragma once
+// The register tile under Gemm, written once for every instruction set: C (panel rows x
+// tile columns) += A panel * B columns, A packed (depth x panel rows, row-fastest, zero
+// rows padding the last packet), B read in place with one broadcast per value. A tile
+// of Packets x Cols packets stays in registers for the whole depth: per depth step it
+// loads Packets weight packets and broadcasts Cols signal values for Packets * Cols FMAs.
+//
+// `S` is one instruction set's packet operations (gemm_kernel.cpp: Eigen's packets for the
+// build's own flags; gemm_avx2.cpp, gemm_avx512.cpp: intrinsics in files compiled with
+// those extensions). Everything here is a template on S, so each instruction set gets
+// functions of its own: nothing compiled for AVX-512 can be linked into the baseline.
+// No standard or Eigen header is included for the same reason.
+
+#include <cstddef>
+
+namespace neurorave::gemm_kernel {
+
+using Index = std::ptrdiff_t;
+constexpr int kPanelPackets = 3;
+// 3 x 4 accumulators + 3 weights + 1 broadcast: 16 registers, what AVX2 has.
+constexpr int kTileCols = 4;
+
+// Pins a loaded weight packet to a register. Without it GCC 12 folds the load into
+// every FMA that uses it, loading each packet once per column: that saturates the load
+// ports (measured 21 instead of 50 GMAC/s on an AVX-512 Zen 4 core).
+template <class S>
+inline void keep_in_register(typename S::Packet& value) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __asm__("" : "+v"(value));
+#elif defined(__GNUC__) && (defined(__aarch64__) || defined(__ARM_NEON))
+  __asm__("" : "+w"(value));
+#else
+  (void)value;
+#endif
+}
+
+// C (valid_rows x Cols, column stride c_stride) += A (Packets packets of rows) * B.
+template <class S, int Packets, int Cols>
+inline void tile(const float* a, Index depth, const float* b, Index col_step, float* c,
+                 Index c_stride, Index valid_rows) {
+  using Packet = typename S::Packet;
+  constexpr int lanes = S::kLanes;
+  // The loops over p and j must unroll before GCC's scalar replacement runs, or the
+  // accumulators live on the stack.
+  Packet acc[Packets][Cols];
+#pragma GCC unroll 4
+  for (int p = 0; p < Packets; ++p)
+#pragma GCC unroll 4
+    for (int j = 0; j < Cols; ++j) acc[p][j] = S::broadcast(0.0f);
+  const float* column[Cols];
+#pragma GCC unroll 4
+  for (int j = 0; j < Cols; ++j) column[j] = b + j * col_step;
+  for (Index k = 0; k < depth; ++k, a += Packets * lanes) {
+    Packet weight[Packets];
+#pragma GCC unroll 4
+    for (int p = 0; p < Packets; ++p) {
+      weight[p] = S::load_weights(a + p * lanes);
+      keep_in_register<S>(weight[p]);
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < Cols; ++j) {
+      const Packet x = S::broadcast(column[j][k]);
+#pragma GCC unroll 4
+      for (int p = 0; p < Packets; ++p) acc[p][j] = S::multiply_add(weight[p], x, acc[p][j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < Cols; ++j)
+#pragma GCC unroll 4
+    for (int p = 0; p < Packets; ++p) {
+      float* out = c + j * c_stride + p * lanes;
+      const Index rows = valid_rows - p * lanes;
+      if (rows >= lanes) {
+        S::add_into(out, acc[p][j]);
+      } else {  // the padded last packet: only its valid rows exist in C
+        float spilled[lanes];
+        S::store(spilled, acc[p][j]);
+        for (Index r = 0; r < rows; ++r) out[r] += spilled[r];
+      }
+    }
+}
+
+// One panel against every column, kTileCols at a time.
+template <class S, int Packets>
+inline void panel(const float* a, Index depth, const float* b, Index col_step, Index cols,
+                  float* c, Index c_stride, Index valid_rows) {
+  Index j = 0;
+  for (; j + kTileCols <= cols; j += kTileCols)
+    tile<S, Packets, kTileCols>(a, depth, b + j * col_step, col_step, c + j * c_stride,
+                                c_stride, valid_rows);
+  const float* bj = b + j * col_step;
+  float* cj = c + j * c_stride;
+  static_assert(kTileCols == 4, "the remainder below handles 1 to 3 columns");
+  switch (cols - j) {
+    case 3: tile<S, Packets, 3>(a, depth, bj, col_step, cj, c_stride, valid_rows); break;
+    case 2: tile<S, Packets, 2>(a, depth, bj, col_step, cj, c_stride, valid_rows); break;
+    case 1: tile<S, Packets, 1>(a, depth, bj, col_step, cj, c_stride, valid_rows); break;
+    default: break;
+  }
+}
+
+// C (rows x cols) += A * B for A packed as Gemm::pack lays out one block (panels of
+// kPanelPackets * S::kLanes rows); returns where the next block's panels start.
+template <class S>
+const float* multiply(const float* a, Index rows, Index depth, const float* b, Index col_step,
+                      Index cols, float* c, Index c_stride) {
+  constexpr Index panel_rows = kPanelPackets * S::kLanes;
+  for (Index row = 0; row < rows; row += panel_rows) {
+    const Index valid = rows - row < panel_rows ? rows - row : panel_rows;
+    const int packets = static_cast<int>((valid + S::kLanes - 1) / S::kLanes);
+    switch (packets) {
+      case 3: panel<S, 3>(a, depth, b, col_step, cols, c + row, c_stride, valid); break;
+      case 2: panel<S, 2>(a, depth, b, col_step, cols, c + row, c_stride, valid); break;
+      default: panel<S, 1>(a, depth, b, col_step, cols, c + row, c_stride, valid); break;
+    }
+    a += static_cast<Index>(packets) * S::kLanes * depth;
+  }
+  return a;
+}
+
+}  // namespace neurorave::gemm_kernel
