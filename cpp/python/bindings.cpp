@@ -77,6 +77,8 @@ PYBIND11_MODULE(_core, m) {
         "The GEMM kernel models loaded now use, e.g. 'avx512 (16 lanes)'.");
   m.def("runnable_kernels", &neurorave::runnable_kernels,
         "The kernels this build carries that this CPU runs, narrowest first.");
+  m.def("peak_multiply_adds_per_second", &neurorave::peak_multiply_adds_per_second,
+        "The active kernel's FMA throughput on one thread, measured now.");
   m.def("use_kernel", &neurorave::use_kernel, py::arg("name"),
         "Makes NAME the kernel of models loaded from now on; False if there is none.");
   m.doc() = "NeuroRave's C++ streaming core";

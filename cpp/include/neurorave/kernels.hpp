@@ -16,6 +16,9 @@ namespace neurorave {
 std::string active_kernel();
 // The kernels this build carries that this CPU runs, narrowest first.
 std::vector<std::string> runnable_kernels();
+// The active kernel's FMA throughput on one thread, measured now (tens of milliseconds):
+// the ceiling a layer's multiply-adds per second can be compared with.
+double peak_multiply_adds_per_second();
 // Makes `name` the kernel of models loaded from now on; false (nothing changes) if this
 // build or CPU has no such kernel. Not real-time safe; call before loading.
 bool use_kernel(const std::string& name);

@@ -26,7 +26,7 @@ struct Avx2 {
 }  // namespace
 
 const Level& avx2_level() {
-  static const Level level{"avx2", Avx2::kLanes, &multiply<Avx2>};
+  static const Level level{"avx2", Avx2::kLanes, &multiply<Avx2>, &fma_burst<Avx2>};
   return level;
 }
 

@@ -26,7 +26,7 @@ struct Avx512 {
 }  // namespace
 
 const Level& avx512_level() {
-  static const Level level{"avx512", Avx512::kLanes, &multiply<Avx512>};
+  static const Level level{"avx512", Avx512::kLanes, &multiply<Avx512>, &fma_burst<Avx512>};
   return level;
 }
 

@@ -11,10 +11,13 @@ namespace neurorave::gemm_kernel {
 using Multiply = const float* (*)(const float* a, Index rows, Index depth, const float* b,
                                   Index col_step, Index cols, float* c, Index c_stride);
 
+using FmaBurst = void (*)(Index iterations, float* sink);
+
 struct Level {
   const char* name;  // "build" (what the compiler flags give), "avx2", "avx512"
   int lanes;         // floats per packet
   Multiply multiply;
+  FmaBurst fma_burst;  // iterations x kPeakChains x lanes multiply-adds
   int panel_rows() const { return kPanelPackets * lanes; }
 };
 

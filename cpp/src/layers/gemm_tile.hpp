@@ -118,4 +118,27 @@ const float* multiply(const float* a, Index rows, Index depth, const float* b, I
   return a;
 }
 
+// The FMA throughput ceiling: `iterations` x kChains x S::kLanes multiply-adds in
+// independent chains (enough to cover an FMA's latency on two ports), summed into *sink
+// so that nothing is optimised away.
+constexpr int kPeakChains = 12;
+template <class S>
+void fma_burst(Index iterations, float* sink) {
+  using Packet = typename S::Packet;
+  Packet acc[kPeakChains];
+#pragma GCC unroll 12
+  for (int i = 0; i < kPeakChains; ++i) acc[i] = S::broadcast(0.001f * i);
+  Packet scale = S::broadcast(0.999f), shift = S::broadcast(0.001f);
+  keep_in_register<S>(scale);
+  keep_in_register<S>(shift);
+  for (Index n = 0; n < iterations; ++n)
+#pragma GCC unroll 12
+    for (int i = 0; i < kPeakChains; ++i) acc[i] = S::multiply_add(acc[i], scale, shift);
+  float lanes[S::kLanes];
+  for (int i = 0; i < kPeakChains; ++i) {
+    S::store(lanes, acc[i]);
+    for (int l = 0; l < S::kLanes; ++l) *sink += lanes[l];
+  }
+}
+
 }  // namespace neurorave::gemm_kernel
