@@ -40,6 +40,7 @@ extern "C" {  // s_stuff.h has no C++ guards of its own
 #include <vector>
 
 #include "neurorave/host_player.hpp"
+#include "neurorave/messages.hpp"
 #include "neurorave/model_loader.hpp"
 #include "neurorave/model_swap.hpp"
 #include "neurorave/player.hpp"
@@ -111,8 +112,8 @@ void check_rate(t_neurorave* x, float pd_rate) {
   if (!player || pd_rate <= 0 || x->state->rate_reported) return;
   const int model_rate = player->info().sample_rate;
   if (static_cast<int>(pd_rate) != model_rate) {
-    pd_error(x, "neurorave~: %s: the model runs at %d Hz but Pd at %g Hz (no resampling)",
-             player->info().path.c_str(), model_rate, pd_rate);
+    pd_error(x, "neurorave~: %s",
+             neurorave::messages::rate_mismatch(player->info(), pd_rate, "Pd").c_str());
     x->state->rate_reported = true;
   }
 }
@@ -246,12 +247,9 @@ int descriptor(t_neurorave* x, t_symbol* name, const char* what) {
     return -1;
   }
   const int index = player->info().descriptor_index(name->s_name);
-  if (index < 0) {
-    std::string known;
-    for (const auto& d : player->info().descriptors) known += " " + d.name;
-    pd_error(x, "neurorave~: %s: the model has no descriptor '%s'; it has:%s", what,
-             name->s_name, known.c_str());
-  }
+  if (index < 0)
+    pd_error(x, "neurorave~: %s: %s", what,
+             neurorave::messages::no_such_descriptor(player->info(), name->s_name).c_str());
   return index;
 }
 
@@ -325,9 +323,7 @@ void mode(t_neurorave* x, t_symbol* which) {
     bool refused = false;
     x->state->each_player([&](neurorave::Player& p) { refused |= !p.set_generate(true); });
     if (refused)
-      pd_error(x, "neurorave~: %s: the model has no prior to generate with "
-               "(fit one with neurorave train-prior and export again)",
-               player->info().path.c_str());
+      pd_error(x, "neurorave~: %s", neurorave::messages::no_prior(player->info()).c_str());
   } else {
     pd_error(x, "neurorave~: mode: '%s': expected generate or transfer", which->s_name);
   }

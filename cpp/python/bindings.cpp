@@ -11,6 +11,7 @@
 #include "neurorave/engine.hpp"
 #include "neurorave/error.hpp"
 #include "neurorave/kernels.hpp"
+#include "neurorave/messages.hpp"
 #include "neurorave/player.hpp"
 
 namespace py = pybind11;
@@ -73,6 +74,11 @@ const float* controls_pointer(const std::optional<FloatArray>& controls, const E
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
+  // The words every host uses (neurorave/messages.hpp), for Python's own errors.
+  m.def("no_such_descriptor_message", [](const Player& p, const std::string& name) {
+    return neurorave::messages::no_such_descriptor(p.info(), name);
+  });
+  m.def("no_prior_message", [](const Player& p) { return neurorave::messages::no_prior(p.info()); });
   m.def("active_kernel", &neurorave::active_kernel,
         "The GEMM kernel models loaded now use, e.g. 'avx512 (16 lanes)'.");
   m.def("runnable_kernels", &neurorave::runnable_kernels,

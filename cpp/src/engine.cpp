@@ -17,11 +17,7 @@ constexpr int kFormatVersion = 1;
 
 int require_int(const ModelFile& file, const nlohmann::json& object, const char* key,
                 int64_t low, int64_t high) {
-  if (!object.contains(key) || !object[key].is_number_integer() ||
-      object[key].get<int64_t>() < low || object[key].get<int64_t>() > high)
-    file.fail(std::string("description field '") + key + "' must be an integer from " +
-              std::to_string(low) + " to " + std::to_string(high));
-  return object[key].get<int>();
+  return file.integer(object, key, low, high, "description");
 }
 
 float require_value(const ModelFile& file, const nlohmann::json& value, const std::string& what) {
@@ -197,7 +193,7 @@ void Engine::prior_step(const float* noise, float temperature, float* z, float* 
   std::copy(frame, frame + latent, z);
   for (size_t d = 0; d < info.descriptors.size(); ++d) {
     const auto& range = info.descriptors[d];
-    descriptors[d] = range.minimum + 0.5f * (frame[latent + d] + 1.0f) * (range.maximum - range.minimum);
+    descriptors[d] = range.denormalise(frame[latent + d]);
   }
 }
 

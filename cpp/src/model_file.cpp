@@ -39,6 +39,15 @@ std::string shape_to_string(const std::vector<int64_t>& shape) {
 
 void ModelFile::fail(const std::string& problem) const { throw ModelError(path_, problem); }
 
+int ModelFile::integer(const nlohmann::json& object, const char* key, int64_t low, int64_t high,
+                       const std::string& where) const {
+  if (!object.is_object() || !object.contains(key) || !object[key].is_number_integer() ||
+      object[key].get<int64_t>() < low || object[key].get<int64_t>() > high)
+    fail(where + ": '" + key + "' must be an integer from " + std::to_string(low) + " to " +
+         std::to_string(high));
+  return object[key].get<int>();
+}
+
 std::ifstream ModelFile::open(uint64_t& size) const {
   std::error_code error;
   const auto status = std::filesystem::status(path_, error);

@@ -31,6 +31,9 @@ class ModelFile {
   const TensorData& tensor(const std::string& name, const std::vector<int64_t>& shape) const;
 
   [[noreturn]] void fail(const std::string& problem) const;
+  // object[key], an integer from low to high, or a failure naming `where` and the key.
+  int integer(const nlohmann::json& object, const char* key, int64_t low, int64_t high,
+              const std::string& where) const;
 
  private:
   std::ifstream open(uint64_t& size) const;

@@ -13,10 +13,6 @@ float panel_position(const PanelControl& control, CvConvention convention) {
   return std::clamp(control.knob + attenuverter * cv / 10.0f, 0.0f, 1.0f);
 }
 
-float physical_value(float position, const DescriptorInfo& descriptor) {
-  return descriptor.minimum + position * (descriptor.maximum - descriptor.minimum);
-}
-
 bool GateInput::rising(float volts) {
   if (high_) {
     high_ = volts >= kLowVolts;
@@ -33,7 +29,7 @@ ModuleVoice::ModuleVoice(std::unique_ptr<Player> player, CvConvention convention
 void ModuleVoice::set_panel(int descriptor, const PanelControl& control) {
   if (descriptor < 0 || descriptor >= descriptors()) return;
   const auto& range = info().descriptors[descriptor];
-  const float value = physical_value(panel_position(control, convention_), range);
+  const float value = range.at_position(panel_position(control, convention_));
   player_->set_control(descriptor, value);
   if (mode_ == VoiceMode::generate) player_->set_offset(descriptor, value - range.centre());
 }

@@ -9,11 +9,7 @@ namespace neurorave {
 
 int NetworkBuilder::bounded(const nlohmann::json& op, const char* key, int64_t low, int64_t high,
                             const std::string& where) const {
-  if (!op.contains(key) || !op[key].is_number_integer() || op[key].get<int64_t>() < low ||
-      op[key].get<int64_t>() > high)
-    file_.fail(where + ": '" + key + "' must be an integer from " + std::to_string(low) +
-               " to " + std::to_string(high));
-  return op[key].get<int>();
+  return file_.integer(op, key, low, high, where);
 }
 
 int NetworkBuilder::optional(const nlohmann::json& op, const char* key, int64_t high,

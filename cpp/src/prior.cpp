@@ -22,14 +22,6 @@ Vector vector(const ModelFile& file, const std::string& name, int64_t size) {
   return Eigen::Map<const Vector>(t.values.data(), size);
 }
 
-int positive(const ModelFile& file, const nlohmann::json& section, const char* key, int high) {
-  if (!section.contains(key) || !section[key].is_number_integer() ||
-      section[key].get<int64_t>() < 1 || section[key].get<int64_t>() > high)
-    file.fail(std::string("prior field '") + key + "' must be an integer from 1 to " +
-              std::to_string(high));
-  return section[key].get<int>();
-}
-
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 }  // namespace
@@ -38,8 +30,8 @@ std::unique_ptr<Prior> Prior::read(const ModelFile& file, int latent_size, int d
   const auto& section = file.description().at("prior");
   if (!section.is_object() || section.value("type", "") != "gru")
     file.fail("the prior section must be an object of type \"gru\"");
-  const int hidden = positive(file, section, "hidden", limits::kMaxPriorHidden);
-  const int count = positive(file, section, "layers", limits::kMaxPriorLayers);
+  const int hidden = file.integer(section, "hidden", 1, limits::kMaxPriorHidden, "prior");
+  const int count = file.integer(section, "layers", 1, limits::kMaxPriorLayers, "prior");
   auto prior = std::make_unique<Prior>();
   prior->latent_size_ = latent_size;
   prior->descriptors_ = descriptors;

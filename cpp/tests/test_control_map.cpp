@@ -118,11 +118,12 @@ TEST_CASE("a map is checked against its model") {
   CHECK_NOTHROW(check_against_model(map, model));
   map = parse_control_map(R"({"descriptors": {"loudness": {}}})", "m.json");
   CHECK_THROWS_WITH(check_against_model(map, model),
-                    "m.json: descriptors.loudness: the model m.nrv has no such descriptor "
-                    "(it has: rms)");
+                    "m.json: descriptors.loudness: m.nrv: the model has no descriptor "
+                    "'loudness'; it has: rms");
   map = parse_control_map(R"({"mode": "generate"})", "m.json");
   CHECK_THROWS_WITH(check_against_model(map, model),
-                    "m.json: mode: generate needs a model with a prior, and m.nrv has none");
+                    "m.json: mode: generate: m.nrv: the model has no prior to generate with "
+                    "(fit one with `neurorave train-prior RUN` and export again)");
 }
 
 TEST_CASE("a bad map names the file, the key and the problem") {

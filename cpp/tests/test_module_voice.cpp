@@ -50,9 +50,9 @@ TEST_CASE("knob, CV and attenuverter map to a position in the range") {
   neurorave::DescriptorInfo centroid;
   centroid.minimum = 200.0f;
   centroid.maximum = 5200.0f;
-  CHECK(neurorave::physical_value(0.0f, centroid) == doctest::Approx(200.0f));
-  CHECK(neurorave::physical_value(0.5f, centroid) == doctest::Approx(2700.0f));
-  CHECK(neurorave::physical_value(1.0f, centroid) == doctest::Approx(5200.0f));
+  CHECK(centroid.at_position(0.0f) == doctest::Approx(200.0f));
+  CHECK(centroid.at_position(0.5f) == doctest::Approx(2700.0f));
+  CHECK(centroid.at_position(1.0f) == doctest::Approx(5200.0f));
 }
 
 TEST_CASE("a gate rises once per pulse, whatever noise rides on its thresholds") {

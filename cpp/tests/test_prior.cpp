@@ -135,7 +135,7 @@ TEST_CASE("a broken prior is refused by name") {
   spec = neurorave_tests::test_model_with_prior();
   spec.description["prior"]["hidden"] = 0;
   file.write(spec);
-  CHECK_THROWS_WITH_AS(Engine::load(file.path()), doctest::Contains("prior field 'hidden'"),
+  CHECK_THROWS_WITH_AS(Engine::load(file.path()), doctest::Contains("prior: 'hidden' must be an integer"),
                        neurorave::ModelError);
 }
 

@@ -1,8 +1,13 @@
 """NeuroRave: real-time neural audio synthesis with descriptor faders."""
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .config import CONFIGS, ModelConfig, get_config
 
-__version__ = "0.1.0"
+try:  # the installed package's version, which CMakeLists.txt's project() sets
+    __version__ = version("neurorave")
+except PackageNotFoundError:  # run from the source tree without installing
+    __version__ = "unknown"
 __all__ = ["CONFIGS", "Engine", "ModelConfig", "ModelError", "get_config"]
 
 

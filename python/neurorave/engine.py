@@ -76,8 +76,7 @@ class Engine:
         keep time). Followed descriptors (`follow`) take the prior's curves, as offset +
         scale * value; the others their faders. Switching restarts the streams."""
         if not self._player.set_generate(bool(on)):
-            raise ValueError(f"{self.path}: the model has no prior to generate with; "
-                             "fit one with `neurorave train-prior RUN` and export again")
+            raise ValueError(_core.no_prior_message(self._player))
         if temperature is not None:
             self._player.set_temperature(float(temperature))
         if seed is not None:
@@ -140,8 +139,7 @@ class Engine:
         try:
             return self.descriptors.index(name)
         except ValueError:
-            raise KeyError(f"{self.path}: the model has no descriptor {name!r}; "
-                           f"it has {', '.join(self.descriptors) or 'none'}") from None
+            raise KeyError(_core.no_such_descriptor_message(self._player, name)) from None
 
     def _control_curves(self, controls: Controls, frames: int) -> np.ndarray | None:
         """(frames, descriptors) physical values, centre of range where unset.

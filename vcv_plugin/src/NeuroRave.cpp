@@ -13,6 +13,7 @@
 
 #include <osdialog.h>
 
+#include "neurorave/messages.hpp"
 #include "neurorave/module_voice.hpp"
 #include "plugin.hpp"
 #include "voice_loader.hpp"
@@ -27,20 +28,17 @@ constexpr int kBlock = 32;   // samples per voice call, and the voice's worker b
 const std::string kDefaultModel = std::string("res/") + neurorave::kDefaultModelFile;
 constexpr float kAudioVolts = 5.0f;  // Rack audio is +-5 V; the model plays +-1
 
-const char* const kModeNames[] = {"transfer", "follow", "generate"};
 // The patch's names for Inference (voice_loader.hpp), in its order.
 const char* const kInferenceNames[] = {"auto", "engine", "worker"};
 
 // A knob whose tooltip and typed-in value are the descriptor's physical value (dB, Hz,
 // ...) over the loaded model's range; the param itself stays 0..1.
 struct DescriptorQuantity : engine::ParamQuantity {
-  float minimum = 0.0f;
-  float maximum = 1.0f;
+  neurorave::DescriptorInfo range;  // an unused slot keeps 0..1
 
-  float getDisplayValue() override { return minimum + getValue() * (maximum - minimum); }
+  float getDisplayValue() override { return range.at_position(getValue()); }
   void setDisplayValue(float physical) override {
-    if (maximum == minimum) return;
-    setImmediateValue(math::clamp((physical - minimum) / (maximum - minimum), 0.0f, 1.0f));
+    setImmediateValue(math::clamp(range.position_of(physical), 0.0f, 1.0f));
   }
 };
 
@@ -91,8 +89,7 @@ struct NeuroRave : engine::Module {
       knob->name = used ? name : "Slot " + name + " (unused by this model)";
       slot_titles[i] = name.substr(0, 10);
       knob->unit = used && !info.descriptors[i].unit.empty() ? " " + info.descriptors[i].unit : "";
-      knob->minimum = used ? info.descriptors[i].minimum : 0.0f;
-      knob->maximum = used ? info.descriptors[i].maximum : 1.0f;
+      knob->range = used ? info.descriptors[i] : neurorave::DescriptorInfo{};
       knob->description = used ? "Knob across the model's range; CV adds 10 V per range" : "";
       paramQuantities[AMOUNT_PARAM + i]->name = name + " CV amount";
       inputInfos[CV_INPUT + i]->name = name + " CV";
@@ -169,7 +166,7 @@ struct NeuroRave : engine::Module {
     neurorave::ModuleVoice* voice = swap.current();
     if (!voice) return;
     const int mode = static_cast<int>(voice->mode());
-    for (int m = 0; m < 3; ++m) lights[TRANSFER_LIGHT + m].setBrightness(m == mode ? 1.0f : 0.0f);
+    for (int m = 0; m < neurorave::kVoiceModes; ++m) lights[TRANSFER_LIGHT + m].setBrightness(m == mode ? 1.0f : 0.0f);
     lights[READY_LIGHT].setBrightness(1.0f);
     playing_mode.store(mode, std::memory_order_relaxed);
     underruns.store(voice->underruns(), std::memory_order_relaxed);
@@ -259,11 +256,11 @@ struct StatusDisplay : app::LedDisplay {
     std::vector<std::string> text = VoiceLoader::status_lines(status, kBlock);
     if (status.loaded) {
       const auto& info = status.info;
-      std::string mode = kModeNames[module->playing_mode.load()];
+      std::string mode = neurorave::kVoiceModeNames[module->playing_mode.load()];
       const bool wants_generate = module->params[NeuroRave::MODE_PARAM].getValue() > 1.5f;
       if (wants_generate && !info.has_prior) mode += " | no prior to generate";
       if (static_cast<int>(APP->engine->getSampleRate()) != info.sample_rate)
-        mode += string::f(" | set engine to %d Hz", info.sample_rate);
+        mode += " | " + neurorave::messages::rate_hint(info);
       if (const long late = module->underruns.load()) mode += string::f(" | %ld late", late);
       text.insert(text.begin() + 2, mode);
     }

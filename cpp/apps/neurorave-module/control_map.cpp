@@ -1,3 +1,4 @@
+#include "neurorave/messages.hpp"
 #include "control_map.hpp"
 
 #include <filesystem>
@@ -97,10 +98,11 @@ CvConvention convention(const JsonReader& reader, const json& value) {
 
 VoiceMode mode(const JsonReader& reader, const json& value) {
   const std::string name = reader.string(value, "mode");
-  if (name == "transfer") return VoiceMode::transfer;
-  if (name == "follow") return VoiceMode::follow;
-  if (name == "generate") return VoiceMode::generate;
-  reader.fail("mode", "\"" + name + "\" is not one of transfer, follow, generate");
+  VoiceMode mode = VoiceMode::transfer;
+  if (parse_voice_mode(name, mode)) return mode;
+  std::string names;
+  for (const char* known : kVoiceModeNames) names += (names.empty() ? "" : ", ") + std::string(known);
+  reader.fail("mode", "\"" + name + "\" is not one of " + names);
 }
 
 // Every channel the map reads or writes must exist on the interface.
@@ -191,14 +193,10 @@ void check_against_model(const ControlMap& map, const ModelInfo& model) {
   const std::string file = map.file.empty() ? "(built-in control map)" : map.file;
   for (const auto& d : map.descriptors) {
     if (model.descriptor_index(d.name) >= 0) continue;
-    std::string names;
-    for (const auto& known : model.descriptors) names += (names.empty() ? "" : ", ") + known.name;
-    throw MapError(file, "descriptors." + d.name + ": the model " + model.path +
-                             " has no such descriptor (it has: " + names + ")");
+    throw MapError(file, "descriptors." + d.name + ": " + messages::no_such_descriptor(model, d.name));
   }
   if (map.mode == VoiceMode::generate && !model.has_prior)
-    throw MapError(file, "mode: generate needs a model with a prior, and " + model.path +
-                             " has none");
+    throw MapError(file, "mode: generate: " + messages::no_prior(model));
 }
 
 }  // namespace neurorave::module

@@ -7,15 +7,6 @@ namespace neurorave::module {
 
 namespace {
 
-const char* mode_name(VoiceMode mode) {
-  switch (mode) {
-    case VoiceMode::transfer: return "transfer";
-    case VoiceMode::follow: return "follow";
-    case VoiceMode::generate: return "generate";
-  }
-  return "?";
-}
-
 float knob_at(const std::vector<float>& knobs, int index) {
   return index >= 0 && index < static_cast<int>(knobs.size()) ? knobs[index] : 0.5f;
 }
@@ -25,7 +16,7 @@ float knob_at(const std::vector<float>& knobs, int index) {
 std::string format_status(const Status& status) {
   std::ostringstream line;
   line.precision(4);
-  line << mode_name(status.mode);
+  line << voice_mode_name(status.mode);
   for (const auto& v : status.values) {
     line << " | " << v.name << " " << v.value;
     if (!v.unit.empty()) line << " " << v.unit;

@@ -18,9 +18,14 @@ struct DescriptorInfo {
   float maximum = 1.0f;  // physical value that the decoder sees as +1
   std::vector<float> bins;
 
+  // The three ways a value is spoken of: physical (dB, Hz, ...), a position 0..1 along the
+  // range (a knob), normalised -1..1 (what the decoder sees).
   float normalise(float physical) const {
     return 2.0f * (physical - minimum) / (maximum - minimum) - 1.0f;
   }
+  float denormalise(float normalised) const { return at_position(0.5f * (normalised + 1.0f)); }
+  float at_position(float position) const { return minimum + position * (maximum - minimum); }
+  float position_of(float physical) const { return (physical - minimum) / (maximum - minimum); }
   float centre() const { return 0.5f * (minimum + maximum); }
   // A fader's value kept to the travel the decoder can take: its range and half the
   // range again beyond either end (normalised -2..2). NaN goes to the bottom.

@@ -4,6 +4,7 @@
 // descriptor values, gates switch modes, and a Player makes the sound.
 
 #include <memory>
+#include <string>
 
 #include "neurorave/host_player.hpp"
 #include "neurorave/player.hpp"
@@ -21,6 +22,22 @@ enum class VoiceMode {
   generate,  // no input: the prior plays, and each panel control bends its descriptor's
              // curve (knob at centre: the prior's own curve); needs a model with a prior
 };
+constexpr int kVoiceModes = 3;
+// The modes' names, in the enum's order, as maps, patches and panels spell them.
+constexpr const char* kVoiceModeNames[kVoiceModes] = {"transfer", "follow", "generate"};
+inline const char* voice_mode_name(VoiceMode mode) {
+  return kVoiceModeNames[static_cast<int>(mode)];
+}
+// The mode named `name`; false if there is none.
+inline bool parse_voice_mode(const std::string& name, VoiceMode& mode) {
+  for (int m = 0; m < kVoiceModes; ++m) {
+    if (name == kVoiceModeNames[m]) {
+      mode = static_cast<VoiceMode>(m);
+      return true;
+    }
+  }
+  return false;
+}
 
 // Gate inputs, n samples of volts each, or nullptr where nothing is patched.
 struct VoiceGates {
@@ -37,8 +54,6 @@ struct PanelControl {
 
 // The control's position in its descriptor's range, 0..1 (clamped).
 float panel_position(const PanelControl& control, CvConvention convention);
-// Physical value (dB, Hz, ...) at `position` of `descriptor`'s range.
-float physical_value(float position, const DescriptorInfo& descriptor);
 
 // A gate or trigger input with hysteresis, as Eurorack modules read them: high above
 // 2 V, low again below 1 V, so noise around one threshold never retriggers.
