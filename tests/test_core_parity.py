@@ -112,7 +112,7 @@ def test_controls_move_the_output_like_torch(exported):
 
 def test_bad_model_file_is_reported_by_name(tmp_path, exported):
     missing = tmp_path / "missing.nrv"
-    with pytest.raises(neurorave.ModelError, match="missing.nrv: cannot open file"):
+    with pytest.raises(neurorave.ModelError, match="missing.nrv: no such file"):
         neurorave.Engine(missing)
     truncated = tmp_path / "truncated.nrv"
     truncated.write_bytes(exported.path.read_bytes()[:1000])
