@@ -1,6 +1,5 @@
 #include "layers/conv1d.hpp"
 
-#include <algorithm>
 
 namespace neurorave {
 
@@ -25,35 +24,29 @@ Conv1d::Conv1d(const ConvShape& shape, const float* weight, const float* bias)
 }
 
 void Conv1d::prepare(int max_in_frames) {
-  window_ = Matrix::Zero(shape_.in, history_ + max_in_frames);
+  window_.prepare(shape_.in, history_, max_in_frames);
   const int max_out = max_in_frames / shape_.stride;
   output_ = Matrix::Zero(shape_.out, max_out);
 }
 
-void Conv1d::reset() { window_.setZero(); }
+void Conv1d::reset() { window_.reset(); }
 
 View Conv1d::process(const View& in) {
   const int frames = static_cast<int>(in.cols());
   const int out_frames = frames / shape_.stride;
   const Eigen::Index col_step = static_cast<Eigen::Index>(shape_.stride) * shape_.in;
   output_.leftCols(out_frames).colwise() = bias_;
-  if (history_ == 0 && shape_.groups == 1 && !activated_) {  // no window: read in place
+  if (history_ == 0 && shape_.groups == 1 && !window_.activated()) {  // read in place
     gemms_[0].accumulate(in.data(), col_step, out_frames, output_.data(), output_.rows());
     return leading_columns(output_, out_frames);
   }
-  if (activated_)
-    window_.middleCols(history_, frames) = in.cwiseMax(in * input_slope_);  // slope < 1
-  else
-    window_.middleCols(history_, frames) = in;
+  window_.push(in);
   const int in_per_group = shape_.in / shape_.groups;
   const int out_per_group = shape_.out / shape_.groups;
   for (int g = 0; g < shape_.groups; ++g)
     gemms_[g].accumulate(window_.data() + g * in_per_group, col_step, out_frames,
                          output_.data() + g * out_per_group, output_.rows());
-  // Keep the last `history_` input columns for the next block (forward copy is safe).
-  float* data = window_.data();
-  std::copy(data + static_cast<ptrdiff_t>(frames) * shape_.in,
-            data + static_cast<ptrdiff_t>(frames + history_) * shape_.in, data);
+  window_.advance(frames);
   return leading_columns(output_, out_frames);
 }
 

@@ -4,6 +4,7 @@
 
 #include "layers/gemm.hpp"
 #include "layers/layer.hpp"
+#include "layers/stream_window.hpp"
 
 namespace neurorave {
 
@@ -23,8 +24,7 @@ class Conv1d final : public Layer {
   int history() const { return history_; }
   // The input is copied into the window anyway, so the activation rides along.
   bool take_input_slope(float slope) override {
-    input_slope_ = slope;
-    activated_ = true;
+    window_.take_slope(slope);
     return true;
   }
 
@@ -35,12 +35,10 @@ class Conv1d final : public Layer {
  private:
   ConvShape shape_;
   int history_;
-  bool activated_ = false;
-  float input_slope_ = 1.0f;
   Vector bias_;  // zeros when the conv has none
   // Per group, its (out / groups) x (kernel * in / groups) weights, reading the window in place.
   std::vector<Gemm> gemms_;
-  Matrix window_;  // in x (history + max frames): cached history, then the new block
+  StreamWindow window_;  // in x (history + max frames)
   Matrix output_;
 };
 

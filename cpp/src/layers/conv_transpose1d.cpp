@@ -1,6 +1,5 @@
 #include "layers/conv_transpose1d.hpp"
 
-#include <algorithm>
 
 namespace neurorave {
 
@@ -25,26 +24,21 @@ ConvTranspose1d::ConvTranspose1d(int in, int out, int kernel, int stride, const 
 }
 
 void ConvTranspose1d::prepare(int max_in_frames) {
-  window_ = Matrix::Zero(in_, history_ + max_in_frames);
+  window_.prepare(in_, history_, max_in_frames);
   output_ = Matrix::Zero(out_, static_cast<Eigen::Index>(max_in_frames) * stride_);
 }
 
-void ConvTranspose1d::reset() { window_.setZero(); }
+void ConvTranspose1d::reset() { window_.reset(); }
 
 View ConvTranspose1d::process(const View& in) {
   const int frames = static_cast<int>(in.cols());
   const int length = frames * stride_;
   output_.leftCols(length).colwise() = bias_;
-  if (activated_)
-    window_.middleCols(history_, frames) = in.cwiseMax(in * input_slope_);  // slope < 1
-  else
-    window_.middleCols(history_, frames) = in;
+  window_.push(in);
   // Output column t of the product is samples t * stride ... t * stride + stride - 1.
   gemm_.accumulate(window_.data(), in_, frames, output_.data(),
                    static_cast<Eigen::Index>(stride_) * out_);
-  float* data = window_.data();
-  std::copy(data + static_cast<ptrdiff_t>(frames) * in_,
-            data + static_cast<ptrdiff_t>(frames + history_) * in_, data);
+  window_.advance(frames);
   return leading_columns(output_, length);
 }
 

@@ -7,6 +7,7 @@
 
 #include "layers/gemm.hpp"
 #include "layers/layer.hpp"
+#include "layers/stream_window.hpp"
 
 namespace neurorave {
 
@@ -22,8 +23,7 @@ class ConvTranspose1d final : public Layer {
   int upsampling() const override { return stride_; }
   // The input is copied into the window anyway, so the activation rides along.
   bool take_input_slope(float slope) override {
-    input_slope_ = slope;
-    activated_ = true;
+    window_.take_slope(slope);
     return true;
   }
 
@@ -33,11 +33,9 @@ class ConvTranspose1d final : public Layer {
 
  private:
   int in_, out_, stride_, history_;  // history: input frames a block still reaches back to
-  bool activated_ = false;
-  float input_slope_ = 1.0f;
   Vector bias_;  // zeros when the layer has none
   Gemm gemm_;    // (stride * out) x ((history + 1) * in) weights over the window
-  Matrix window_;  // in x (history + max in frames)
+  StreamWindow window_;  // in x (history + max in frames)
   Matrix output_;  // out x (max in frames * stride)
 };
 

@@ -2,10 +2,10 @@
 // x + branch(x), with the skip path delayed by the branch's streaming lag so both
 // halves of the sum refer to the same offline instant.
 
-#include <algorithm>
 #include <memory>
 
 #include "layers/sequence.hpp"
+#include "layers/stream_window.hpp"
 
 namespace neurorave {
 
@@ -19,26 +19,25 @@ class Residual final : public Layer {
 
   void prepare(int max_in_frames) override {
     branch_->prepare(max_in_frames);
-    delay_line_ = Matrix::Zero(in_channels(), delay_ + max_in_frames);
+    delay_line_.prepare(in_channels(), delay_, max_in_frames);
     output_ = Matrix::Zero(out_channels(), max_in_frames);
   }
   void reset() override {
     branch_->reset();
-    delay_line_.setZero();
+    delay_line_.reset();
   }
   View process(const View& in) override {
     const Eigen::Index frames = in.cols();
-    delay_line_.middleCols(delay_, frames) = in;
-    output_.leftCols(frames) = delay_line_.leftCols(frames) + branch_->process(in);
-    float* data = delay_line_.data();
-    std::copy(data + frames * in.rows(), data + (frames + delay_) * in.rows(), data);
+    delay_line_.push(in);
+    output_.leftCols(frames) = delay_line_.leading(frames) + branch_->process(in);
+    delay_line_.advance(frames);
     return leading_columns(output_, frames);
   }
 
  private:
   std::unique_ptr<Sequence> branch_;
   int delay_;
-  Matrix delay_line_;  // channels x (delay + max frames)
+  StreamWindow delay_line_;  // the skip path, `delay` frames late
   Matrix output_;
 };
 
