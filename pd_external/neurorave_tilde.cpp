@@ -414,12 +414,16 @@ void latency(t_neurorave* x) {
   outlet_anything(x->info_out, gensym("latency"), 1, &a);
 }
 
+// Where dsp() puts perform's arguments (w[0] is the routine itself); the descriptor
+// inlets' signals follow from kFirstInletArg on.
+enum PerformArg { kObjectArg = 1, kInputArg, kOutputArg, kBlockArg, kInletsArg, kFirstInletArg };
+
 t_int* perform(t_int* w) {
-  auto* x = reinterpret_cast<t_neurorave*>(w[1]);
-  const t_sample* in = reinterpret_cast<t_sample*>(w[2]);
-  t_sample* out = reinterpret_cast<t_sample*>(w[3]);
-  const int n = static_cast<int>(w[4]);
-  const int inlets = static_cast<int>(w[5]);
+  auto* x = reinterpret_cast<t_neurorave*>(w[kObjectArg]);
+  const t_sample* in = reinterpret_cast<t_sample*>(w[kInputArg]);
+  t_sample* out = reinterpret_cast<t_sample*>(w[kOutputArg]);
+  const int n = static_cast<int>(w[kBlockArg]);
+  const int inlets = static_cast<int>(w[kInletsArg]);
   State* state = x->state;
   // -inlets: each descriptor's fader, once per block (read before `out` is written: Pd
   // may give an inlet and the outlet the same buffer). Inlet d drives descriptor d.
@@ -427,7 +431,7 @@ t_int* perform(t_int* w) {
     state->each_player([&](neurorave::Player& player) {
       const int descriptors = static_cast<int>(player.info().descriptors.size());
       for (int d = 0; d < inlets && d < descriptors; ++d)
-        player.set_control(d, reinterpret_cast<t_sample*>(w[6 + d])[0]);
+        player.set_control(d, reinterpret_cast<t_sample*>(w[kFirstInletArg + d])[0]);
     });
   if (state->bypass) {
     if (out != in) std::memmove(out, in, sizeof(t_sample) * n);
@@ -445,13 +449,13 @@ t_int* perform(t_int* w) {
   } else {
     std::memset(out, 0, sizeof(t_sample) * n);
   }
-  return w + 6 + inlets;
+  return w + kFirstInletArg + inlets;
 }
 
 void dsp(t_neurorave* x, t_signal** sp) {
   prepare(x, sp[0]->s_n);
   check_rate(x, sp[0]->s_sr);
-  // Signals: the main inlet, the descriptor inlets, then the outlet.
+  // Signals: the main inlet, the descriptor inlets, then the outlet. In PerformArg order.
   const int inlets = x->state->inlets;
   std::vector<t_int> args = {reinterpret_cast<t_int>(x), reinterpret_cast<t_int>(sp[0]->s_vec),
                              reinterpret_cast<t_int>(sp[inlets + 1]->s_vec),
