@@ -24,7 +24,7 @@
 // waits for the file, and with -threaded perform waits for the worker.
 
 #include <m_pd.h>
-extern "C" {  // s_stuff.h has no C++ guards of its own
+extern "C" {          // s_stuff.h has no C++ guards of its own
 #include <s_stuff.h>  // get_sys_schedadvance: how far ahead Pd's scheduler computes
 }
 
@@ -71,7 +71,7 @@ struct State {
   int block = 0;               // the Pd block size the last dsp call saw (0: none yet)
   float smoothing_ms = 10.0f;
   bool bypass = false;
-  bool rate_reported = false;  // the sample-rate mismatch error is printed once
+  bool rate_reported = false;                      // the sample-rate mismatch error is printed once
   std::unique_ptr<neurorave::ModelLoader> loader;  // made at the first `load` message
   t_clock* poll = nullptr;                         // takes the loader's results
 
@@ -134,8 +134,7 @@ Playback playback_for(const State& s, int sample_rate, double frame_seconds) {
 // Null, with a Pd error, if its worker cannot start; the Player is then lost.
 std::unique_ptr<HostPlayer> host(t_neurorave* x, std::unique_ptr<neurorave::Player> player,
                                  double frame_seconds) {
-  const Playback playback =
-      playback_for(*x->state, player->info().sample_rate, frame_seconds);
+  const Playback playback = playback_for(*x->state, player->info().sample_rate, frame_seconds);
   try {
     return std::make_unique<HostPlayer>(std::move(player), playback);
   } catch (const std::exception& e) {
@@ -159,8 +158,7 @@ void prepare(t_neurorave* x, int block) {
     if (!voice) return nullptr;
     const Playback& now = voice->playback();
     const Playback wanted = playback_for(s, voice->info().sample_rate, now.frame_seconds);
-    if (now.threaded == wanted.threaded && now.block == wanted.block &&
-        now.budget == wanted.budget)
+    if (now.threaded == wanted.threaded && now.block == wanted.block && now.budget == wanted.budget)
       return nullptr;
     return host(x, voice->release(), now.frame_seconds);
   };
@@ -182,9 +180,8 @@ void install(t_neurorave* x, std::unique_ptr<neurorave::Player> fresh, double fr
     discard(x, s.swap.offer(std::move(voice)));  // an earlier offer never played
     clock_delay(s.poll, 1.0);
   } else {  // nothing plays (yet): no fade, the new model is the one from the next tick
-    s.swap.replace(std::move(voice), [x](std::unique_ptr<HostPlayer> old) {
-      discard(x, std::move(old));
-    });
+    s.swap.replace(std::move(voice),
+                   [x](std::unique_ptr<HostPlayer> old) { discard(x, std::move(old)); });
   }
   s.rate_reported = false;
   if (canvas_dspstate) check_rate(x, sys_getsr());
@@ -265,7 +262,8 @@ void each_descriptor(t_neurorave* x, t_symbol* name, const char* what, Set&& set
 }
 
 void follow(t_neurorave* x, t_symbol* name, t_floatarg on) {
-  each_descriptor(x, name, "follow", [&](neurorave::Player& p, int d) { p.set_follow(d, on != 0); });
+  each_descriptor(x, name, "follow",
+                  [&](neurorave::Player& p, int d) { p.set_follow(d, on != 0); });
 }
 
 void offset(t_neurorave* x, t_symbol* name, t_floatarg value) {
@@ -283,8 +281,7 @@ void anything(t_neurorave* x, t_symbol* s, int argc, t_atom* argv) {
     return;
   }
   const float value = atom_getfloat(argv);
-  each_descriptor(x, s, s->s_name,
-                  [&](neurorave::Player& p, int d) { p.set_control(d, value); });
+  each_descriptor(x, s, s->s_name, [&](neurorave::Player& p, int d) { p.set_control(d, value); });
 }
 
 void bypass(t_neurorave* x, t_floatarg on) { x->state->bypass = on != 0; }
@@ -330,16 +327,14 @@ void mode(t_neurorave* x, t_symbol* which) {
 }
 
 void phrase(t_neurorave* x) {
-  if (need_model(x, "phrase"))
-    x->state->each_player([](neurorave::Player& p) { p.new_phrase(); });
+  if (need_model(x, "phrase")) x->state->each_player([](neurorave::Player& p) { p.new_phrase(); });
 }
 
 void seed(t_neurorave* x, t_floatarg value) {
   auto* player = need_model(x, "seed");
   if (!player) return;
   const double clamped = value < 0 ? 0.0 : (value > 4294967295.0 ? 4294967295.0 : value);
-  x->state->each_player(
-      [&](neurorave::Player& p) { p.set_seed(static_cast<uint32_t>(clamped)); });
+  x->state->each_player([&](neurorave::Player& p) { p.set_seed(static_cast<uint32_t>(clamped)); });
 }
 
 void temperature(t_neurorave* x, t_floatarg value) {
@@ -516,38 +511,32 @@ void destroy(t_neurorave* x) {
 // `setup_neurorave0x7e` is exported too, for loaders that mangle every special character.
 extern "C" __attribute__((visibility("default"))) void neurorave_tilde_setup(void) {
   if (neurorave_class) return;  // set up once, whichever name Pd called
-  neurorave_class = class_new(gensym("neurorave~"), reinterpret_cast<t_newmethod>(
-                                  reinterpret_cast<t_method>(create)),
-                              reinterpret_cast<t_method>(destroy), sizeof(t_neurorave),
-                              CLASS_DEFAULT, A_GIMME, 0);
+  neurorave_class = class_new(
+      gensym("neurorave~"), reinterpret_cast<t_newmethod>(reinterpret_cast<t_method>(create)),
+      reinterpret_cast<t_method>(destroy), sizeof(t_neurorave), CLASS_DEFAULT, A_GIMME, 0);
   CLASS_MAINSIGNALIN(neurorave_class, t_neurorave, f);
   class_addmethod(neurorave_class, reinterpret_cast<t_method>(dsp), gensym("dsp"), A_CANT, 0);
-  class_addmethod(neurorave_class, reinterpret_cast<t_method>(load), gensym("load"), A_SYMBOL,
-                  0);
-  class_addmethod(neurorave_class, reinterpret_cast<t_method>(follow), gensym("follow"),
-                  A_SYMBOL, A_FLOAT, 0);
-  class_addmethod(neurorave_class, reinterpret_cast<t_method>(offset), gensym("offset"),
-                  A_SYMBOL, A_FLOAT, 0);
-  class_addmethod(neurorave_class, reinterpret_cast<t_method>(scale), gensym("scale"),
-                  A_SYMBOL, A_FLOAT, 0);
-  class_addmethod(neurorave_class, reinterpret_cast<t_method>(bypass), gensym("bypass"),
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(load), gensym("load"), A_SYMBOL, 0);
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(follow), gensym("follow"), A_SYMBOL,
                   A_FLOAT, 0);
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(offset), gensym("offset"), A_SYMBOL,
+                  A_FLOAT, 0);
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(scale), gensym("scale"), A_SYMBOL,
+                  A_FLOAT, 0);
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(bypass), gensym("bypass"), A_FLOAT,
+                  0);
   class_addmethod(neurorave_class, reinterpret_cast<t_method>(smoothing), gensym("smoothing"),
                   A_FLOAT, 0);
   class_addmethod(neurorave_class, reinterpret_cast<t_method>(reset), gensym("reset"), A_NULL);
   class_addmethod(neurorave_class, reinterpret_cast<t_method>(info), gensym("info"), A_NULL);
-  class_addmethod(neurorave_class, reinterpret_cast<t_method>(mode), gensym("mode"), A_SYMBOL,
-                  0);
-  class_addmethod(neurorave_class, reinterpret_cast<t_method>(phrase), gensym("phrase"),
-                  A_NULL);
-  class_addmethod(neurorave_class, reinterpret_cast<t_method>(seed), gensym("seed"), A_FLOAT,
-                  0);
-  class_addmethod(neurorave_class, reinterpret_cast<t_method>(temperature),
-                  gensym("temperature"), A_FLOAT, 0);
-  class_addmethod(neurorave_class, reinterpret_cast<t_method>(offline), gensym("offline"),
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(mode), gensym("mode"), A_SYMBOL, 0);
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(phrase), gensym("phrase"), A_NULL);
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(seed), gensym("seed"), A_FLOAT, 0);
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(temperature), gensym("temperature"),
                   A_FLOAT, 0);
-  class_addmethod(neurorave_class, reinterpret_cast<t_method>(latency), gensym("latency"),
-                  A_NULL);
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(offline), gensym("offline"), A_FLOAT,
+                  0);
+  class_addmethod(neurorave_class, reinterpret_cast<t_method>(latency), gensym("latency"), A_NULL);
   class_addanything(neurorave_class, reinterpret_cast<t_method>(anything));
 }
 

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(build-essential cmake ninja-build pkg-config libeigen3-dev nlohmann-json3-dev
               doctest-dev fluidsynth fluid-soundfont-gm espeak-ng puredata-core puredata-dev
               g++-aarch64-linux-gnu qemu-user libasound2-dev libsndfile1-dev
-              libasound2-dev:arm64 libsndfile1-dev:arm64 clang-14 libfuzzer-14-dev)
+              libasound2-dev:arm64 libsndfile1-dev:arm64 clang-14 libfuzzer-14-dev clang-format-14)
 VENV=.venv
 PY="$VENV/bin/python"
 
@@ -44,6 +44,8 @@ setup_python() {
 }
 
 run_tests() {
+  echo "== clang-format: the C++ sources as .clang-format lays them out"
+  git ls-files '*.cpp' '*.hpp' | xargs clang-format-14 --dry-run -Werror
   echo "== ctest: C++ unit tests"
   cmake -S . -B build/ctest -G Ninja -DNEURORAVE_TESTS=ON -DNEURORAVE_PYTHON=OFF \
     -DCMAKE_BUILD_TYPE=Release >/dev/null

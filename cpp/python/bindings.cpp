@@ -56,8 +56,9 @@ py::dict info_dict(const ModelInfo& info) {
 
 int whole_frames(const Engine& engine, py::ssize_t samples) {
   const int c = engine.info().compression;
-  if (samples % c) throw std::invalid_argument("audio length must be a multiple of " +
-                                              std::to_string(c) + " samples (whole frames)");
+  if (samples % c)
+    throw std::invalid_argument("audio length must be a multiple of " + std::to_string(c) +
+                                " samples (whole frames)");
   return static_cast<int>(samples / c);
 }
 
@@ -78,7 +79,8 @@ PYBIND11_MODULE(_core, m) {
   m.def("no_such_descriptor_message", [](const Player& p, const std::string& name) {
     return neurorave::messages::no_such_descriptor(p.info(), name);
   });
-  m.def("no_prior_message", [](const Player& p) { return neurorave::messages::no_prior(p.info()); });
+  m.def("no_prior_message",
+        [](const Player& p) { return neurorave::messages::no_prior(p.info()); });
   m.def("active_kernel", &neurorave::active_kernel,
         "The GEMM kernel models loaded now use, e.g. 'avx512 (16 lanes)'.");
   m.def("runnable_kernels", &neurorave::runnable_kernels,
@@ -99,43 +101,56 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("info", [](const Engine& e) { return info_dict(e.info()); })
       .def_property_readonly("max_frames", &Engine::max_frames)
       .def("reset", &Engine::reset, py::arg("kind") = StreamKind::forward)
-      .def("encode", [](Engine& e, FloatArray audio) {
-        const int frames = whole_frames(e, audio.size());
-        FloatArray z({frames, e.info().latent_size});
-        e.encode(audio.data(), frames, z.mutable_data());
-        return z;
-      }, py::arg("audio"), "audio (frames * compression,) -> z (frames, latent)")
-      .def("decode", [](Engine& e, FloatArray z, std::optional<FloatArray> controls) {
-        if (z.ndim() != 2 || z.shape(1) != e.info().latent_size)
-          throw std::invalid_argument("z must have shape (frames, latent_size)");
-        const int frames = static_cast<int>(z.shape(0));
-        FloatArray audio(static_cast<py::ssize_t>(frames) * e.info().compression);
-        e.decode(z.data(), controls_pointer(controls, e, frames), frames, audio.mutable_data());
-        return audio;
-      }, py::arg("z"), py::arg("controls") = py::none())
-      .def("forward", [](Engine& e, FloatArray audio, std::optional<FloatArray> controls) {
-        const int frames = whole_frames(e, audio.size());
-        FloatArray out(audio.size());
-        e.forward(audio.data(), controls_pointer(controls, e, frames), frames,
-                  out.mutable_data());
-        return out;
-      }, py::arg("audio"), py::arg("controls") = py::none())
-      .def("prior_step", [](Engine& e, FloatArray noise, float temperature) {
-        const auto& info = e.info();
-        const auto descriptors = static_cast<py::ssize_t>(info.descriptors.size());
-        if (noise.ndim() != 1 || noise.shape(0) != info.latent_size + descriptors)
-          throw std::invalid_argument("noise must have shape (latent_size + descriptors,)");
-        FloatArray z(info.latent_size), values(descriptors);
-        e.prior_step(noise.data(), temperature, z.mutable_data(), values.mutable_data());
-        return py::make_tuple(z, values);
-      }, py::arg("noise"), py::arg("temperature"),
-         "one prior step -> (z (latent,), descriptor values (descriptors,), physical)")
+      .def(
+          "encode",
+          [](Engine& e, FloatArray audio) {
+            const int frames = whole_frames(e, audio.size());
+            FloatArray z({frames, e.info().latent_size});
+            e.encode(audio.data(), frames, z.mutable_data());
+            return z;
+          },
+          py::arg("audio"), "audio (frames * compression,) -> z (frames, latent)")
+      .def(
+          "decode",
+          [](Engine& e, FloatArray z, std::optional<FloatArray> controls) {
+            if (z.ndim() != 2 || z.shape(1) != e.info().latent_size)
+              throw std::invalid_argument("z must have shape (frames, latent_size)");
+            const int frames = static_cast<int>(z.shape(0));
+            FloatArray audio(static_cast<py::ssize_t>(frames) * e.info().compression);
+            e.decode(z.data(), controls_pointer(controls, e, frames), frames, audio.mutable_data());
+            return audio;
+          },
+          py::arg("z"), py::arg("controls") = py::none())
+      .def(
+          "forward",
+          [](Engine& e, FloatArray audio, std::optional<FloatArray> controls) {
+            const int frames = whole_frames(e, audio.size());
+            FloatArray out(audio.size());
+            e.forward(audio.data(), controls_pointer(controls, e, frames), frames,
+                      out.mutable_data());
+            return out;
+          },
+          py::arg("audio"), py::arg("controls") = py::none())
+      .def(
+          "prior_step",
+          [](Engine& e, FloatArray noise, float temperature) {
+            const auto& info = e.info();
+            const auto descriptors = static_cast<py::ssize_t>(info.descriptors.size());
+            if (noise.ndim() != 1 || noise.shape(0) != info.latent_size + descriptors)
+              throw std::invalid_argument("noise must have shape (latent_size + descriptors,)");
+            FloatArray z(info.latent_size), values(descriptors);
+            e.prior_step(noise.data(), temperature, z.mutable_data(), values.mutable_data());
+            return py::make_tuple(z, values);
+          },
+          py::arg("noise"), py::arg("temperature"),
+          "one prior step -> (z (latent,), descriptor values (descriptors,), physical)")
       .def("prior_reset", &Engine::prior_reset);
 
   py::class_<Player>(m, "Player")
       .def(py::init([](const std::string& path) {
              return std::make_unique<Player>(Engine::load(path));
-           }), py::arg("path"))
+           }),
+           py::arg("path"))
       .def_property_readonly("info", [](const Player& p) { return info_dict(p.info()); })
       .def_property_readonly("latency", &Player::latency)
       .def_property_readonly("nonfinite_resets", &Player::nonfinite_resets)
@@ -152,43 +167,47 @@ PYBIND11_MODULE(_core, m) {
       .def("set_seed", &Player::set_seed, py::arg("seed"))
       .def("set_temperature", &Player::set_temperature, py::arg("temperature"))
       .def("reset", &Player::reset)
-      .def("process", [](Player& p, FloatArray audio) {
-        FloatArray out(audio.size());
-        {
-          py::gil_scoped_release release;
-          p.process(audio.data(), out.mutable_data(), static_cast<int>(audio.size()));
-        }
-        return out;
-      }, py::arg("audio"));
+      .def(
+          "process",
+          [](Player& p, FloatArray audio) {
+            FloatArray out(audio.size());
+            {
+              py::gil_scoped_release release;
+              p.process(audio.data(), out.mutable_data(), static_cast<int>(audio.size()));
+            }
+            return out;
+          },
+          py::arg("audio"));
 
   py::class_<DescriptorAnalyser>(m, "DescriptorAnalyser",
                                  "Streaming descriptors of docs/descriptors.md, one row a frame")
       .def(py::init<int, int, std::vector<std::string>>(), py::arg("sample_rate"),
            py::arg("compression"), py::arg("names"))
-      .def_property_readonly_static("known_names", [](py::object) {
-        return DescriptorAnalyser::known_names();
-      })
+      .def_property_readonly_static("known_names",
+                                    [](py::object) { return DescriptorAnalyser::known_names(); })
       .def_property_readonly("sample_rate", &DescriptorAnalyser::sample_rate)
       .def_property_readonly("compression", &DescriptorAnalyser::compression)
       .def_property_readonly("window", &DescriptorAnalyser::window)
       .def_property_readonly("names", &DescriptorAnalyser::names)
       .def_property_readonly("pending", &DescriptorAnalyser::pending)
       .def("reset", &DescriptorAnalyser::reset)
-      .def("push", [](DescriptorAnalyser& a, FloatArray audio) {
-        if (audio.ndim() != 1) throw std::invalid_argument("audio must be 1-D");
-        if (audio.size() > std::numeric_limits<int>::max())
-          throw std::invalid_argument("audio too long for one call");
-        const int n = static_cast<int>(audio.size());
-        // frames_for(n) is exactly what push() completes: no trimming needed.
-        const auto frames = static_cast<py::ssize_t>(a.frames_for(n));
-        py::array_t<double> values({frames, static_cast<py::ssize_t>(a.size())});
-        int done = 0;
-        {
-          py::gil_scoped_release release;
-          done = a.push(audio.data(), n, values.mutable_data());
-        }
-        if (done != frames) throw std::logic_error("DescriptorAnalyser: frame count mismatch");
-        return values;
-      }, py::arg("audio"),
-         "audio (n,) float32 -> values (frames completed, len(names)) float64");
+      .def(
+          "push",
+          [](DescriptorAnalyser& a, FloatArray audio) {
+            if (audio.ndim() != 1) throw std::invalid_argument("audio must be 1-D");
+            if (audio.size() > std::numeric_limits<int>::max())
+              throw std::invalid_argument("audio too long for one call");
+            const int n = static_cast<int>(audio.size());
+            // frames_for(n) is exactly what push() completes: no trimming needed.
+            const auto frames = static_cast<py::ssize_t>(a.frames_for(n));
+            py::array_t<double> values({frames, static_cast<py::ssize_t>(a.size())});
+            int done = 0;
+            {
+              py::gil_scoped_release release;
+              done = a.push(audio.data(), n, values.mutable_data());
+            }
+            if (done != frames) throw std::logic_error("DescriptorAnalyser: frame count mismatch");
+            return values;
+          },
+          py::arg("audio"), "audio (n,) float32 -> values (frames completed, len(names)) float64");
 }

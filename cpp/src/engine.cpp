@@ -4,10 +4,10 @@
 #include <cmath>
 
 #include "layers/waveform_head.hpp"
-#include "network_builder.hpp"
 #include "model_limits.hpp"
-#include "prior.hpp"
+#include "network_builder.hpp"
 #include "neurorave/error.hpp"
+#include "prior.hpp"
 
 namespace neurorave {
 
@@ -15,8 +15,8 @@ namespace {
 
 constexpr int kFormatVersion = 1;
 
-int require_int(const ModelFile& file, const nlohmann::json& object, const char* key,
-                int64_t low, int64_t high) {
+int require_int(const ModelFile& file, const nlohmann::json& object, const char* key, int64_t low,
+                int64_t high) {
   return file.integer(object, key, low, high, "description");
 }
 
@@ -97,10 +97,10 @@ struct Engine::Impl {
   std::unique_ptr<Sequence> decoder;
   std::unique_ptr<ConvTranspose1d> synthesis;
   WaveformHead* head = nullptr;  // the decoder's last layer
-  Matrix decoder_input;           // (latent + descriptors) x max frames
-  Matrix latent;                  // latent x max frames, for forward()
-  std::unique_ptr<Prior> prior;   // optional
-  Vector prior_frame;             // latent + descriptors
+  Matrix decoder_input;          // (latent + descriptors) x max frames
+  Matrix latent;                 // latent x max frames, for forward()
+  std::unique_ptr<Prior> prior;  // optional
+  Vector prior_frame;            // latent + descriptors
 
   // At most max_frames frames each.
   void encode_chunk(const float* audio, int frames, float* z);
@@ -124,10 +124,11 @@ std::unique_ptr<Engine> Engine::load(const std::string& path, int max_frames_per
     impl->encoder = build.sequence(desc.at("encoder"), bands, "encoder");
     const int descriptors = static_cast<int>(info.descriptors.size());
     impl->decoder = build.sequence(desc.at("decoder"), info.latent_size + descriptors, "decoder");
-    impl->synthesis =
-        build.conv_transpose(desc["pqmf"].at("synthesis"), bands, "pqmf.synthesis");
-    if (impl->analysis->out_channels() != bands || impl->encoder->out_channels() != info.latent_size)
-      file.fail("encoder does not produce " + std::to_string(info.latent_size) + " latent channels");
+    impl->synthesis = build.conv_transpose(desc["pqmf"].at("synthesis"), bands, "pqmf.synthesis");
+    if (impl->analysis->out_channels() != bands ||
+        impl->encoder->out_channels() != info.latent_size)
+      file.fail("encoder does not produce " + std::to_string(info.latent_size) +
+                " latent channels");
     if (impl->decoder->out_channels() != bands || impl->synthesis->out_channels() != 1)
       file.fail("decoder does not end in " + std::to_string(bands) + " bands and one channel");
     if (impl->analysis->downsampling() * impl->encoder->downsampling() != info.compression ||
@@ -185,7 +186,8 @@ void Engine::prior_step(const float* noise, float temperature, float* z, float* 
   const int latent = info.latent_size;
   if (!impl_->prior) {
     std::fill(z, z + latent, 0.0f);
-    for (size_t d = 0; d < info.descriptors.size(); ++d) descriptors[d] = info.descriptors[d].centre();
+    for (size_t d = 0; d < info.descriptors.size(); ++d)
+      descriptors[d] = info.descriptors[d].centre();
     return;
   }
   float* frame = impl_->prior_frame.data();
@@ -207,8 +209,7 @@ void Engine::Impl::encode_chunk(const float* audio, int frames, float* z) {
   Eigen::Map<Matrix>(z, info.latent_size, frames) = encoder->process(band_signals);
 }
 
-void Engine::Impl::decode_chunk(const float* z, const float* controls, int frames,
-                                float* audio) {
+void Engine::Impl::decode_chunk(const float* z, const float* controls, int frames, float* audio) {
   auto input = decoder_input.leftCols(frames);
   input.topRows(info.latent_size) = View(z, info.latent_size, frames);
   const size_t count = info.descriptors.size();

@@ -13,10 +13,14 @@ size_t utf8_length(const std::string& text, size_t at) {
   if (lead >= 0x20 && lead < 0x7f) return 1;
   size_t length = 0;
   uint32_t code = 0;
-  if (lead >= 0xc2 && lead <= 0xdf) length = 2, code = lead & 0x1f;
-  else if (lead >= 0xe0 && lead <= 0xef) length = 3, code = lead & 0x0f;
-  else if (lead >= 0xf0 && lead <= 0xf4) length = 4, code = lead & 0x07;
-  else return 0;
+  if (lead >= 0xc2 && lead <= 0xdf)
+    length = 2, code = lead & 0x1f;
+  else if (lead >= 0xe0 && lead <= 0xef)
+    length = 3, code = lead & 0x0f;
+  else if (lead >= 0xf0 && lead <= 0xf4)
+    length = 4, code = lead & 0x07;
+  else
+    return 0;
   if (at + length > text.size()) return 0;
   for (size_t i = 1; i < length; ++i) {
     if ((byte(at + i) & 0xc0) != 0x80) return 0;

@@ -64,8 +64,8 @@ Playback choose_playback(int burst, int block, int sample_rate, double frame_sec
 HostPlayer::HostPlayer(std::unique_ptr<Player> player, const Playback& playback)
     : player_(player.get()), playback_(playback) {
   if (playback.threaded)
-    threaded_ = std::make_unique<ThreadedPlayer>(std::move(player), playback.block,
-                                                 playback.budget);
+    threaded_ =
+        std::make_unique<ThreadedPlayer>(std::move(player), playback.block, playback.budget);
   else
     own_ = std::move(player);
   if (threaded_) playback_.budget = threaded_->budget();  // as ThreadedPlayer settled it

@@ -7,13 +7,14 @@ namespace neurorave::messages {
 std::string no_such_descriptor(const ModelInfo& model, const std::string& name) {
   std::string names;
   for (const auto& d : model.descriptors) names += (names.empty() ? "" : ", ") + d.name;
-  return model.path + ": the model has no descriptor '" + name + "'; it has: " +
-         (names.empty() ? "none" : names);
+  return model.path + ": the model has no descriptor '" + name +
+         "'; it has: " + (names.empty() ? "none" : names);
 }
 
 std::string no_prior(const ModelInfo& model) {
-  return model.path + ": the model has no prior to generate with (fit one with "
-                      "`neurorave train-prior RUN` and export again)";
+  return model.path +
+         ": the model has no prior to generate with (fit one with "
+         "`neurorave train-prior RUN` and export again)";
 }
 
 std::string rate_mismatch(const ModelInfo& model, double host_rate, const std::string& host) {

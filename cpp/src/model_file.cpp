@@ -105,7 +105,8 @@ ModelFile ModelFile::read(const std::string& path) {
     data_end = std::max(data_end, entries.back().begin + entries.back().count * sizeof(float));
   }
   if (data_end != data_size)
-    file.fail(std::to_string(data_size - data_end) + " bytes after the last tensor (a model "
+    file.fail(std::to_string(data_size - data_end) +
+              " bytes after the last tensor (a model "
               "file holds its tensors and nothing else)");
   for (const TensorEntry& entry : entries) file.read_tensor(in, data_start, entry);
   file.description_ = file.read_description(header);
@@ -152,8 +153,9 @@ void ModelFile::read_tensor(std::ifstream& in, uint64_t data_start, const Tensor
              entry.count * sizeof(float));
   for (const float v : tensor.values)
     if (!(std::fabs(v) <= limits::kMaxWeightMagnitude))  // NaN fails this too
-      fail("tensor '" + entry.name + "' holds " + (std::isfinite(v) ? "a value beyond ±1e6" :
-           "NaN or Inf") + " (a broken export; trained weights are far smaller)");
+      fail("tensor '" + entry.name + "' holds " +
+           (std::isfinite(v) ? "a value beyond ±1e6" : "NaN or Inf") +
+           " (a broken export; trained weights are far smaller)");
   tensors_.emplace(entry.name, std::move(tensor));
 }
 
@@ -174,8 +176,8 @@ const TensorData& ModelFile::tensor(const std::string& name,
   const auto found = tensors_.find(name);
   if (found == tensors_.end()) fail("missing tensor '" + name + "'");
   if (found->second.shape != shape)
-    fail("tensor '" + name + "' has shape " + shape_to_string(found->second.shape) +
-         ", expected " + shape_to_string(shape));
+    fail("tensor '" + name + "' has shape " + shape_to_string(found->second.shape) + ", expected " +
+         shape_to_string(shape));
   return found->second;
 }
 

@@ -89,8 +89,8 @@ std::unique_ptr<Layer> NetworkBuilder::layer(const nlohmann::json& op, int in_ch
     if (++depth_ > limits::kMaxNesting)
       file_.fail(where + ": residuals nested more than " + std::to_string(limits::kMaxNesting) +
                  " deep");
-    auto branch = sequence(op.value("branch", nlohmann::json::array()), in_channels,
-                           where + ".branch");
+    auto branch =
+        sequence(op.value("branch", nlohmann::json::array()), in_channels, where + ".branch");
     --depth_;
     if (branch->out_channels() != in_channels)
       file_.fail(where + ": residual branch changes the channel count");

@@ -20,14 +20,12 @@ class NetworkBuilder {
   // A list of ops ("conv", "conv_transpose", "leaky_relu", "residual", "waveform_head").
   std::unique_ptr<Sequence> sequence(const nlohmann::json& ops, int in_channels,
                                      const std::string& where);
-  std::unique_ptr<Conv1d> conv(const nlohmann::json& op, int in_channels,
-                               const std::string& where);
+  std::unique_ptr<Conv1d> conv(const nlohmann::json& op, int in_channels, const std::string& where);
   std::unique_ptr<ConvTranspose1d> conv_transpose(const nlohmann::json& op, int in_channels,
                                                   const std::string& where);
 
  private:
-  std::unique_ptr<Layer> layer(const nlohmann::json& op, int in_channels,
-                               const std::string& where);
+  std::unique_ptr<Layer> layer(const nlohmann::json& op, int in_channels, const std::string& where);
   const float* bias(const nlohmann::json& op, int out);
   // op[key], an integer from low to high.
   int bounded(const nlohmann::json& op, const char* key, int64_t low, int64_t high,

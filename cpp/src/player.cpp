@@ -34,8 +34,7 @@ Player::Player(std::unique_ptr<Engine> engine)
   for (const auto& d : info.descriptors) {
     const auto& names = analyser_->names();
     const auto found = std::find(names.begin(), names.end(), d.name);
-    analysed_column_.push_back(found == names.end() ? -1
-                                                    : static_cast<int>(found - names.begin()));
+    analysed_column_.push_back(found == names.end() ? -1 : static_cast<int>(found - names.begin()));
     own_column_.push_back(static_cast<int>(own_column_.size()));
   }
   noise_.resize(info.latent_size + info.descriptors.size());
@@ -223,8 +222,7 @@ void Player::generate_frames(float* out, int frames) {
     engine_->prior_step(noise_.data(), temperature, generated_latent_.data() + t * latent,
                         generated_descriptors_.data() + t * count);
   }
-  read_controls(frames, generated_descriptors_.data(), static_cast<int>(count),
-                own_column_.data());
+  read_controls(frames, generated_descriptors_.data(), static_cast<int>(count), own_column_.data());
   engine_->decode(generated_latent_.data(), frame_controls_.data(), frames, out);
 }
 

@@ -39,8 +39,8 @@ std::unique_ptr<Prior> Prior::read(const ModelFile& file, int latent_size, int d
   for (int l = 0; l < count; ++l) {
     const std::string suffix = "_l" + std::to_string(l);
     GruLayer layer;
-    layer.input_weights = matrix(file, "prior.gru.weight_ih" + suffix, 3 * hidden,
-                                 l == 0 ? frame : hidden);
+    layer.input_weights =
+        matrix(file, "prior.gru.weight_ih" + suffix, 3 * hidden, l == 0 ? frame : hidden);
     layer.hidden_weights = matrix(file, "prior.gru.weight_hh" + suffix, 3 * hidden, hidden);
     layer.input_bias = vector(file, "prior.gru.bias_ih" + suffix, 3 * hidden);
     layer.hidden_bias = vector(file, "prior.gru.bias_hh" + suffix, 3 * hidden);

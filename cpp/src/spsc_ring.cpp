@@ -18,8 +18,8 @@ size_t SpscRing::readable() const {
 }
 
 size_t SpscRing::writable() const {
-  return capacity() - (written_.load(std::memory_order_relaxed) -
-                       read_.load(std::memory_order_acquire));
+  return capacity() -
+         (written_.load(std::memory_order_relaxed) - read_.load(std::memory_order_acquire));
 }
 
 bool SpscRing::push(const float* data, size_t n) {

@@ -19,6 +19,5 @@ void reset_eigen_malloc_count();
 
 }  // namespace neurorave_tests
 
-#define eigen_assert(x)                                                             \
-  ((x) ? static_cast<void>(0)                                                       \
-       : ::neurorave_tests::eigen_assertion_failed(#x, __FILE__, __LINE__))
+#define eigen_assert(x) \
+  ((x) ? static_cast<void>(0) : ::neurorave_tests::eigen_assertion_failed(#x, __FILE__, __LINE__))

@@ -27,10 +27,10 @@ class HeapWatch {
 
 }  // namespace neurorave_tests
 
-#define CHECK_NO_HEAP(heap)                                                       \
-  do {                                                                            \
-    const ::neurorave_tests::Heap h_ = (heap);                                    \
-    INFO("operator new: " << h_.news << ", operator delete: " << h_.deletes       \
-                          << ", Eigen malloc: " << h_.eigen_mallocs);             \
-    CHECK(h_.total() == 0);                                                       \
+#define CHECK_NO_HEAP(heap)                                                 \
+  do {                                                                      \
+    const ::neurorave_tests::Heap h_ = (heap);                              \
+    INFO("operator new: " << h_.news << ", operator delete: " << h_.deletes \
+                          << ", Eigen malloc: " << h_.eigen_mallocs);       \
+    CHECK(h_.total() == 0);                                                 \
   } while (false)

@@ -56,11 +56,11 @@ std::string show(const Matrix& m) {
   return out.str();
 }
 
-#define CHECK_SAME(actual, expected)                                                    \
-  do {                                                                                  \
-    const Matrix a_ = (actual), e_ = (expected);                                        \
-    const bool same_ = a_.rows() == e_.rows() && a_.cols() == e_.cols() && a_ == e_;    \
-    CHECK_MESSAGE(same_, "got " << show(a_) << "\nexpected " << show(e_));             \
+#define CHECK_SAME(actual, expected)                                                 \
+  do {                                                                               \
+    const Matrix a_ = (actual), e_ = (expected);                                     \
+    const bool same_ = a_.rows() == e_.rows() && a_.cols() == e_.cols() && a_ == e_; \
+    CHECK_MESSAGE(same_, "got " << show(a_) << "\nexpected " << show(e_));           \
   } while (false)
 
 // Runs `layer` from a fresh state over `in`, in blocks of the given sizes (cycled).
@@ -145,12 +145,16 @@ void check_streamed_convolutions() {
     bool bias;
   };
   const std::vector<Case> cases = {
-      {shape(3, 5, 3), true},          {shape(4, 6, 3, 2, 2, 2), true},
-      {shape(2, 3, 5, 1, 3), false},   {shape(4, 4, 4, 4), true},
-      {shape(6, 6, 1, 1, 1, 3), true}, {shape(8, 4, 1), false},
+      {shape(3, 5, 3), true},
+      {shape(4, 6, 3, 2, 2, 2), true},
+      {shape(2, 3, 5, 1, 3), false},
+      {shape(4, 4, 4, 4), true},
+      {shape(6, 6, 1, 1, 1, 3), true},
+      {shape(8, 4, 1), false},
       // Deep enough for several packed depth blocks, and rows that are no multiple of the
       // kernel's register panel: dilated (one block per tap) and contiguous taps.
-      {shape(700, 50, 3, 1, 2), true}, {shape(300, 100, 5, 2), false},
+      {shape(700, 50, 3, 1, 2), true},
+      {shape(300, 100, 5, 2), false},
   };
   uint32_t seed = 11;
   for (const auto& c : cases) {
@@ -161,8 +165,8 @@ void check_streamed_convolutions() {
     CAPTURE(s.stride);
     CAPTURE(s.dilation);
     CAPTURE(s.groups);
-    const auto w = small_numbers(static_cast<size_t>(s.out * (s.in / s.groups) * s.kernel), 2,
-                                 ++seed, 0.5f);
+    const auto w =
+        small_numbers(static_cast<size_t>(s.out * (s.in / s.groups) * s.kernel), 2, ++seed, 0.5f);
     const auto b =
         c.bias ? small_numbers(static_cast<size_t>(s.out), 3, ++seed) : std::vector<float>{};
     const Matrix x = small_matrix(s.in, 48 * s.stride, ++seed);
@@ -179,389 +183,388 @@ void check_streamed_convolutions() {
 }  // namespace
 
 TEST_SUITE("layers") {
-
-TEST_CASE("Conv1d kernel 3: causal, zero history at the start") {
-  // y[t] = 1 x[t-2] + 2 x[t-1] + 3 x[t] (torch correlates: the last tap meets x[t]).
-  auto conv = make_conv(shape(1, 1, 3), {1, 2, 3}, {}, 8);
-  CHECK(conv->history() == 2);
-  CHECK_SAME(one_shot(*conv, rows({{1, 0, 0, 0}})), rows({{3, 2, 1, 0}}));
-  CHECK_SAME(one_shot(*conv, rows({{1, 2, 3, 4}})), rows({{3, 8, 14, 20}}));
-  // One frame at a time carries the history across calls.
-  CHECK_SAME(stream(*conv, rows({{1, 2, 3, 4}}), {1}), rows({{3, 8, 14, 20}}));
-  // Without reset() the history of the last call is still there ...
-  const Matrix after = rows({{3, 4}});
-  const Matrix again = conv->process(View(after.data(), 1, 2));
-  CHECK_SAME(again, rows({{1 * 3 + 2 * 4 + 3 * 3, 1 * 4 + 2 * 3 + 3 * 4}}));
-  // ... and reset() forgets it.
-  conv->reset();
-  const Matrix fresh = conv->process(View(after.data(), 1, 2));
-  CHECK_SAME(fresh, rows({{9, 2 * 3 + 3 * 4}}));
-}
-
-TEST_CASE("Conv1d stride 2") {
-  // Window [0, 0, x0, x1, ...]; output t sees window[2t .. 2t+2] = x[2t-2 .. 2t].
-  auto conv = make_conv(shape(1, 1, 3, 2), {1, 2, 3}, {}, 8);
-  CHECK(conv->out_frames(6) == 3);
-  CHECK(conv->downsampling() == 2);
-  const Matrix x = rows({{1, 2, 3, 4, 5, 6}});
-  const Matrix expected = rows({{3, 1 * 1 + 2 * 2 + 3 * 3, 1 * 3 + 2 * 4 + 3 * 5}});
-  CHECK_SAME(one_shot(*conv, x), expected);
-  CHECK_SAME(stream(*conv, x, {2}), expected);
-  CHECK_SAME(stream(*conv, x, {4, 2}), expected);
-}
-
-TEST_CASE("Conv1d dilation 2") {
-  // y[t] = 1 x[t-4] + 2 x[t-2] + 3 x[t].
-  auto conv = make_conv(shape(1, 1, 3, 1, 2), {1, 2, 3}, {}, 8);
-  CHECK(conv->history() == 4);
-  const Matrix x = rows({{1, 2, 3, 4, 5, 6}});
-  const Matrix expected = rows({{3, 6, 2 + 9, 4 + 12, 1 + 6 + 15, 2 + 8 + 18}});
-  CHECK_SAME(one_shot(*conv, x), expected);
-  CHECK_SAME(stream(*conv, x, {1}), expected);
-  CHECK_SAME(stream(*conv, x, {5, 1}), expected);
-}
-
-TEST_CASE("Conv1d groups 2 with bias") {
-  // Weight (out 4, in/groups 1, kernel 2). Group 0 reads channel 0, group 1 channel 1.
-  //   y0 = x0[t-1] + 0.5        y1 = x0[t] - 1
-  //   y2 = x1[t-1] + x1[t]      y3 = 2 x1[t-1] - x1[t] + 10
-  auto conv = make_conv(shape(2, 4, 2, 1, 1, 2), {1, 0, 0, 1, 1, 1, 2, -1}, {0.5f, -1, 0, 10}, 8);
-  const Matrix x = rows({{1, 2, 3}, {10, 20, 30}});
-  const Matrix expected = rows({{0.5f, 1.5f, 2.5f}, {0, 1, 2}, {10, 30, 50}, {0, 10, 20}});
-  CHECK_SAME(one_shot(*conv, x), expected);
-  CHECK_SAME(stream(*conv, x, {1}), expected);
-}
-
-TEST_CASE("Conv1d weight layout (out, in, kernel) with bias") {
-  // y = 1 x0[t-1] + 2 x0[t] + 3 x1[t-1] + 4 x1[t] + 0.5
-  auto conv = make_conv(shape(2, 1, 2), {1, 2, 3, 4}, {0.5f}, 8);
-  const Matrix x = rows({{1, 2, 3}, {10, 20, 30}});
-  const Matrix expected = rows({{42.5f, 115.5f, 188.5f}});
-  CHECK_SAME(one_shot(*conv, x), expected);
-  CHECK_SAME(stream(*conv, x, {1}), expected);
-}
-
-TEST_CASE("Conv1d kernel 1 (the pointwise path) with bias") {
-  // y0 = x0 + 2 x1, y1 = -x0 + 0.5 x1 + 1
-  auto conv = make_conv(shape(2, 2, 1), {1, 2, -1, 0.5f}, {0, 1}, 8);
-  CHECK(conv->history() == 0);
-  const Matrix x = rows({{1, 2}, {4, 8}});
-  CHECK_SAME(one_shot(*conv, x), rows({{9, 18}, {2, 3}}));
-  CHECK_SAME(stream(*conv, x, {1}), rows({{9, 18}, {2, 3}}));
-}
-
-TEST_CASE("Conv1d streamed in any blocks equals the whole signal at once, with every kernel") {
-  const std::string chosen = neurorave::active_kernel();
-  for (const std::string& kernel : neurorave::runnable_kernels()) {  // build, avx2, avx512
-    CAPTURE(kernel);
-    REQUIRE(neurorave::use_kernel(kernel));
-    check_streamed_convolutions();
+  TEST_CASE("Conv1d kernel 3: causal, zero history at the start") {
+    // y[t] = 1 x[t-2] + 2 x[t-1] + 3 x[t] (torch correlates: the last tap meets x[t]).
+    auto conv = make_conv(shape(1, 1, 3), {1, 2, 3}, {}, 8);
+    CHECK(conv->history() == 2);
+    CHECK_SAME(one_shot(*conv, rows({{1, 0, 0, 0}})), rows({{3, 2, 1, 0}}));
+    CHECK_SAME(one_shot(*conv, rows({{1, 2, 3, 4}})), rows({{3, 8, 14, 20}}));
+    // One frame at a time carries the history across calls.
+    CHECK_SAME(stream(*conv, rows({{1, 2, 3, 4}}), {1}), rows({{3, 8, 14, 20}}));
+    // Without reset() the history of the last call is still there ...
+    const Matrix after = rows({{3, 4}});
+    const Matrix again = conv->process(View(after.data(), 1, 2));
+    CHECK_SAME(again, rows({{1 * 3 + 2 * 4 + 3 * 3, 1 * 4 + 2 * 3 + 3 * 4}}));
+    // ... and reset() forgets it.
+    conv->reset();
+    const Matrix fresh = conv->process(View(after.data(), 1, 2));
+    CHECK_SAME(fresh, rows({{9, 2 * 3 + 3 * 4}}));
   }
-  REQUIRE(neurorave::use_kernel(chosen.substr(0, chosen.find(' '))));
-}
 
-TEST_CASE("ConvTranspose1d kernel 4 stride 2: overlap-add across blocks") {
-  // Each input frame t adds x[t] * [1, 2, 3, 4] at output samples 2t .. 2t+3.
-  const std::vector<float> w = {1, 2, 3, 4};  // (in 1, out 1, kernel 4)
-  ConvTranspose1d up(1, 1, 4, 2, w.data(), nullptr);
-  up.prepare(4);
-  CHECK(up.out_frames(3) == 6);
-  CHECK(up.upsampling() == 2);
-  const Matrix x = rows({{1, 10, 100}});
-  // Samples 0..5 of the full output; 300 and 400 wait for the next call.
-  const Matrix expected = rows({{1, 2, 3 + 10, 4 + 20, 30 + 100, 40 + 200}});
-  CHECK_SAME(one_shot(up, x), expected);
-  CHECK_SAME(stream(up, x, {1}), expected);
-  CHECK_SAME(stream(up, x, {2, 1}), expected);
-  // The carried tail comes out with the next frames, then nothing is left.
-  const Matrix zeros = rows({{0, 0}});
-  up.reset();
-  (void)up.process(View(x.data(), 1, 3));
-  CHECK_SAME(Matrix(up.process(View(zeros.data(), 1, 2))), rows({{300, 400, 0, 0}}));
-  // reset() drops the tail.
-  up.reset();
-  CHECK_SAME(Matrix(up.process(View(zeros.data(), 1, 2))), rows({{0, 0, 0, 0}}));
-}
-
-TEST_CASE("ConvTranspose1d bias is added once per output sample") {
-  const std::vector<float> w = {1, 2, 3, 4}, b = {0.5f};
-  ConvTranspose1d up(1, 1, 4, 2, w.data(), b.data());
-  up.prepare(4);
-  const Matrix x = rows({{1, 10, 100}});
-  const Matrix expected = rows({{1.5f, 2.5f, 13.5f, 24.5f, 130.5f, 240.5f}});
-  CHECK_SAME(one_shot(up, x), expected);
-  CHECK_SAME(stream(up, x, {1}), expected);
-  // Silence in: only the bias, once, even where two frames overlap.
-  const Matrix zeros = rows({{0, 0, 0}});
-  CHECK_SAME(one_shot(up, zeros), rows({{0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f}}));
-}
-
-TEST_CASE("ConvTranspose1d weight layout (in, out, kernel)") {
-  // y_o[2t + k] = sum_c w[c, o, k] x_c[t]
-  const std::vector<float> w = {1, 2, 3, 4, 5, 6, 7, 8};
-  ConvTranspose1d up(2, 2, 2, 2, w.data(), nullptr);
-  up.prepare(2);
-  CHECK_SAME(one_shot(up, rows({{1}, {10}})), rows({{1 + 50, 2 + 60}, {3 + 70, 4 + 80}}));
-}
-
-TEST_CASE("ConvTranspose1d streamed in any blocks equals the whole signal at once") {
-  struct Case {
-    int in, out, kernel, stride;
-  };
-  // The last one is deep and tall enough for several packed blocks and partial panels.
-  for (const Case c : {Case{3, 2, 7, 3}, Case{2, 3, 4, 4}, Case{600, 30, 8, 4}}) {
-    CAPTURE(c.in);
-    CAPTURE(c.kernel);
-    const auto w = small_numbers(static_cast<size_t>(c.in * c.out * c.kernel), 2, 5, 0.5f);
-    const auto b = small_numbers(static_cast<size_t>(c.out), 3, 6);
-    ConvTranspose1d up(c.in, c.out, c.kernel, c.stride, w.data(), b.data());
-    const Matrix x = small_matrix(c.in, 40, 9);
-    up.prepare(40);
-    // y_o[n] = b_o + sum_{t, k : stride t + k = n} sum_c w[c, o, k] x_c[t], for n < stride * 40.
-    Matrix direct = Matrix::Zero(c.out, 40 * c.stride);
-    for (int o = 0; o < c.out; ++o)
-      for (int n = 0; n < 40 * c.stride; ++n) {
-        float sum = b[o];
-        for (int t = 0; t < 40; ++t)
-          for (int i = 0; i < c.in; ++i) {
-            const int k = n - c.stride * t;
-            if (k >= 0 && k < c.kernel) sum += w[(i * c.out + o) * c.kernel + k] * x(i, t);
-          }
-        direct(o, n) = sum;
-      }
-    const Matrix whole = one_shot(up, x);
-    CHECK_SAME(whole, direct);
-    CHECK_SAME(stream(up, x, {1}), whole);
-    CHECK_SAME(stream(up, x, {2, 5, 1, 9}), whole);
+  TEST_CASE("Conv1d stride 2") {
+    // Window [0, 0, x0, x1, ...]; output t sees window[2t .. 2t+2] = x[2t-2 .. 2t].
+    auto conv = make_conv(shape(1, 1, 3, 2), {1, 2, 3}, {}, 8);
+    CHECK(conv->out_frames(6) == 3);
+    CHECK(conv->downsampling() == 2);
+    const Matrix x = rows({{1, 2, 3, 4, 5, 6}});
+    const Matrix expected = rows({{3, 1 * 1 + 2 * 2 + 3 * 3, 1 * 3 + 2 * 4 + 3 * 5}});
+    CHECK_SAME(one_shot(*conv, x), expected);
+    CHECK_SAME(stream(*conv, x, {2}), expected);
+    CHECK_SAME(stream(*conv, x, {4, 2}), expected);
   }
-}
 
-TEST_CASE("LeakyRelu") {
-  LeakyRelu relu(2, 0.25f);
-  relu.prepare(4);
-  CHECK(relu.in_channels() == 2);
-  CHECK(relu.out_channels() == 2);
-  CHECK_SAME(one_shot(relu, rows({{-1, 0, 2, -5}, {4, -8, 0.5f, -0.5f}})),
-             rows({{-0.25f, 0, 2, -1.25f}, {4, -2, 0.5f, -0.125f}}));
-}
+  TEST_CASE("Conv1d dilation 2") {
+    // y[t] = 1 x[t-4] + 2 x[t-2] + 3 x[t].
+    auto conv = make_conv(shape(1, 1, 3, 1, 2), {1, 2, 3}, {}, 8);
+    CHECK(conv->history() == 4);
+    const Matrix x = rows({{1, 2, 3, 4, 5, 6}});
+    const Matrix expected = rows({{3, 6, 2 + 9, 4 + 12, 1 + 6 + 15, 2 + 8 + 18}});
+    CHECK_SAME(one_shot(*conv, x), expected);
+    CHECK_SAME(stream(*conv, x, {1}), expected);
+    CHECK_SAME(stream(*conv, x, {5, 1}), expected);
+  }
 
-TEST_CASE("A convolution that takes the input slope equals LeakyRelu then the convolution") {
-  const Matrix x = small_matrix(4, 24, 31);
-  LeakyRelu relu(4, 0.25f);
-  relu.prepare(24);
-  const Matrix activated = one_shot(relu, x);
-  // Pointwise (normally read in place), windowed, strided and grouped.
-  for (const ConvShape& s : {shape(4, 3, 1), shape(4, 3, 3, 1, 2), shape(4, 6, 3, 2, 1, 2)}) {
-    CAPTURE(s.kernel);
-    const auto w = small_numbers(static_cast<size_t>(s.out * (s.in / s.groups) * s.kernel), 2,
-                                 32, 0.5f);
-    auto plain = make_conv(s, w, {}, 24);
-    Conv1d fused(s, w.data(), nullptr);
+  TEST_CASE("Conv1d groups 2 with bias") {
+    // Weight (out 4, in/groups 1, kernel 2). Group 0 reads channel 0, group 1 channel 1.
+    //   y0 = x0[t-1] + 0.5        y1 = x0[t] - 1
+    //   y2 = x1[t-1] + x1[t]      y3 = 2 x1[t-1] - x1[t] + 10
+    auto conv = make_conv(shape(2, 4, 2, 1, 1, 2), {1, 0, 0, 1, 1, 1, 2, -1}, {0.5f, -1, 0, 10}, 8);
+    const Matrix x = rows({{1, 2, 3}, {10, 20, 30}});
+    const Matrix expected = rows({{0.5f, 1.5f, 2.5f}, {0, 1, 2}, {10, 30, 50}, {0, 10, 20}});
+    CHECK_SAME(one_shot(*conv, x), expected);
+    CHECK_SAME(stream(*conv, x, {1}), expected);
+  }
+
+  TEST_CASE("Conv1d weight layout (out, in, kernel) with bias") {
+    // y = 1 x0[t-1] + 2 x0[t] + 3 x1[t-1] + 4 x1[t] + 0.5
+    auto conv = make_conv(shape(2, 1, 2), {1, 2, 3, 4}, {0.5f}, 8);
+    const Matrix x = rows({{1, 2, 3}, {10, 20, 30}});
+    const Matrix expected = rows({{42.5f, 115.5f, 188.5f}});
+    CHECK_SAME(one_shot(*conv, x), expected);
+    CHECK_SAME(stream(*conv, x, {1}), expected);
+  }
+
+  TEST_CASE("Conv1d kernel 1 (the pointwise path) with bias") {
+    // y0 = x0 + 2 x1, y1 = -x0 + 0.5 x1 + 1
+    auto conv = make_conv(shape(2, 2, 1), {1, 2, -1, 0.5f}, {0, 1}, 8);
+    CHECK(conv->history() == 0);
+    const Matrix x = rows({{1, 2}, {4, 8}});
+    CHECK_SAME(one_shot(*conv, x), rows({{9, 18}, {2, 3}}));
+    CHECK_SAME(stream(*conv, x, {1}), rows({{9, 18}, {2, 3}}));
+  }
+
+  TEST_CASE("Conv1d streamed in any blocks equals the whole signal at once, with every kernel") {
+    const std::string chosen = neurorave::active_kernel();
+    for (const std::string& kernel : neurorave::runnable_kernels()) {  // build, avx2, avx512
+      CAPTURE(kernel);
+      REQUIRE(neurorave::use_kernel(kernel));
+      check_streamed_convolutions();
+    }
+    REQUIRE(neurorave::use_kernel(chosen.substr(0, chosen.find(' '))));
+  }
+
+  TEST_CASE("ConvTranspose1d kernel 4 stride 2: overlap-add across blocks") {
+    // Each input frame t adds x[t] * [1, 2, 3, 4] at output samples 2t .. 2t+3.
+    const std::vector<float> w = {1, 2, 3, 4};  // (in 1, out 1, kernel 4)
+    ConvTranspose1d up(1, 1, 4, 2, w.data(), nullptr);
+    up.prepare(4);
+    CHECK(up.out_frames(3) == 6);
+    CHECK(up.upsampling() == 2);
+    const Matrix x = rows({{1, 10, 100}});
+    // Samples 0..5 of the full output; 300 and 400 wait for the next call.
+    const Matrix expected = rows({{1, 2, 3 + 10, 4 + 20, 30 + 100, 40 + 200}});
+    CHECK_SAME(one_shot(up, x), expected);
+    CHECK_SAME(stream(up, x, {1}), expected);
+    CHECK_SAME(stream(up, x, {2, 1}), expected);
+    // The carried tail comes out with the next frames, then nothing is left.
+    const Matrix zeros = rows({{0, 0}});
+    up.reset();
+    (void)up.process(View(x.data(), 1, 3));
+    CHECK_SAME(Matrix(up.process(View(zeros.data(), 1, 2))), rows({{300, 400, 0, 0}}));
+    // reset() drops the tail.
+    up.reset();
+    CHECK_SAME(Matrix(up.process(View(zeros.data(), 1, 2))), rows({{0, 0, 0, 0}}));
+  }
+
+  TEST_CASE("ConvTranspose1d bias is added once per output sample") {
+    const std::vector<float> w = {1, 2, 3, 4}, b = {0.5f};
+    ConvTranspose1d up(1, 1, 4, 2, w.data(), b.data());
+    up.prepare(4);
+    const Matrix x = rows({{1, 10, 100}});
+    const Matrix expected = rows({{1.5f, 2.5f, 13.5f, 24.5f, 130.5f, 240.5f}});
+    CHECK_SAME(one_shot(up, x), expected);
+    CHECK_SAME(stream(up, x, {1}), expected);
+    // Silence in: only the bias, once, even where two frames overlap.
+    const Matrix zeros = rows({{0, 0, 0}});
+    CHECK_SAME(one_shot(up, zeros), rows({{0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f}}));
+  }
+
+  TEST_CASE("ConvTranspose1d weight layout (in, out, kernel)") {
+    // y_o[2t + k] = sum_c w[c, o, k] x_c[t]
+    const std::vector<float> w = {1, 2, 3, 4, 5, 6, 7, 8};
+    ConvTranspose1d up(2, 2, 2, 2, w.data(), nullptr);
+    up.prepare(2);
+    CHECK_SAME(one_shot(up, rows({{1}, {10}})), rows({{1 + 50, 2 + 60}, {3 + 70, 4 + 80}}));
+  }
+
+  TEST_CASE("ConvTranspose1d streamed in any blocks equals the whole signal at once") {
+    struct Case {
+      int in, out, kernel, stride;
+    };
+    // The last one is deep and tall enough for several packed blocks and partial panels.
+    for (const Case c : {Case{3, 2, 7, 3}, Case{2, 3, 4, 4}, Case{600, 30, 8, 4}}) {
+      CAPTURE(c.in);
+      CAPTURE(c.kernel);
+      const auto w = small_numbers(static_cast<size_t>(c.in * c.out * c.kernel), 2, 5, 0.5f);
+      const auto b = small_numbers(static_cast<size_t>(c.out), 3, 6);
+      ConvTranspose1d up(c.in, c.out, c.kernel, c.stride, w.data(), b.data());
+      const Matrix x = small_matrix(c.in, 40, 9);
+      up.prepare(40);
+      // y_o[n] = b_o + sum_{t, k : stride t + k = n} sum_c w[c, o, k] x_c[t], for n < stride * 40.
+      Matrix direct = Matrix::Zero(c.out, 40 * c.stride);
+      for (int o = 0; o < c.out; ++o)
+        for (int n = 0; n < 40 * c.stride; ++n) {
+          float sum = b[o];
+          for (int t = 0; t < 40; ++t)
+            for (int i = 0; i < c.in; ++i) {
+              const int k = n - c.stride * t;
+              if (k >= 0 && k < c.kernel) sum += w[(i * c.out + o) * c.kernel + k] * x(i, t);
+            }
+          direct(o, n) = sum;
+        }
+      const Matrix whole = one_shot(up, x);
+      CHECK_SAME(whole, direct);
+      CHECK_SAME(stream(up, x, {1}), whole);
+      CHECK_SAME(stream(up, x, {2, 5, 1, 9}), whole);
+    }
+  }
+
+  TEST_CASE("LeakyRelu") {
+    LeakyRelu relu(2, 0.25f);
+    relu.prepare(4);
+    CHECK(relu.in_channels() == 2);
+    CHECK(relu.out_channels() == 2);
+    CHECK_SAME(one_shot(relu, rows({{-1, 0, 2, -5}, {4, -8, 0.5f, -0.5f}})),
+               rows({{-0.25f, 0, 2, -1.25f}, {4, -2, 0.5f, -0.125f}}));
+  }
+
+  TEST_CASE("A convolution that takes the input slope equals LeakyRelu then the convolution") {
+    const Matrix x = small_matrix(4, 24, 31);
+    LeakyRelu relu(4, 0.25f);
+    relu.prepare(24);
+    const Matrix activated = one_shot(relu, x);
+    // Pointwise (normally read in place), windowed, strided and grouped.
+    for (const ConvShape& s : {shape(4, 3, 1), shape(4, 3, 3, 1, 2), shape(4, 6, 3, 2, 1, 2)}) {
+      CAPTURE(s.kernel);
+      const auto w =
+          small_numbers(static_cast<size_t>(s.out * (s.in / s.groups) * s.kernel), 2, 32, 0.5f);
+      auto plain = make_conv(s, w, {}, 24);
+      Conv1d fused(s, w.data(), nullptr);
+      CHECK(fused.take_input_slope(0.25f));
+      fused.prepare(24);
+      const Matrix expected = one_shot(*plain, activated);
+      CHECK_SAME(one_shot(fused, x), expected);
+      CHECK_SAME(stream(fused, x, {s.stride, 3 * s.stride}), expected);
+    }
+    const auto w = small_numbers(4 * 2 * 6, 2, 33, 0.5f);
+    ConvTranspose1d plain(4, 2, 6, 3, w.data(), nullptr), fused(4, 2, 6, 3, w.data(), nullptr);
     CHECK(fused.take_input_slope(0.25f));
+    plain.prepare(24);
     fused.prepare(24);
-    const Matrix expected = one_shot(*plain, activated);
-    CHECK_SAME(one_shot(fused, x), expected);
-    CHECK_SAME(stream(fused, x, {s.stride, 3 * s.stride}), expected);
+    CHECK_SAME(stream(fused, x, {1, 5}), one_shot(plain, activated));
+    CHECK_FALSE(relu.take_input_slope(0.5f));
   }
-  const auto w = small_numbers(4 * 2 * 6, 2, 33, 0.5f);
-  ConvTranspose1d plain(4, 2, 6, 3, w.data(), nullptr), fused(4, 2, 6, 3, w.data(), nullptr);
-  CHECK(fused.take_input_slope(0.25f));
-  plain.prepare(24);
-  fused.prepare(24);
-  CHECK_SAME(stream(fused, x, {1, 5}), one_shot(plain, activated));
-  CHECK_FALSE(relu.take_input_slope(0.5f));
-}
 
-TEST_CASE("Residual: x delayed by `delay` frames plus branch(x)") {
-  auto make = [](int delay, std::vector<float> weight) {
-    std::vector<std::unique_ptr<Layer>> layers;
-    const int kernel = static_cast<int>(weight.size());
-    layers.push_back(std::make_unique<Conv1d>(shape(1, 1, kernel), weight.data(), nullptr));
-    auto branch = std::make_unique<Sequence>(std::move(layers));
-    auto residual = std::make_unique<Residual>(std::move(branch), delay);
-    residual->prepare(8);
-    return residual;
-  };
-  const Matrix x = rows({{1, 2, 3, 4}});
-  {
-    // Branch 2 x[t], skip x[t - 2].
-    auto r = make(2, {2});
-    const Matrix expected = rows({{2, 4, 6 + 1, 8 + 2}});
-    CHECK_SAME(one_shot(*r, x), expected);
-    CHECK_SAME(stream(*r, x, {1}), expected);
-    CHECK_SAME(stream(*r, x, {3, 1}), expected);
-  }
-  {
-    // No delay: 3 x.
-    auto r = make(0, {2});
-    CHECK_SAME(stream(*r, x, {1}), rows({{3, 6, 9, 12}}));
-  }
-  {
-    // A kernel-2 branch lags one frame; delay 1 aligns the skip with it:
-    // y = x[t-1] + (x[t-1] + x[t]).
-    auto r = make(1, {1, 1});
-    const Matrix expected = rows({{1, 1 + 3, 2 + 5, 3 + 7}});
-    CHECK_SAME(one_shot(*r, x), expected);
-    CHECK_SAME(stream(*r, x, {1}), expected);
-    // reset() clears the skip delay line too.
-    r->reset();
-    CHECK_SAME(one_shot(*r, x), expected);
-  }
-}
-
-TEST_CASE("hash_noise equals the torch reference bit for bit") {
-  // python/neurorave/layers.py hash_noise(torch.tensor([0, 1, 2, 1000, -5, 2**33 + 7]), 3)
-  const int64_t index[6] = {0, 1, 2, 1000, -5, (int64_t{1} << 33) + 7};
-  const float reference[3][6] = {
-      {0.026625633239746094f, -0.9278180599212646f, 0.39419472217559814f, 0.5350081920623779f,
-       -0.9154247045516968f, -0.29467320442199707f},
-      {-0.23272061347961426f, 0.082039475440979f, -0.8724042177200317f, 0.3008776903152466f,
-       0.20490658283233643f, 0.7151843309402466f},
-      {0.7771369218826294f, -0.11798393726348877f, 0.8500179052352905f, -0.9839528799057007f,
-       -0.7852360010147095f, -0.16448438167572021f},
-  };
-  for (int band = 0; band < 3; ++band)
-    for (int i = 0; i < 6; ++i) {
-      CAPTURE(band);
-      CAPTURE(index[i]);
-      CHECK(neurorave::hash_noise(index[i], band) == reference[band][i]);
+  TEST_CASE("Residual: x delayed by `delay` frames plus branch(x)") {
+    auto make = [](int delay, std::vector<float> weight) {
+      std::vector<std::unique_ptr<Layer>> layers;
+      const int kernel = static_cast<int>(weight.size());
+      layers.push_back(std::make_unique<Conv1d>(shape(1, 1, kernel), weight.data(), nullptr));
+      auto branch = std::make_unique<Sequence>(std::move(layers));
+      auto residual = std::make_unique<Residual>(std::move(branch), delay);
+      residual->prepare(8);
+      return residual;
+    };
+    const Matrix x = rows({{1, 2, 3, 4}});
+    {
+      // Branch 2 x[t], skip x[t - 2].
+      auto r = make(2, {2});
+      const Matrix expected = rows({{2, 4, 6 + 1, 8 + 2}});
+      CHECK_SAME(one_shot(*r, x), expected);
+      CHECK_SAME(stream(*r, x, {1}), expected);
+      CHECK_SAME(stream(*r, x, {3, 1}), expected);
     }
-  // Uniform in [-1, 1).
-  float lo = 1, hi = -1;
-  double mean = 0;
-  for (int64_t n = 0; n < 20000; ++n) {
-    const float v = neurorave::hash_noise(n, 1);
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-    mean += v;
+    {
+      // No delay: 3 x.
+      auto r = make(0, {2});
+      CHECK_SAME(stream(*r, x, {1}), rows({{3, 6, 9, 12}}));
+    }
+    {
+      // A kernel-2 branch lags one frame; delay 1 aligns the skip with it:
+      // y = x[t-1] + (x[t-1] + x[t]).
+      auto r = make(1, {1, 1});
+      const Matrix expected = rows({{1, 1 + 3, 2 + 5, 3 + 7}});
+      CHECK_SAME(one_shot(*r, x), expected);
+      CHECK_SAME(stream(*r, x, {1}), expected);
+      // reset() clears the skip delay line too.
+      r->reset();
+      CHECK_SAME(one_shot(*r, x), expected);
+    }
   }
-  CHECK(lo >= -1.0f);
-  CHECK(hi < 1.0f);
-  CHECK(lo < -0.99f);
-  CHECK(hi > 0.99f);
-  CHECK(std::abs(mean / 20000) < 0.02);
-}
 
-TEST_CASE("WaveformHead without noise: tanh(wave) * sigmoid(amplitude)") {
-  WaveformHead head(1, false);
-  CHECK(head.in_channels() == 2);
-  CHECK(head.out_channels() == 1);
-  head.prepare(4);
-  // tanh(ln(3) / 2) = 1/2, sigmoid(ln 3) = 3/4, sigmoid(-ln 3) = 1/4, sigmoid(0) = 1/2.
-  const float l = std::log(3.0f);
-  const Matrix y = one_shot(head, rows({{0, l / 2, -l / 2, 20}, {3, l, 0, -l}}));
-  REQUIRE(y.cols() == 4);
-  CHECK(y(0, 0) == 0.0f);
-  CHECK(y(0, 1) == doctest::Approx(0.375).epsilon(1e-6));
-  CHECK(y(0, 2) == doctest::Approx(-0.25).epsilon(1e-6));
-  CHECK(y(0, 3) == doctest::Approx(0.25).epsilon(1e-6));
-}
-
-TEST_CASE("WaveformHead with noise: sigmoid(gain - 5) * hash_noise(counter, band)") {
-  WaveformHead head(3, true);
-  CHECK(head.in_channels() == 9);
-  CHECK(head.out_channels() == 3);
-  head.prepare(8);
-  // wave 0 and gain 5: the output is exactly half the noise.
-  Matrix in = Matrix::Zero(9, 8);
-  in.bottomRows(3).setConstant(5.0f);
-  const auto half_noise = [](int64_t index, int band) {
-    return 0.5f * neurorave::hash_noise(index, band);
-  };
-  const View three(in.data(), 9, 3), one(in.data(), 9, 1);
-
-  // A fresh head counts from 0.
-  Matrix y = head.process(three);
-  for (int b = 0; b < 3; ++b)
-    for (int t = 0; t < 3; ++t) CHECK(y(b, t) == half_noise(t, b));
-  CHECK(y(0, 0) == 0.5f * 0.026625633239746094f);  // the reference values, once more
-  CHECK(y(2, 2) == 0.5f * 0.8500179052352905f);
-  // The counter goes on across calls.
-  y = head.process(one);
-  for (int b = 0; b < 3; ++b) CHECK(y(b, 0) == half_noise(3, b));
-
-  // set_counter_start: the next sample draws that index, and so does the first after reset().
-  head.set_counter_start(-5);
-  y = head.process(one);
-  CHECK(y(0, 0) == 0.5f * -0.9154247045516968f);
-  CHECK(y(1, 0) == 0.5f * 0.20490658283233643f);
-  CHECK(y(2, 0) == 0.5f * -0.7852360010147095f);
-  y = head.process(one);
-  CHECK(y(1, 0) == half_noise(-4, 1));
-  head.reset();
-  y = head.process(one);
-  CHECK(y(1, 0) == 0.5f * 0.20490658283233643f);
-  head.set_counter_start(1000);
-  y = head.process(one);
-  CHECK(y(2, 0) == 0.5f * -0.9839528799057007f);
-  head.set_counter_start((int64_t{1} << 33) + 7);
-  y = head.process(one);
-  CHECK(y(1, 0) == 0.5f * 0.7151843309402466f);
-
-  // Wave, amplitude and noise gain together; in blocks, the same as in one call.
-  const auto values = small_numbers(9 * 8, 3, 21, 0.5f);
-  in = Eigen::Map<const Matrix>(values.data(), 9, 8);
-  head.set_counter_start(-3);
-  const Matrix whole = one_shot(head, in);
-  for (int b = 0; b < 3; ++b)
-    for (int t = 0; t < 8; ++t) {
-      const float sig_amp = 1.0f / (1.0f + std::exp(-in(3 + b, t)));
-      const float sig_gain = 1.0f / (1.0f + std::exp(-(in(6 + b, t) - 5.0f)));
-      const float expected =
-          std::tanh(in(b, t)) * sig_amp + sig_gain * neurorave::hash_noise(t - 3, b);
-      CHECK(whole(b, t) == doctest::Approx(expected).epsilon(1e-6));
+  TEST_CASE("hash_noise equals the torch reference bit for bit") {
+    // python/neurorave/layers.py hash_noise(torch.tensor([0, 1, 2, 1000, -5, 2**33 + 7]), 3)
+    const int64_t index[6] = {0, 1, 2, 1000, -5, (int64_t{1} << 33) + 7};
+    const float reference[3][6] = {
+        {0.026625633239746094f, -0.9278180599212646f, 0.39419472217559814f, 0.5350081920623779f,
+         -0.9154247045516968f, -0.29467320442199707f},
+        {-0.23272061347961426f, 0.082039475440979f, -0.8724042177200317f, 0.3008776903152466f,
+         0.20490658283233643f, 0.7151843309402466f},
+        {0.7771369218826294f, -0.11798393726348877f, 0.8500179052352905f, -0.9839528799057007f,
+         -0.7852360010147095f, -0.16448438167572021f},
+    };
+    for (int band = 0; band < 3; ++band)
+      for (int i = 0; i < 6; ++i) {
+        CAPTURE(band);
+        CAPTURE(index[i]);
+        CHECK(neurorave::hash_noise(index[i], band) == reference[band][i]);
+      }
+    // Uniform in [-1, 1).
+    float lo = 1, hi = -1;
+    double mean = 0;
+    for (int64_t n = 0; n < 20000; ++n) {
+      const float v = neurorave::hash_noise(n, 1);
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+      mean += v;
     }
-  CHECK_SAME(stream(head, in, {1}), whole);
-  CHECK_SAME(stream(head, in, {3, 2}), whole);
-}
+    CHECK(lo >= -1.0f);
+    CHECK(hi < 1.0f);
+    CHECK(lo < -0.99f);
+    CHECK(hi > 0.99f);
+    CHECK(std::abs(mean / 20000) < 0.02);
+  }
 
-TEST_CASE("PQMF-like: Haar analysis (strided conv) + synthesis (transposed conv) reconstruct") {
-  // Analysis filters h0 = [1/2, 1/2], h1 = [1/2, -1/2], time-reversed as conv weights
-  // (out 2, in 1, kernel 2). Output frame t sees (x[2t-1], x[2t]):
-  //   low = (x[2t-1] + x[2t]) / 2, high = (x[2t] - x[2t-1]) / 2.
-  auto analysis = make_conv(shape(1, 2, 2, 2), {0.5f, 0.5f, -0.5f, 0.5f}, {}, 64);
-  // Synthesis (in 2, out 1, kernel 2, stride 2): sample 2t = low - high = x[2t-1],
-  // sample 2t+1 = low + high = x[2t]. Perfect reconstruction, one sample late.
-  const std::vector<float> g = {1, 1, -1, 1};
-  ConvTranspose1d synthesis(2, 1, 2, 2, g.data(), nullptr);
-  synthesis.prepare(32);
-
-  // By hand: x = [1, 3, 5, 9] -> bands [[0.5, 4], [0.5, 1]] -> [0, 1, 3, 5].
-  const Matrix bands = one_shot(*analysis, rows({{1, 3, 5, 9}}));
-  CHECK_SAME(bands, rows({{0.5f, 4}, {0.5f, 1}}));
-  CHECK_SAME(one_shot(synthesis, bands), rows({{0, 1, 3, 5}}));
-
-  // Any signal, any even block sizes: out[n] = x[n - 1].
-  const Matrix x = small_matrix(1, 64, 3);
-  for (const int block : {2, 4, 6, 64}) {
-    CAPTURE(block);
-    analysis->reset();
-    synthesis.reset();
-    Matrix y(1, 64);
-    for (Eigen::Index n = 0; n < 64; n += block) {
-      const auto len = std::min<Eigen::Index>(block, 64 - n);
-      const View b = analysis->process(View(x.data() + n, 1, len));
-      y.middleCols(n, len) = synthesis.process(b);
-    }
+  TEST_CASE("WaveformHead without noise: tanh(wave) * sigmoid(amplitude)") {
+    WaveformHead head(1, false);
+    CHECK(head.in_channels() == 2);
+    CHECK(head.out_channels() == 1);
+    head.prepare(4);
+    // tanh(ln(3) / 2) = 1/2, sigmoid(ln 3) = 3/4, sigmoid(-ln 3) = 1/4, sigmoid(0) = 1/2.
+    const float l = std::log(3.0f);
+    const Matrix y = one_shot(head, rows({{0, l / 2, -l / 2, 20}, {3, l, 0, -l}}));
+    REQUIRE(y.cols() == 4);
     CHECK(y(0, 0) == 0.0f);
-    CHECK_SAME(y.rightCols(63), x.leftCols(63));
+    CHECK(y(0, 1) == doctest::Approx(0.375).epsilon(1e-6));
+    CHECK(y(0, 2) == doctest::Approx(-0.25).epsilon(1e-6));
+    CHECK(y(0, 3) == doctest::Approx(0.25).epsilon(1e-6));
   }
-}
 
-TEST_CASE("Sequence chains layers and their rates") {
-  std::vector<std::unique_ptr<Layer>> layers;
-  const std::vector<float> w = {1, 1}, wt = {1, 1, 1, 1};
-  layers.push_back(std::make_unique<Conv1d>(shape(1, 1, 2, 2), w.data(), nullptr));
-  layers.push_back(std::make_unique<LeakyRelu>(1, 0.5f));
-  layers.push_back(std::make_unique<ConvTranspose1d>(1, 1, 4, 4, wt.data(), nullptr));
-  Sequence seq(std::move(layers));
-  CHECK(seq.downsampling() == 2);
-  CHECK(seq.upsampling() == 4);
-  CHECK(seq.out_frames(6) == 12);
-  seq.prepare(6);
-  // Pairs (x[2t-1] + x[2t]) = [1, 5, -4]; leaky -> [1, 5, -2]; each held for 4 samples.
-  CHECK_SAME(one_shot(seq, rows({{1, 2, 3, -1, -3, 0}})),
-             rows({{1, 1, 1, 1, 5, 5, 5, 5, -2, -2, -2, -2}}));
-}
+  TEST_CASE("WaveformHead with noise: sigmoid(gain - 5) * hash_noise(counter, band)") {
+    WaveformHead head(3, true);
+    CHECK(head.in_channels() == 9);
+    CHECK(head.out_channels() == 3);
+    head.prepare(8);
+    // wave 0 and gain 5: the output is exactly half the noise.
+    Matrix in = Matrix::Zero(9, 8);
+    in.bottomRows(3).setConstant(5.0f);
+    const auto half_noise = [](int64_t index, int band) {
+      return 0.5f * neurorave::hash_noise(index, band);
+    };
+    const View three(in.data(), 9, 3), one(in.data(), 9, 1);
+
+    // A fresh head counts from 0.
+    Matrix y = head.process(three);
+    for (int b = 0; b < 3; ++b)
+      for (int t = 0; t < 3; ++t) CHECK(y(b, t) == half_noise(t, b));
+    CHECK(y(0, 0) == 0.5f * 0.026625633239746094f);  // the reference values, once more
+    CHECK(y(2, 2) == 0.5f * 0.8500179052352905f);
+    // The counter goes on across calls.
+    y = head.process(one);
+    for (int b = 0; b < 3; ++b) CHECK(y(b, 0) == half_noise(3, b));
+
+    // set_counter_start: the next sample draws that index, and so does the first after reset().
+    head.set_counter_start(-5);
+    y = head.process(one);
+    CHECK(y(0, 0) == 0.5f * -0.9154247045516968f);
+    CHECK(y(1, 0) == 0.5f * 0.20490658283233643f);
+    CHECK(y(2, 0) == 0.5f * -0.7852360010147095f);
+    y = head.process(one);
+    CHECK(y(1, 0) == half_noise(-4, 1));
+    head.reset();
+    y = head.process(one);
+    CHECK(y(1, 0) == 0.5f * 0.20490658283233643f);
+    head.set_counter_start(1000);
+    y = head.process(one);
+    CHECK(y(2, 0) == 0.5f * -0.9839528799057007f);
+    head.set_counter_start((int64_t{1} << 33) + 7);
+    y = head.process(one);
+    CHECK(y(1, 0) == 0.5f * 0.7151843309402466f);
+
+    // Wave, amplitude and noise gain together; in blocks, the same as in one call.
+    const auto values = small_numbers(9 * 8, 3, 21, 0.5f);
+    in = Eigen::Map<const Matrix>(values.data(), 9, 8);
+    head.set_counter_start(-3);
+    const Matrix whole = one_shot(head, in);
+    for (int b = 0; b < 3; ++b)
+      for (int t = 0; t < 8; ++t) {
+        const float sig_amp = 1.0f / (1.0f + std::exp(-in(3 + b, t)));
+        const float sig_gain = 1.0f / (1.0f + std::exp(-(in(6 + b, t) - 5.0f)));
+        const float expected =
+            std::tanh(in(b, t)) * sig_amp + sig_gain * neurorave::hash_noise(t - 3, b);
+        CHECK(whole(b, t) == doctest::Approx(expected).epsilon(1e-6));
+      }
+    CHECK_SAME(stream(head, in, {1}), whole);
+    CHECK_SAME(stream(head, in, {3, 2}), whole);
+  }
+
+  TEST_CASE("PQMF-like: Haar analysis (strided conv) + synthesis (transposed conv) reconstruct") {
+    // Analysis filters h0 = [1/2, 1/2], h1 = [1/2, -1/2], time-reversed as conv weights
+    // (out 2, in 1, kernel 2). Output frame t sees (x[2t-1], x[2t]):
+    //   low = (x[2t-1] + x[2t]) / 2, high = (x[2t] - x[2t-1]) / 2.
+    auto analysis = make_conv(shape(1, 2, 2, 2), {0.5f, 0.5f, -0.5f, 0.5f}, {}, 64);
+    // Synthesis (in 2, out 1, kernel 2, stride 2): sample 2t = low - high = x[2t-1],
+    // sample 2t+1 = low + high = x[2t]. Perfect reconstruction, one sample late.
+    const std::vector<float> g = {1, 1, -1, 1};
+    ConvTranspose1d synthesis(2, 1, 2, 2, g.data(), nullptr);
+    synthesis.prepare(32);
+
+    // By hand: x = [1, 3, 5, 9] -> bands [[0.5, 4], [0.5, 1]] -> [0, 1, 3, 5].
+    const Matrix bands = one_shot(*analysis, rows({{1, 3, 5, 9}}));
+    CHECK_SAME(bands, rows({{0.5f, 4}, {0.5f, 1}}));
+    CHECK_SAME(one_shot(synthesis, bands), rows({{0, 1, 3, 5}}));
+
+    // Any signal, any even block sizes: out[n] = x[n - 1].
+    const Matrix x = small_matrix(1, 64, 3);
+    for (const int block : {2, 4, 6, 64}) {
+      CAPTURE(block);
+      analysis->reset();
+      synthesis.reset();
+      Matrix y(1, 64);
+      for (Eigen::Index n = 0; n < 64; n += block) {
+        const auto len = std::min<Eigen::Index>(block, 64 - n);
+        const View b = analysis->process(View(x.data() + n, 1, len));
+        y.middleCols(n, len) = synthesis.process(b);
+      }
+      CHECK(y(0, 0) == 0.0f);
+      CHECK_SAME(y.rightCols(63), x.leftCols(63));
+    }
+  }
+
+  TEST_CASE("Sequence chains layers and their rates") {
+    std::vector<std::unique_ptr<Layer>> layers;
+    const std::vector<float> w = {1, 1}, wt = {1, 1, 1, 1};
+    layers.push_back(std::make_unique<Conv1d>(shape(1, 1, 2, 2), w.data(), nullptr));
+    layers.push_back(std::make_unique<LeakyRelu>(1, 0.5f));
+    layers.push_back(std::make_unique<ConvTranspose1d>(1, 1, 4, 4, wt.data(), nullptr));
+    Sequence seq(std::move(layers));
+    CHECK(seq.downsampling() == 2);
+    CHECK(seq.upsampling() == 4);
+    CHECK(seq.out_frames(6) == 12);
+    seq.prepare(6);
+    // Pairs (x[2t-1] + x[2t]) = [1, 5, -4]; leaky -> [1, 5, -2]; each held for 4 samples.
+    CHECK_SAME(one_shot(seq, rows({{1, 2, 3, -1, -3, 0}})),
+               rows({{1, 1, 1, 1, 5, 5, 5, 5, -2, -2, -2, -2}}));
+  }
 
 }  // TEST_SUITE

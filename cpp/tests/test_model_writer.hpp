@@ -122,8 +122,8 @@ class ModelBuilder {
  public:
   explicit ModelBuilder(ModelSpec& spec, uint32_t seed = 1) : spec_(spec), weights_(seed) {}
 
-  json conv(const std::string& name, int in, int out, int kernel, int stride = 1,
-            int dilation = 1, int groups = 1, bool bias = true) {
+  json conv(const std::string& name, int in, int out, int kernel, int stride = 1, int dilation = 1,
+            int groups = 1, bool bias = true) {
     const float scale = 1.0f / static_cast<float>(std::max(1, in / groups * kernel));
     add(name + ".weight", {out, in / groups, kernel}, 1.7f * std::sqrt(scale));
     if (bias) add(name + ".bias", {out}, 0.1f);
@@ -181,12 +181,12 @@ class ModelBuilder {
 inline json describe_model(int sample_rate, int compression, int latent_size, json latency,
                            int noise_lead, json descriptors, json pqmf, json encoder,
                            json decoder) {
-  return {{"format_version", 1},       {"architecture", "neurorave-vae"},
-          {"sample_rate", sample_rate}, {"compression", compression},
-          {"latent_size", latent_size}, {"causal", false},
-          {"latency", latency},         {"noise_lead", noise_lead},
-          {"descriptors", descriptors}, {"pqmf", pqmf},
-          {"encoder", encoder},         {"decoder", decoder},
+  return {{"format_version", 1},         {"architecture", "neurorave-vae"},
+          {"sample_rate", sample_rate},  {"compression", compression},
+          {"latent_size", latent_size},  {"causal", false},
+          {"latency", latency},          {"noise_lead", noise_lead},
+          {"descriptors", descriptors},  {"pqmf", pqmf},
+          {"encoder", encoder},          {"decoder", decoder},
           {"provenance", json::object()}};
 }
 
@@ -226,16 +226,14 @@ inline ModelSpec test_model(uint32_t seed = 1) {
       b.conv("decoder.0", S::latent_size + S::descriptors, 64, 3),
       ModelBuilder::leaky_relu(),
       b.conv_transpose("decoder.2", 64, 32, 4, 2),
-      ModelBuilder::residual(1, json::array({ModelBuilder::leaky_relu(),
-                                             b.conv("decoder.3.1", 32, 32, 3),
-                                             ModelBuilder::leaky_relu(),
-                                             b.conv("decoder.3.3", 32, 32, 1)})),
+      ModelBuilder::residual(
+          1, json::array({ModelBuilder::leaky_relu(), b.conv("decoder.3.1", 32, 32, 3),
+                          ModelBuilder::leaky_relu(), b.conv("decoder.3.3", 32, 32, 1)})),
       ModelBuilder::leaky_relu(),
       b.conv_transpose("decoder.5", 32, 16, 4, 2),
-      ModelBuilder::residual(3, json::array({ModelBuilder::leaky_relu(),
-                                             b.conv("decoder.6.1", 16, 16, 3, 1, 3),
-                                             ModelBuilder::leaky_relu(),
-                                             b.conv("decoder.6.3", 16, 16, 1)})),
+      ModelBuilder::residual(
+          3, json::array({ModelBuilder::leaky_relu(), b.conv("decoder.6.1", 16, 16, 3, 1, 3),
+                          ModelBuilder::leaky_relu(), b.conv("decoder.6.3", 16, 16, 1)})),
       ModelBuilder::leaky_relu(),
       b.conv("decoder.8", 16, 3 * S::bands, 3),
       ModelBuilder::waveform_head(S::bands, true),
@@ -243,11 +241,14 @@ inline ModelSpec test_model(uint32_t seed = 1) {
   const json latency = {{"encode_frames", S::encode_frames},
                         {"decode_samples", S::decode_samples},
                         {"forward_samples", S::forward_samples}};
-  const json descriptors = json::array(
-      {{{"name", "rms"}, {"unit", "dBFS"}, {"range", {-60.0, 0.0}},
-        {"bins", {-60.0, -45.0, -30.0, -15.0, 0.0}}},
-       {{"name", "centroid"}, {"unit", "Hz"}, {"range", {200.0, 8000.0}},
-        {"bins", {200.0, 2150.0, 4100.0, 6050.0, 8000.0}}}});
+  const json descriptors = json::array({{{"name", "rms"},
+                                         {"unit", "dBFS"},
+                                         {"range", {-60.0, 0.0}},
+                                         {"bins", {-60.0, -45.0, -30.0, -15.0, 0.0}}},
+                                        {{"name", "centroid"},
+                                         {"unit", "Hz"},
+                                         {"range", {200.0, 8000.0}},
+                                         {"bins", {200.0, 2150.0, 4100.0, 6050.0, 8000.0}}}});
   spec.description = describe_model(S::sample_rate, S::compression, S::latent_size, latency,
                                     S::noise_lead, descriptors, pqmf, encoder, decoder);
   return spec;
@@ -277,25 +278,33 @@ inline ModelSpec wide_model(uint32_t seed = 3) {
   ModelSpec spec;
   ModelBuilder b(spec, seed);
   using B = ModelBuilder;
-  json pqmf = {{"bands", S::bands},
-               {"analysis", b.conv("pqmf.analysis", 1, S::bands, 128, S::bands, 1, 1, false)},
-               {"synthesis",
-                b.conv_transpose("pqmf.synthesis", S::bands, 1, 128, S::bands, false)}};
+  json pqmf = {
+      {"bands", S::bands},
+      {"analysis", b.conv("pqmf.analysis", 1, S::bands, 128, S::bands, 1, 1, false)},
+      {"synthesis", b.conv_transpose("pqmf.synthesis", S::bands, 1, 128, S::bands, false)}};
   json encoder = json::array({
-      b.conv("encoder.0", S::bands, 32, 7),   B::leaky_relu(),
-      b.conv("encoder.2", 32, 32, 8, 4),      B::leaky_relu(),
-      b.conv("encoder.4", 32, 64, 8, 4),      B::leaky_relu(),
-      b.conv("encoder.6", 64, 64, 8, 4),      B::leaky_relu(),
-      b.conv("encoder.8", 64, 64, 4, 2),      B::leaky_relu(),
+      b.conv("encoder.0", S::bands, 32, 7),
+      B::leaky_relu(),
+      b.conv("encoder.2", 32, 32, 8, 4),
+      B::leaky_relu(),
+      b.conv("encoder.4", 32, 64, 8, 4),
+      B::leaky_relu(),
+      b.conv("encoder.6", 64, 64, 8, 4),
+      B::leaky_relu(),
+      b.conv("encoder.8", 64, 64, 4, 2),
+      B::leaky_relu(),
       b.conv("encoder.10", 64, S::latent_size, 3),
   });
   json decoder = json::array({
-      b.conv("decoder.0", S::latent_size + 1, 64, 3), B::leaky_relu(),
+      b.conv("decoder.0", S::latent_size + 1, 64, 3),
+      B::leaky_relu(),
       b.conv_transpose("decoder.2", 64, 64, 4, 2),
       B::residual(1, json::array({B::leaky_relu(), b.conv("decoder.3.1", 64, 64, 3)})),
       B::leaky_relu(),
-      b.conv_transpose("decoder.5", 64, 64, 8, 4), B::leaky_relu(),
-      b.conv_transpose("decoder.7", 64, 64, 8, 4), B::leaky_relu(),
+      b.conv_transpose("decoder.5", 64, 64, 8, 4),
+      B::leaky_relu(),
+      b.conv_transpose("decoder.7", 64, 64, 8, 4),
+      B::leaky_relu(),
       b.conv_transpose("decoder.9", 64, 64, 8, 4),
       B::residual(3, json::array({B::leaky_relu(), b.conv("decoder.10.1", 64, 64, 3, 1, 3),
                                   B::leaky_relu(), b.conv("decoder.10.3", 64, 64, 1)})),
@@ -306,8 +315,8 @@ inline ModelSpec wide_model(uint32_t seed = 3) {
   const json latency = {{"encode_frames", 1}, {"decode_samples", 300}, {"forward_samples", 2348}};
   const json descriptors = json::array(
       {{{"name", "rms"}, {"unit", "dBFS"}, {"range", {-60.0, 0.0}}, {"bins", json::array()}}});
-  spec.description = describe_model(S::sample_rate, S::compression, S::latent_size, latency,
-                                    128, descriptors, pqmf, encoder, decoder);
+  spec.description = describe_model(S::sample_rate, S::compression, S::latent_size, latency, 128,
+                                    descriptors, pqmf, encoder, decoder);
   return spec;
 }
 
@@ -351,8 +360,8 @@ inline ModelSpec preset_model(const Preset& p, uint32_t seed = 4) {
                              channels[i + 1], 2 * p.ratios[i] + 1, p.ratios[i]));
   }
   encoder.push_back(B::leaky_relu());
-  encoder.push_back(b.conv("encoder." + std::to_string(encoder.size()), channels.back(),
-                           p.latent_size, 3));
+  encoder.push_back(
+      b.conv("encoder." + std::to_string(encoder.size()), channels.back(), p.latent_size, 3));
   std::vector<int> down(channels.rbegin(), channels.rend());
   json decoder = json::array({b.conv("decoder.0", p.latent_size + p.descriptors, down[0], 7)});
   for (size_t i = 0; i < p.ratios.size(); ++i) {

@@ -19,11 +19,11 @@
 
 namespace {
 
-using neurorave_tests::Heap;
-using neurorave_tests::HeapWatch;
 using neurorave::Engine;
 using neurorave::Player;
 using neurorave::StreamKind;
+using neurorave_tests::Heap;
+using neurorave_tests::HeapWatch;
 using neurorave_tests::ModelSpec;
 using neurorave_tests::TempFile;
 
@@ -148,8 +148,8 @@ class LayerProbe {
   }
 
  private:
-  void probe(neurorave::Layer& layer, const std::string& name, int channels,
-             int columns_per_frame, const std::string& product) {
+  void probe(neurorave::Layer& layer, const std::string& name, int channels, int columns_per_frame,
+             const std::string& product) {
     const int columns = frames_ * columns_per_frame;
     layer.prepare(columns);
     const neurorave::Matrix in = neurorave::Matrix::Random(channels, columns);
@@ -158,8 +158,8 @@ class LayerProbe {
     (void)layer.process(neurorave::View(in.data(), channels, columns));
     const Heap heap = watch.stop();
     if (heap.total() != 0)
-      offenders_ += "\n  " + std::to_string(frames_) + " frames: " + name + ", product " +
-                    product + ": " + std::to_string(heap.news + heap.deletes) + " new/delete, " +
+      offenders_ += "\n  " + std::to_string(frames_) + " frames: " + name + ", product " + product +
+                    ": " + std::to_string(heap.news + heap.deletes) + " new/delete, " +
                     std::to_string(heap.eigen_mallocs) + " Eigen malloc";
   }
 
@@ -182,8 +182,7 @@ void check_layers(const ModelSpec& spec, const std::string& name, const std::vec
     probe.ops(d["encoder"], bands, compression / bands);
     const int decoder_in = d["latent_size"].get<int>() + static_cast<int>(d["descriptors"].size());
     probe.ops(d["decoder"], decoder_in, 1);
-    probe.ops(neurorave_tests::json::array({d["pqmf"]["synthesis"]}), bands,
-              compression / bands);
+    probe.ops(neurorave_tests::json::array({d["pqmf"]["synthesis"]}), bands, compression / bands);
     offenders += probe.offenders();
   }
   INFO("layers whose process() allocates (product: weights x columns):" << offenders);
@@ -193,60 +192,59 @@ void check_layers(const ModelSpec& spec, const std::string& name, const std::vec
 }  // namespace
 
 TEST_SUITE("realtime") {
-
-TEST_CASE("the heap watch sees operator new and Eigen's malloc") {
-  HeapWatch watch;
-  watch.start();
-  int* volatile p = new int(3);  // volatile: the pair may not be optimised away
-  delete p;
-  Heap heap = watch.stop();
-  CHECK(heap.news == 1);
-  CHECK(heap.deletes == 1);
+  TEST_CASE("the heap watch sees operator new and Eigen's malloc") {
+    HeapWatch watch;
+    watch.start();
+    int* volatile p = new int(3);  // volatile: the pair may not be optimised away
+    delete p;
+    Heap heap = watch.stop();
+    CHECK(heap.news == 1);
+    CHECK(heap.deletes == 1);
 #ifdef NEURORAVE_TESTS_EIGEN_CHECKS
-  watch.start();
-  {
-    Eigen::MatrixXf m(64, 64);  // Eigen's own aligned_malloc, not operator new
-    m.setZero();
-  }
-  heap = watch.stop();
-  CHECK(heap.news == 0);
-  CHECK(heap.eigen_mallocs >= 1);
+    watch.start();
+    {
+      Eigen::MatrixXf m(64, 64);  // Eigen's own aligned_malloc, not operator new
+      m.setZero();
+    }
+    heap = watch.stop();
+    CHECK(heap.news == 0);
+    CHECK(heap.eigen_mallocs >= 1);
 #else
-  MESSAGE("built without NEURORAVE_TESTS_EIGEN_CHECKS: Eigen's own mallocs are not watched");
+    MESSAGE("built without NEURORAVE_TESTS_EIGEN_CHECKS: Eigen's own mallocs are not watched");
 #endif
-}
-
-// Engine sizes: enough frames for Player's biggest block, and the default (what Player uses).
-
-TEST_CASE("no heap allocation after load: the test model (compression 16, 16..64 channels)") {
-  check_model(neurorave_tests::test_model(), "realtime_test_model.nrv", {8192 / 16, 64});
-}
-
-TEST_CASE("no heap allocation after load: compression 2048, 16 bands, 16..64 channels") {
-  check_model(neurorave_tests::wide_model(), "realtime_wide.nrv", {8192 / 2048, 64});
-}
-
-TEST_CASE("no heap allocation after load: the shapes of config 'small' (352 channels)") {
-  // Compression 512. The default 64 frames would take seconds here; 16 frames cover
-  // Player's biggest block.
-  check_model(neurorave_tests::preset_model(neurorave_tests::small_preset()),
-              "realtime_small_preset.nrv", {8192 / 512});
-}
-
-// The same models layer by layer, with the frames per call Player makes at its largest
-// block (kMaxBlock / compression, rounded up) and Engine's default 64: which layer
-// allocates, and for which product sizes.
-TEST_CASE("layer by layer: which products allocate") {
-  SUBCASE("the test model") {
-    check_layers(neurorave_tests::test_model(), "layers_test.nrv", {1, 512, 64});
   }
-  SUBCASE("compression 2048") {
-    check_layers(neurorave_tests::wide_model(), "layers_wide.nrv", {1, 4, 64});
+
+  // Engine sizes: enough frames for Player's biggest block, and the default (what Player uses).
+
+  TEST_CASE("no heap allocation after load: the test model (compression 16, 16..64 channels)") {
+    check_model(neurorave_tests::test_model(), "realtime_test_model.nrv", {8192 / 16, 64});
   }
-  SUBCASE("config 'small'") {
-    check_layers(neurorave_tests::preset_model(neurorave_tests::small_preset()),
-                 "layers_small.nrv", {1, 16, 64});
+
+  TEST_CASE("no heap allocation after load: compression 2048, 16 bands, 16..64 channels") {
+    check_model(neurorave_tests::wide_model(), "realtime_wide.nrv", {8192 / 2048, 64});
   }
-}
+
+  TEST_CASE("no heap allocation after load: the shapes of config 'small' (352 channels)") {
+    // Compression 512. The default 64 frames would take seconds here; 16 frames cover
+    // Player's biggest block.
+    check_model(neurorave_tests::preset_model(neurorave_tests::small_preset()),
+                "realtime_small_preset.nrv", {8192 / 512});
+  }
+
+  // The same models layer by layer, with the frames per call Player makes at its largest
+  // block (kMaxBlock / compression, rounded up) and Engine's default 64: which layer
+  // allocates, and for which product sizes.
+  TEST_CASE("layer by layer: which products allocate") {
+    SUBCASE("the test model") {
+      check_layers(neurorave_tests::test_model(), "layers_test.nrv", {1, 512, 64});
+    }
+    SUBCASE("compression 2048") {
+      check_layers(neurorave_tests::wide_model(), "layers_wide.nrv", {1, 4, 64});
+    }
+    SUBCASE("config 'small'") {
+      check_layers(neurorave_tests::preset_model(neurorave_tests::small_preset()),
+                   "layers_small.nrv", {1, 16, 64});
+    }
+  }
 
 }  // TEST_SUITE

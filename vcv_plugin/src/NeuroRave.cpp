@@ -22,8 +22,8 @@ using namespace rack;
 
 namespace {
 
-constexpr int kSlots = 6;    // descriptor controls on the panel
-constexpr int kBlock = 32;   // samples per voice call, and the voice's worker block
+constexpr int kSlots = 6;   // descriptor controls on the panel
+constexpr int kBlock = 32;  // samples per voice call, and the voice's worker block
 // The model this module plays until another is chosen: shipped in the plugin's res/.
 const std::string kDefaultModel = std::string("res/") + neurorave::kDefaultModelFile;
 constexpr float kAudioVolts = 5.0f;  // Rack audio is +-5 V; the model plays +-1
@@ -42,7 +42,6 @@ struct DescriptorQuantity : engine::ParamQuantity {
   }
 };
 
-
 }  // namespace
 
 struct NeuroRave : engine::Module {
@@ -53,7 +52,13 @@ struct NeuroRave : engine::Module {
     TEMPERATURE_PARAM,
     PARAMS_LEN
   };
-  enum InputId { CV_INPUT, AUDIO_INPUT = CV_INPUT + kSlots, FOLLOW_INPUT, PHRASE_INPUT, INPUTS_LEN };
+  enum InputId {
+    CV_INPUT,
+    AUDIO_INPUT = CV_INPUT + kSlots,
+    FOLLOW_INPUT,
+    PHRASE_INPUT,
+    INPUTS_LEN
+  };
   enum OutputId { AUDIO_OUTPUT, OUTPUTS_LEN };
   enum LightId { TRANSFER_LIGHT, FOLLOW_LIGHT, GENERATE_LIGHT, READY_LIGHT, LIGHTS_LEN };
 
@@ -106,7 +111,8 @@ struct NeuroRave : engine::Module {
   }
 
   neurorave::CvConvention convention() const {
-    return unipolar_cv ? neurorave::CvConvention::unipolar_10v : neurorave::CvConvention::bipolar_5v;
+    return unipolar_cv ? neurorave::CvConvention::unipolar_10v
+                       : neurorave::CvConvention::bipolar_5v;
   }
   void load(const std::string& path) { loader.load(path, convention(), inference); }
 
@@ -139,7 +145,8 @@ struct NeuroRave : engine::Module {
     if (!voice) return;
     const float temperature = params[TEMPERATURE_PARAM].getValue();
     const int position = static_cast<int>(params[MODE_PARAM].getValue() + 0.5f);
-    const bool switched = position != applied_switch;  // the switch sets the mode; gates change it later
+    const bool switched =
+        position != applied_switch;  // the switch sets the mode; gates change it later
     applied_switch = position;
     swap.for_each([&](neurorave::ModuleVoice& v) {
       const int slots = std::min(kSlots, v.descriptors());
@@ -166,7 +173,8 @@ struct NeuroRave : engine::Module {
     neurorave::ModuleVoice* voice = swap.current();
     if (!voice) return;
     const int mode = static_cast<int>(voice->mode());
-    for (int m = 0; m < neurorave::kVoiceModes; ++m) lights[TRANSFER_LIGHT + m].setBrightness(m == mode ? 1.0f : 0.0f);
+    for (int m = 0; m < neurorave::kVoiceModes; ++m)
+      lights[TRANSFER_LIGHT + m].setBrightness(m == mode ? 1.0f : 0.0f);
     lights[READY_LIGHT].setBrightness(1.0f);
     playing_mode.store(mode, std::memory_order_relaxed);
     underruns.store(voice->underruns(), std::memory_order_relaxed);
@@ -179,12 +187,14 @@ struct NeuroRave : engine::Module {
     if (status.loaded && status.path != loader.default_path())
       json_object_set_new(root, "model", json_string(status.path.c_str()));
     json_object_set_new(root, "unipolarCv", json_boolean(unipolar_cv));
-    json_object_set_new(root, "inference", json_string(kInferenceNames[static_cast<int>(inference)]));
+    json_object_set_new(root, "inference",
+                        json_string(kInferenceNames[static_cast<int>(inference)]));
     return root;
   }
 
   void dataFromJson(json_t* root) override {
-    if (json_t* unipolar = json_object_get(root, "unipolarCv")) unipolar_cv = json_boolean_value(unipolar);
+    if (json_t* unipolar = json_object_get(root, "unipolarCv"))
+      unipolar_cv = json_boolean_value(unipolar);
     const Inference before = inference;
     if (const char* name = json_string_value(json_object_get(root, "inference")))
       for (int i = 0; i < 3; ++i)
@@ -227,7 +237,8 @@ struct PanelText : widget::TransparentWidget {
   NVGcolor color = nvgRGB(0x20, 0x20, 0x28);
 
   void draw(const DrawArgs& args) override {
-    std::shared_ptr<window::Font> font = APP->window->loadFont(asset::system("res/fonts/DejaVuSans.ttf"));
+    std::shared_ptr<window::Font> font =
+        APP->window->loadFont(asset::system("res/fonts/DejaVuSans.ttf"));
     if (!font) return;
     nvgFontFaceId(args.vg, font->handle);
     nvgFontSize(args.vg, size);
@@ -269,7 +280,8 @@ struct StatusDisplay : app::LedDisplay {
 
   void drawLayer(const DrawArgs& args, int layer) override {
     if (layer == 1) {
-      std::shared_ptr<window::Font> font = APP->window->loadFont(asset::system("res/fonts/ShareTechMono-Regular.ttf"));
+      std::shared_ptr<window::Font> font =
+          APP->window->loadFont(asset::system("res/fonts/ShareTechMono-Regular.ttf"));
       if (!font) return;
       nvgScissor(args.vg, 0, 0, box.size.x, box.size.y);
       nvgFontFaceId(args.vg, font->handle);
@@ -306,7 +318,8 @@ struct NeuroRaveWidget : app::ModuleWidget {
     setPanel(createPanel(asset::plugin(pluginInstance, "res/NeuroRave.svg")));
     addChild(createWidget<componentlibrary::ScrewSilver>(Vec(RACK_GRID_WIDTH, 0)));
     addChild(createWidget<componentlibrary::ScrewSilver>(Vec(box.size.x - 2 * RACK_GRID_WIDTH, 0)));
-    addChild(createWidget<componentlibrary::ScrewSilver>(Vec(RACK_GRID_WIDTH, RACK_GRID_HEIGHT - RACK_GRID_WIDTH)));
+    addChild(createWidget<componentlibrary::ScrewSilver>(
+        Vec(RACK_GRID_WIDTH, RACK_GRID_HEIGHT - RACK_GRID_WIDTH)));
     addChild(createWidget<componentlibrary::ScrewSilver>(
         Vec(box.size.x - 2 * RACK_GRID_WIDTH, RACK_GRID_HEIGHT - RACK_GRID_WIDTH)));
     add_display(module);
@@ -327,15 +340,19 @@ struct NeuroRaveWidget : app::ModuleWidget {
       const float x = column_x(i);
       slot_labels[i] = panel_text(Vec(x, kLabelY), std::to_string(i + 1), 8.0f);
       addChild(slot_labels[i]);
-      addParam(createParamCentered<RoundBlackKnob>(mm2px(Vec(x, kKnobY)), module, NeuroRave::KNOB_PARAM + i));
-      addParam(createParamCentered<Trimpot>(mm2px(Vec(x, kAmountY)), module, NeuroRave::AMOUNT_PARAM + i));
-      addInput(createInputCentered<PJ301MPort>(mm2px(Vec(x, kCvY)), module, NeuroRave::CV_INPUT + i));
+      addParam(createParamCentered<RoundBlackKnob>(mm2px(Vec(x, kKnobY)), module,
+                                                   NeuroRave::KNOB_PARAM + i));
+      addParam(createParamCentered<Trimpot>(mm2px(Vec(x, kAmountY)), module,
+                                            NeuroRave::AMOUNT_PARAM + i));
+      addInput(
+          createInputCentered<PJ301MPort>(mm2px(Vec(x, kCvY)), module, NeuroRave::CV_INPUT + i));
     }
   }
 
   void add_controls(NeuroRave* module) {
     using namespace componentlibrary;
-    addParam(createParamCentered<CKSSThree>(mm2px(Vec(12.0f, kControlsY)), module, NeuroRave::MODE_PARAM));
+    addParam(createParamCentered<CKSSThree>(mm2px(Vec(12.0f, kControlsY)), module,
+                                            NeuroRave::MODE_PARAM));
     // CKSSThree's top position is its highest value: generate on top, transfer below.
     const float light_y[] = {kControlsY + 5.0f, kControlsY, kControlsY - 5.0f};
     for (int m = 0; m < 3; ++m)
@@ -343,22 +360,35 @@ struct NeuroRaveWidget : app::ModuleWidget {
                                                            NeuroRave::TRANSFER_LIGHT + m));
     addParam(createParamCentered<RoundSmallBlackKnob>(mm2px(Vec(42.0f, kControlsY)), module,
                                                       NeuroRave::TEMPERATURE_PARAM));
-    addInput(createInputCentered<PJ301MPort>(mm2px(Vec(66.0f, kControlsY)), module, NeuroRave::FOLLOW_INPUT));
-    addInput(createInputCentered<PJ301MPort>(mm2px(Vec(86.0f, kControlsY)), module, NeuroRave::PHRASE_INPUT));
-    addInput(createInputCentered<PJ301MPort>(mm2px(Vec(15.0f, kPortsY)), module, NeuroRave::AUDIO_INPUT));
-    addChild(createLightCentered<MediumLight<BlueLight>>(mm2px(Vec(50.8f, kPortsY)), module, NeuroRave::READY_LIGHT));
-    addOutput(createOutputCentered<PJ301MPort>(mm2px(Vec(86.0f, kPortsY)), module, NeuroRave::AUDIO_OUTPUT));
+    addInput(createInputCentered<PJ301MPort>(mm2px(Vec(66.0f, kControlsY)), module,
+                                             NeuroRave::FOLLOW_INPUT));
+    addInput(createInputCentered<PJ301MPort>(mm2px(Vec(86.0f, kControlsY)), module,
+                                             NeuroRave::PHRASE_INPUT));
+    addInput(createInputCentered<PJ301MPort>(mm2px(Vec(15.0f, kPortsY)), module,
+                                             NeuroRave::AUDIO_INPUT));
+    addChild(createLightCentered<MediumLight<BlueLight>>(mm2px(Vec(50.8f, kPortsY)), module,
+                                                         NeuroRave::READY_LIGHT));
+    addOutput(createOutputCentered<PJ301MPort>(mm2px(Vec(86.0f, kPortsY)), module,
+                                               NeuroRave::AUDIO_OUTPUT));
     add_labels();
   }
 
   void add_labels() {
-    const struct { float x, y; const char* text; } labels[] = {
-        {4.0f, kAmountY, "amt"},       {4.0f, kCvY, "CV"},
-        {12.0f, kControlsY - 9.0f, "mode"}, {42.0f, kControlsY - 9.0f, "temp"},
-        {66.0f, kControlsY - 9.0f, "follow"}, {86.0f, kControlsY - 9.0f, "phrase"},
-        {15.0f, kPortsY - 8.0f, "in"}, {50.8f, kPortsY - 6.0f, "model"},
-        {86.0f, kPortsY - 8.0f, "out"},    {24.0f, kControlsY - 5.0f, "gen"},
-        {24.0f, kControlsY, "fol"},        {24.0f, kControlsY + 5.0f, "tra"}};
+    const struct {
+      float x, y;
+      const char* text;
+    } labels[] = {{4.0f, kAmountY, "amt"},
+                  {4.0f, kCvY, "CV"},
+                  {12.0f, kControlsY - 9.0f, "mode"},
+                  {42.0f, kControlsY - 9.0f, "temp"},
+                  {66.0f, kControlsY - 9.0f, "follow"},
+                  {86.0f, kControlsY - 9.0f, "phrase"},
+                  {15.0f, kPortsY - 8.0f, "in"},
+                  {50.8f, kPortsY - 6.0f, "model"},
+                  {86.0f, kPortsY - 8.0f, "out"},
+                  {24.0f, kControlsY - 5.0f, "gen"},
+                  {24.0f, kControlsY, "fol"},
+                  {24.0f, kControlsY + 5.0f, "tra"}};
     for (const auto& label : labels) addChild(panel_text(Vec(label.x, label.y), label.text, 8.0f));
     PanelText* title = panel_text(Vec(50.8f, 4.5f), "NEURORAVE", 12.0f);
     title->color = nvgRGB(0xe8, 0xe6, 0xe0);  // light on the dark top bar
@@ -368,8 +398,7 @@ struct NeuroRaveWidget : app::ModuleWidget {
   void step() override {
     if (auto* module = dynamic_cast<NeuroRave*>(this->module)) {
       module->ui_step();
-      for (int i = 0; i < kSlots; ++i)
-        slot_labels[i]->text = module->slot_titles[i];
+      for (int i = 0; i < kSlots; ++i) slot_labels[i]->text = module->slot_titles[i];
     }
     ModuleWidget::step();
   }
@@ -391,8 +420,9 @@ struct NeuroRaveWidget : app::ModuleWidget {
           if (now.loaded) module->load(now.path);
         }));
     menu->addChild(createIndexSubmenuItem(
-        "Model runs", {"Automatic (by the engine's block size)", "In Rack's engine thread",
-                       "On a worker thread, ahead by a latency budget"},
+        "Model runs",
+        {"Automatic (by the engine's block size)", "In Rack's engine thread",
+         "On a worker thread, ahead by a latency budget"},
         [=] { return static_cast<size_t>(module->inference); },
         [=](size_t choice) {
           module->inference = static_cast<Inference>(choice);

@@ -55,15 +55,15 @@ VoiceLoader::Status VoiceLoader::status() const {
 
 std::vector<std::string> VoiceLoader::status_lines(const Status& status, int block) {
   std::vector<std::string> lines;
-  if (!status.loaded) lines.push_back(status.loading ? "loading..." : "no model: right-click > Load");
+  if (!status.loaded)
+    lines.push_back(status.loading ? "loading..." : "no model: right-click > Load");
   if (status.loaded) {
     const auto& playback = status.playback;
     const int latency = status.voice_latency + block;  // the module gathers a block first
     lines.push_back(file_stem(status.path) + (status.loading ? " (loading...)" : ""));
     char text[160];
     std::snprintf(text, sizeof text, "latency %d smp, %.1f ms, %s", latency,
-                  1000.0 * latency / status.info.sample_rate,
-                  neurorave::playback_name(playback));
+                  1000.0 * latency / status.info.sample_rate, neurorave::playback_name(playback));
     lines.push_back(text);
   }
   if (!status.error.empty()) lines.push_back("error: " + status.error);
@@ -114,20 +114,21 @@ void VoiceLoader::load_now(const Request& request) {
   const int burst = burst_.load(std::memory_order_relaxed);
   const int rate = rate_.load(std::memory_order_relaxed);
   const int burst_or_default = burst > 0 ? burst : 256;
-  const int rate_or_model = rate > 0 ? rate : (loaded.player ? loaded.player->info().sample_rate : 44100);
+  const int rate_or_model =
+      rate > 0 ? rate : (loaded.player ? loaded.player->info().sample_rate : 44100);
   std::unique_ptr<neurorave::ModuleVoice> voice;
   std::string error = loaded.error;  // names the file and the problem
   if (loaded.player) {
-    auto playback = neurorave::choose_playback(burst_or_default, block_, rate_or_model,
-                                               loaded.frame_seconds);
+    auto playback =
+        neurorave::choose_playback(burst_or_default, block_, rate_or_model, loaded.frame_seconds);
     if (request.inference == Inference::engine_thread) playback = neurorave::Playback{};
     if (request.inference == Inference::worker_thread)
       playback = neurorave::threaded_playback(burst_or_default, block_, rate_or_model,
                                               loaded.frame_seconds);
     playback.frame_seconds = loaded.frame_seconds;
     try {  // the voice's worker thread may fail to start
-      voice = std::make_unique<neurorave::ModuleVoice>(std::move(loaded.player),
-                                                       request.convention, playback);
+      voice = std::make_unique<neurorave::ModuleVoice>(std::move(loaded.player), request.convention,
+                                                       playback);
     } catch (const std::exception& e) {
       error = request.path + ": " + e.what();
     }

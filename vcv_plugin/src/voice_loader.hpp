@@ -84,7 +84,7 @@ class VoiceLoader {
   std::condition_variable wake_;
   Status status_;
   std::optional<Request> pending_;
-  std::optional<Request> playing_;  // what the playing voice was loaded from
+  std::optional<Request> playing_;        // what the playing voice was loaded from
   int built_burst_ = 0, built_rate_ = 0;  // the timing its playback was chosen for
   bool quit_ = false;
   std::atomic<long> version_{0};

@@ -41,8 +41,8 @@ snd_pcm_format_t choose_format(snd_pcm_t* pcm, snd_pcm_hw_params_t* params) {
 }
 
 // Exactly the map's rate, channels and period: a module's latency is part of its design.
-Stream open_stream(const std::string& device, snd_pcm_stream_t direction, int channels,
-                   int rate, const AudioMap& audio) {
+Stream open_stream(const std::string& device, snd_pcm_stream_t direction, int channels, int rate,
+                   const AudioMap& audio) {
   const char* side = direction == SND_PCM_STREAM_CAPTURE ? "capture" : "playback";
   snd_pcm_t* raw = nullptr;
   check(snd_pcm_open(&raw, device.c_str(), direction, 0), device, side);
@@ -62,8 +62,8 @@ Stream open_stream(const std::string& device, snd_pcm_stream_t direction, int ch
     throw AlsaError(device, std::string(side) + ": cannot open " + std::to_string(channels) +
                                 " channels (audio.input_channels / output_channels)");
   if (snd_pcm_hw_params_set_rate(pcm, params, rate, 0) < 0)
-    throw AlsaError(device, std::string(side) + ": cannot run at the model's " +
-                                std::to_string(rate) + " Hz");
+    throw AlsaError(
+        device, std::string(side) + ": cannot run at the model's " + std::to_string(rate) + " Hz");
   check(snd_pcm_hw_params_set_period_size(pcm, params, audio.period, 0), device,
         "period size (audio.period)");
   check(snd_pcm_hw_params_set_periods(pcm, params, audio.periods, 0), device,
@@ -126,17 +126,19 @@ void run_alsa(ModuleLoop& loop, const Hardware& hardware, const LiveOptions& opt
               const std::atomic<bool>& stop, std::atomic<long>& xruns) {
   const AudioMap& audio = loop.map().audio;
   const std::string device = options.device.empty() ? audio.device : options.device;
-  Stream capture = open_stream(device, SND_PCM_STREAM_CAPTURE, audio.input_channels,
-                               loop.sample_rate(), audio);
+  Stream capture =
+      open_stream(device, SND_PCM_STREAM_CAPTURE, audio.input_channels, loop.sample_rate(), audio);
   Stream playback = open_stream(device, SND_PCM_STREAM_PLAYBACK, audio.output_channels,
                                 loop.sample_rate(), audio);
   std::vector<float> in(static_cast<size_t>(audio.period) * audio.input_channels);
   std::vector<float> out(static_cast<size_t>(audio.period) * audio.output_channels);
   const long total = options.seconds > 0 ? std::lround(options.seconds * loop.sample_rate()) : -1;
   // Once, before the first period: what the device agreed to.
-  std::fprintf(stderr, "neurorave-module: %s at %d Hz, %d in (%s) / %d out (%s), period %d x %d, "
-               "model latency %d samples\n", device.c_str(), loop.sample_rate(),
-               audio.input_channels, snd_pcm_format_name(capture.format), audio.output_channels,
+  std::fprintf(stderr,
+               "neurorave-module: %s at %d Hz, %d in (%s) / %d out (%s), period %d x %d, "
+               "model latency %d samples\n",
+               device.c_str(), loop.sample_rate(), audio.input_channels,
+               snd_pcm_format_name(capture.format), audio.output_channels,
                snd_pcm_format_name(playback.format), audio.period, audio.periods,
                loop.voice().latency());
   restart(capture, playback, audio);

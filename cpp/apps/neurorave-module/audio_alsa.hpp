@@ -19,8 +19,8 @@ class AlsaError : public std::runtime_error {
 };
 
 struct LiveOptions {
-  std::string device;      // overrides the map's audio.device when not empty
-  double seconds = 0.0;    // > 0: stop after this much audio (tests, a soak run)
+  std::string device;    // overrides the map's audio.device when not empty
+  double seconds = 0.0;  // > 0: stop after this much audio (tests, a soak run)
 };
 
 // Runs until `stop` is set (or `seconds` of audio have played), counting over/underruns

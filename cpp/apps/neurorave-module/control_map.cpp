@@ -1,5 +1,5 @@
-#include "neurorave/messages.hpp"
 #include "control_map.hpp"
+#include "neurorave/messages.hpp"
 
 #include <filesystem>
 
@@ -24,11 +24,11 @@ KnobSource knob_source(const JsonReader& reader, const json& value, const std::s
   }
   reader.expect_object(value, where, {"hardware", "value"});
   if (!value.contains("hardware")) reader.fail(where, "needs \"hardware\": a knob index");
-  source.hardware = reader.integer(value["hardware"], join_key(where, "hardware"), 0,
-                                   kMaxKnobs - 1);
+  source.hardware =
+      reader.integer(value["hardware"], join_key(where, "hardware"), 0, kMaxKnobs - 1);
   if (value.contains("value"))
-    source.value = static_cast<float>(reader.number(value["value"], join_key(where, "value"),
-                                                    low, high));
+    source.value =
+        static_cast<float>(reader.number(value["value"], join_key(where, "value"), low, high));
   return source;
 }
 
@@ -38,16 +38,16 @@ ChannelSource channel_source(const JsonReader& reader, const json& value,
   reader.expect_object(value, where, {"channel", "scale"});
   if (!value.contains("channel")) reader.fail(where, "needs \"channel\": an input channel");
   ChannelSource source;
-  source.channel = reader.integer(value["channel"], join_key(where, "channel"), 0,
-                                  kMaxChannels - 1);
+  source.channel =
+      reader.integer(value["channel"], join_key(where, "channel"), 0, kMaxChannels - 1);
   if (value.contains("scale"))
-    source.scale = static_cast<float>(reader.number(value["scale"], join_key(where, "scale"),
-                                                    -1000.0, 1000.0));
+    source.scale = static_cast<float>(
+        reader.number(value["scale"], join_key(where, "scale"), -1000.0, 1000.0));
   return source;
 }
 
-DescriptorMap descriptor_map(const JsonReader& reader, const std::string& name,
-                             const json& value, const std::string& where) {
+DescriptorMap descriptor_map(const JsonReader& reader, const std::string& name, const json& value,
+                             const std::string& where) {
   reader.expect_object(value, where, {"knob", "cv", "attenuverter"});
   DescriptorMap map;
   map.name = name;
@@ -55,14 +55,15 @@ DescriptorMap descriptor_map(const JsonReader& reader, const std::string& name,
     map.knob = knob_source(reader, value["knob"], join_key(where, "knob"), 0.0, 1.0);
   if (value.contains("cv")) map.cv = channel_source(reader, value["cv"], join_key(where, "cv"));
   if (value.contains("attenuverter"))
-    map.attenuverter = knob_source(reader, value["attenuverter"],
-                                   join_key(where, "attenuverter"), -1.0, 1.0);
+    map.attenuverter =
+        knob_source(reader, value["attenuverter"], join_key(where, "attenuverter"), -1.0, 1.0);
   return map;
 }
 
 AudioMap audio_map(const JsonReader& reader, const json& value) {
-  reader.expect_object(value, "audio", {"device", "period", "periods", "input_channels",
-                                        "output_channels", "audio_in", "audio_out"});
+  reader.expect_object(value, "audio",
+                       {"device", "period", "periods", "input_channels", "output_channels",
+                        "audio_in", "audio_out"});
   AudioMap audio;
   if (value.contains("device")) audio.device = reader.string(value["device"], "audio.device");
   if (value.contains("period"))
@@ -70,11 +71,11 @@ AudioMap audio_map(const JsonReader& reader, const json& value) {
   if (value.contains("periods"))
     audio.periods = reader.integer(value["periods"], "audio.periods", 2, 16);
   if (value.contains("input_channels"))
-    audio.input_channels = reader.integer(value["input_channels"], "audio.input_channels", 1,
-                                          kMaxChannels);
+    audio.input_channels =
+        reader.integer(value["input_channels"], "audio.input_channels", 1, kMaxChannels);
   if (value.contains("output_channels"))
-    audio.output_channels = reader.integer(value["output_channels"], "audio.output_channels",
-                                           1, kMaxChannels);
+    audio.output_channels =
+        reader.integer(value["output_channels"], "audio.output_channels", 1, kMaxChannels);
   if (value.contains("audio_in"))
     audio.audio_in = reader.integer(value["audio_in"], "audio.audio_in", 0, kMaxChannels - 1);
   if (value.contains("audio_out")) {
@@ -101,7 +102,8 @@ VoiceMode mode(const JsonReader& reader, const json& value) {
   VoiceMode mode = VoiceMode::transfer;
   if (parse_voice_mode(name, mode)) return mode;
   std::string names;
-  for (const char* known : kVoiceModeNames) names += (names.empty() ? "" : ", ") + std::string(known);
+  for (const char* known : kVoiceModeNames)
+    names += (names.empty() ? "" : ", ") + std::string(known);
   reader.fail("mode", "\"" + name + "\" is not one of " + names);
 }
 
@@ -136,8 +138,9 @@ void read_gates(const JsonReader& reader, const json& value, ControlMap& map) {
 ControlMap parse_control_map(const std::string& text, const std::string& file) {
   const JsonReader reader(file);
   const json root = reader.parse(text);
-  reader.expect_object(root, "", {"model", "audio", "convention", "mode", "threaded_block",
-                                  "temperature", "seed", "descriptors", "gates"});
+  reader.expect_object(root, "",
+                       {"model", "audio", "convention", "mode", "threaded_block", "temperature",
+                        "seed", "descriptors", "gates"});
   ControlMap map;
   map.file = file;
   if (root.contains("model")) {
@@ -150,8 +153,8 @@ ControlMap parse_control_map(const std::string& text, const std::string& file) {
   if (root.contains("convention")) map.convention = convention(reader, root["convention"]);
   if (root.contains("mode")) map.mode = mode(reader, root["mode"]);
   if (root.contains("threaded_block"))
-    map.threaded_block = reader.integer(root["threaded_block"], "threaded_block", 0,
-                                        Player::kMaxBlock);
+    map.threaded_block =
+        reader.integer(root["threaded_block"], "threaded_block", 0, Player::kMaxBlock);
   if (root.contains("temperature"))
     map.temperature = static_cast<float>(reader.number(root["temperature"], "temperature", 0, 10));
   if (root.contains("seed"))
@@ -161,8 +164,8 @@ ControlMap parse_control_map(const std::string& text, const std::string& file) {
     if (!descriptors.is_object())
       reader.fail("descriptors", "expected an object: descriptor name -> its controls");
     for (const auto& item : descriptors.items())
-      map.descriptors.push_back(descriptor_map(reader, item.key(), item.value(),
-                                               "descriptors." + item.key()));
+      map.descriptors.push_back(
+          descriptor_map(reader, item.key(), item.value(), "descriptors." + item.key()));
   }
   if (root.contains("gates")) read_gates(reader, root["gates"], map);
   check_channels(reader, map);
@@ -193,7 +196,8 @@ void check_against_model(const ControlMap& map, const ModelInfo& model) {
   const std::string file = map.file.empty() ? "(built-in control map)" : map.file;
   for (const auto& d : map.descriptors) {
     if (model.descriptor_index(d.name) >= 0) continue;
-    throw MapError(file, "descriptors." + d.name + ": " + messages::no_such_descriptor(model, d.name));
+    throw MapError(file,
+                   "descriptors." + d.name + ": " + messages::no_such_descriptor(model, d.name));
   }
   if (map.mode == VoiceMode::generate && !model.has_prior)
     throw MapError(file, "mode: generate: " + messages::no_prior(model));

@@ -35,33 +35,33 @@ struct ChannelSource {
 
 struct DescriptorMap {
   std::string name;
-  KnobSource knob;                  // 0..1 across the descriptor's range
+  KnobSource knob;  // 0..1 across the descriptor's range
   ChannelSource cv;
-  KnobSource attenuverter{1.0f};    // -1..1
+  KnobSource attenuverter{1.0f};  // -1..1
 };
 
 struct AudioMap {
-  std::string device = "default";   // an ALSA PCM name: "hw:ES8", "plughw:1,0", ...
-  int period = 256;                 // frames per ALSA period, the loop's block
-  int periods = 2;                  // ALSA buffer = periods x period
+  std::string device = "default";  // an ALSA PCM name: "hw:ES8", "plughw:1,0", ...
+  int period = 256;                // frames per ALSA period, the loop's block
+  int periods = 2;                 // ALSA buffer = periods x period
   int input_channels = 1;
   int output_channels = 1;
-  int audio_in = 0;                 // the input channel the model listens to
-  std::vector<int> audio_out{0};    // the output channels that carry its sound
+  int audio_in = 0;               // the input channel the model listens to
+  std::vector<int> audio_out{0};  // the output channels that carry its sound
 };
 
 struct ControlMap {
-  std::string file;                 // where it was read from ("" for the built-in map)
-  std::string model;                // .nrv path, relative paths from the map's folder
+  std::string file;   // where it was read from ("" for the built-in map)
+  std::string model;  // .nrv path, relative paths from the map's folder
   AudioMap audio;
   CvConvention convention = CvConvention::bipolar_5v;
   VoiceMode mode = VoiceMode::transfer;
-  int threaded_block = 0;           // > 0: the model runs on a worker thread (ModuleVoice)
+  int threaded_block = 0;  // > 0: the model runs on a worker thread (ModuleVoice)
   float temperature = 1.0f;
   uint32_t seed = 0;
   std::vector<DescriptorMap> descriptors;
-  ChannelSource follow_gate;        // rising edge: transfer <-> follow
-  ChannelSource phrase_gate;        // rising edge: a new phrase of the prior
+  ChannelSource follow_gate;  // rising edge: transfer <-> follow
+  ChannelSource phrase_gate;  // rising edge: a new phrase of the prior
 };
 
 // Parses `text`; `file` names it in errors. Throws MapError.

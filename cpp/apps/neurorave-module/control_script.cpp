@@ -24,8 +24,8 @@ int index_key(const JsonReader& reader, const std::string& key, const std::strin
 }
 
 // [[time, value], ...] with increasing times.
-Curve curve(const JsonReader& reader, const json& value, const std::string& where,
-            double low, double high) {
+Curve curve(const JsonReader& reader, const json& value, const std::string& where, double low,
+            double high) {
   if (!value.is_array() || value.empty())
     reader.fail(where, "expected a list of [seconds, value] keyframes");
   std::vector<Keyframe> keys;
@@ -34,8 +34,7 @@ Curve curve(const JsonReader& reader, const json& value, const std::string& wher
     if (!value[i].is_array() || value[i].size() != 2)
       reader.fail(at, "expected [seconds, value], got " + value[i].dump());
     const double time = reader.number(value[i][0], at, 0.0, kMaxSeconds);
-    if (!keys.empty() && time <= keys.back().time)
-      reader.fail(at, "keyframe times must increase");
+    if (!keys.empty() && time <= keys.back().time) reader.fail(at, "keyframe times must increase");
     keys.push_back({time, static_cast<float>(reader.number(value[i][1], at, low, high))});
   }
   return Curve(std::move(keys));

@@ -38,12 +38,12 @@ struct ScriptedLoad {
 
 struct ControlScript {
   std::string file;
-  int block = 0;              // samples per loop period; 0: the map's audio.period
-  float gate_volts = 5.0f;    // a pulse's height
-  std::map<int, Curve> knobs;                // board knob index -> 0..1
-  std::map<int, Curve> cv;                   // input channel -> volts
-  std::map<int, std::vector<Pulse>> gates;   // input channel -> pulses
-  std::vector<ScriptedLoad> loads;           // in time order
+  int block = 0;                            // samples per loop period; 0: the map's audio.period
+  float gate_volts = 5.0f;                  // a pulse's height
+  std::map<int, Curve> knobs;               // board knob index -> 0..1
+  std::map<int, Curve> cv;                  // input channel -> volts
+  std::map<int, std::vector<Pulse>> gates;  // input channel -> pulses
+  std::vector<ScriptedLoad> loads;          // in time order
 
   // Volts on gate `channel` at `time`: gate_volts inside a pulse, else 0.
   float gate_at(int channel, double time) const;

@@ -56,19 +56,32 @@ Options parse_args(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--quiet") { options.quiet = true; continue; }
+    if (arg == "--quiet") {
+      options.quiet = true;
+      continue;
+    }
     if (i + 1 >= argc) throw UsageError("unknown or incomplete option " + arg);
     const std::string value = argv[++i];
-    if (arg == "--map") options.map = value;
-    else if (arg == "--model") options.model = value;
-    else if (arg == "--device") options.device = value;
-    else if (arg == "--offline") options.offline = value;
-    else if (arg == "--controls") options.controls = value;
-    else if (arg == "--out") options.out = value;
-    else if (arg == "--seconds") options.seconds = std::stod(value);
-    else if (arg == "--rt-priority") options.rt_priority = std::stoi(value);
-    else if (arg == "--knob") set_knob(options, value);
-    else throw UsageError("unknown option " + arg);
+    if (arg == "--map")
+      options.map = value;
+    else if (arg == "--model")
+      options.model = value;
+    else if (arg == "--device")
+      options.device = value;
+    else if (arg == "--offline")
+      options.offline = value;
+    else if (arg == "--controls")
+      options.controls = value;
+    else if (arg == "--out")
+      options.out = value;
+    else if (arg == "--seconds")
+      options.seconds = std::stod(value);
+    else if (arg == "--rt-priority")
+      options.rt_priority = std::stoi(value);
+    else if (arg == "--knob")
+      set_knob(options, value);
+    else
+      throw UsageError("unknown option " + arg);
   }
   if (!options.offline.empty() && (options.controls.empty() || options.out.empty()))
     throw UsageError("--offline needs --controls SCRIPT.json and --out OUT.wav");
@@ -159,11 +172,13 @@ int main(int argc, char** argv) {
     }
     return 0;
   } catch (const UsageError& error) {
-    std::fprintf(stderr, "neurorave-module: %s\nusage:\n"
+    std::fprintf(stderr,
+                 "neurorave-module: %s\nusage:\n"
                  "  neurorave-module --map MAP.json [--model M.nrv] [--device DEV] "
                  "[--rt-priority P] [--knob I=V]... [--seconds S] [--quiet]\n"
                  "  neurorave-module --offline IN.wav --controls SCRIPT.json --out OUT.wav "
-                 "[--model M.nrv] [--map MAP.json]\n", error.what());
+                 "[--model M.nrv] [--map MAP.json]\n",
+                 error.what());
     return 2;
   } catch (const std::logic_error&) {  // std::stoi, std::stod
     std::fprintf(stderr, "neurorave-module: a number was expected on the command line\n");

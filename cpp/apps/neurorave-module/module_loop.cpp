@@ -73,8 +73,9 @@ void ModuleLoop::load(const std::string& path) {
   for (size_t d = 0; same && d < descriptors_.size(); ++d)
     same = fresh.descriptors[d].name == descriptors_[d].name;
   if (!same)
-    throw MapError(path, "cannot replace the playing model: a model played by this map must "
-                         "have its rate and its descriptors, in the same order");
+    throw MapError(path,
+                   "cannot replace the playing model: a model played by this map must "
+                   "have its rate and its descriptors, in the same order");
   swap_.offer(std::move(voice));  // frees an earlier offer the audio thread never took
 }
 
@@ -118,8 +119,7 @@ void ModuleLoop::read_gate(const ChannelSource& gate, const float* in, int frame
   for (int i = 0; i < frames; ++i) volts[i] = in[i * ins + gate.channel] * gate.scale;
 }
 
-void ModuleLoop::process_chunk(const float* in, float* out, int frames,
-                               const Hardware& hardware) {
+void ModuleLoop::process_chunk(const float* in, float* out, int frames, const Hardware& hardware) {
   const int ins = map_.audio.input_channels;
   const int outs = map_.audio.output_channels;
   read_panel(in, frames, hardware);

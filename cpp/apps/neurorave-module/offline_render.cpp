@@ -23,11 +23,11 @@ float channel_scale(const ControlMap& map, int channel) {
 void check_script(const ControlMap& map, const ControlScript& script) {
   const auto check = [&](int channel, const char* what) {
     if (channel != map.audio.audio_in && channel < map.audio.input_channels) return;
-    throw MapError(script.file,
-                   std::string(what) + "." + std::to_string(channel) +
-                       ": not a control input channel of the map (it has " +
-                       std::to_string(map.audio.input_channels) + " inputs, audio on " +
-                       std::to_string(map.audio.audio_in) + ")");
+    throw MapError(script.file, std::string(what) + "." + std::to_string(channel) +
+                                    ": not a control input channel of the map (it has " +
+                                    std::to_string(map.audio.input_channels) +
+                                    " inputs, audio on " + std::to_string(map.audio.audio_in) +
+                                    ")");
   };
   for (const auto& item : script.cv) check(item.first, "cv");
   for (const auto& item : script.gates) check(item.first, "gates");
@@ -38,7 +38,9 @@ void check_script(const ControlMap& map, const ControlScript& script) {
 class InputChannels {
  public:
   InputChannels(const ControlMap& map, const ControlScript& script, const Audio& input, int block)
-      : map_(map), script_(script), input_(input),
+      : map_(map),
+        script_(script),
+        input_(input),
         samples_(static_cast<size_t>(block) * map.audio.input_channels) {}
 
   const float* fill(long start, int frames) {

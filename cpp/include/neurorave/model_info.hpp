@@ -41,17 +41,17 @@ struct ModelInfo {
   std::string architecture;
   int format_version = 0;
   int sample_rate = 0;
-  int compression = 0;   // audio samples per latent frame
+  int compression = 0;  // audio samples per latent frame
   int latent_size = 0;
   int bands = 0;
   bool causal = false;
   bool noise = false;
-  int encode_delay_frames = 0;     // streaming encoder lag behind offline, in frames
-  int decode_delay_samples = 0;    // streaming decoder lag behind offline, in samples
-  int forward_delay_samples = 0;   // encode + decode
-  bool has_prior = false;          // the model can generate with no input
+  int encode_delay_frames = 0;    // streaming encoder lag behind offline, in frames
+  int decode_delay_samples = 0;   // streaming decoder lag behind offline, in samples
+  int forward_delay_samples = 0;  // encode + decode
+  bool has_prior = false;         // the model can generate with no input
   std::vector<DescriptorInfo> descriptors;
-  std::string description_json;    // the whole JSON description, for `info`
+  std::string description_json;  // the whole JSON description, for `info`
 
   int descriptor_index(const std::string& name) const {
     for (size_t i = 0; i < descriptors.size(); ++i)

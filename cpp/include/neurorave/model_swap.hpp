@@ -140,7 +140,6 @@ class ModelSwap {
   }
 
  private:
-
   // The old voice goes to retired_ (freed by collect()), the new one plays on alone.
   void finish() {
     retired_.store(current_.release(), std::memory_order_release);
@@ -152,8 +151,8 @@ class ModelSwap {
   std::vector<float> scratch_;  // the incoming voice's block
   std::unique_ptr<T> current_;
   std::unique_ptr<T> incoming_;
-  int heard_ = 0;   // samples the incoming voice has played so far
-  int faded_ = 0;   // samples of the crossfade done
+  int heard_ = 0;  // samples the incoming voice has played so far
+  int faded_ = 0;  // samples of the crossfade done
   std::atomic<T*> offered_{nullptr};
   std::atomic<T*> retired_{nullptr};
   std::atomic<bool> swapping_{false};

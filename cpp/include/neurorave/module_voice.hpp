@@ -47,7 +47,7 @@ struct VoiceGates {
 
 // One descriptor's controls on the panel.
 struct PanelControl {
-  float knob = 0.5f;          // 0..1 across the descriptor's range
+  float knob = 0.5f;  // 0..1 across the descriptor's range
   float cv_volts = 0.0f;
   float attenuverter = 0.0f;  // -1..1: how much CV reaches the knob, and which way
 };

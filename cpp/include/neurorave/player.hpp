@@ -115,9 +115,9 @@ class Player {
   std::atomic<float> temperature_{1.0f};
   std::mt19937 random_;
   std::normal_distribution<float> normal_;
-  std::vector<float> noise_;                 // one prior step's draws
-  std::vector<float> generated_latent_;      // latent x max frames
-  std::vector<float> generated_descriptors_; // max frames x descriptors, physical
+  std::vector<float> noise_;                  // one prior step's draws
+  std::vector<float> generated_latent_;       // latent x max frames
+  std::vector<float> generated_descriptors_;  // max frames x descriptors, physical
   std::atomic<long> nonfinite_resets_{0};
 };
 

@@ -15,8 +15,8 @@ namespace descriptors {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
-constexpr double kSilence = 1e-9;      // sum_k S_k below this: the floors
-constexpr double kRmsFloor = 1e-10;    // of the mean square
+constexpr double kSilence = 1e-9;         // sum_k S_k below this: the floors
+constexpr double kRmsFloor = 1e-10;       // of the mean square
 constexpr double kFlatnessFloor = 1e-10;  // of S_k^2
 constexpr double kRolloff = 0.85;
 constexpr double kLoudnessExponent = 0.23;
@@ -269,9 +269,9 @@ int DescriptorAnalyser::frames_for(int n) const {
 }
 
 int DescriptorAnalyser::max_frames_for(int n) const {
-  return n > 0
-             ? static_cast<int>((static_cast<long long>(n) + impl_->compression - 1) / impl_->compression)
-             : 0;
+  return n > 0 ? static_cast<int>((static_cast<long long>(n) + impl_->compression - 1) /
+                                  impl_->compression)
+               : 0;
 }
 
 int DescriptorAnalyser::push(const float* in, int n, float* values) {

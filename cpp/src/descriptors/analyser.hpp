@@ -25,7 +25,7 @@ int window_length(int compression);
 // Zwicker's critical-band edges in Hz: band z holds lo_z <= f < hi_z.
 constexpr int kBands = 24;
 constexpr std::array<double, kBands + 1> kBandEdgesHz = {
-    0,    100,  200,  300,  400,  510,  630,  770,  920,  1080,  1270,  1480,  1720,
+    0,    100,  200,  300,  400,  510,  630,  770,  920,  1080, 1270,  1480, 1720,
     2000, 2320, 2700, 3150, 3700, 4400, 5300, 6400, 7700, 9500, 12000, 15500};
 
 // The values of one frame of N samples. Construction allocates (window, FFT plan and
@@ -44,13 +44,13 @@ class FrameAnalyser {
  private:
   int sample_rate_;
   int n_;
-  int bins_;                                // N / 2 + 1
-  std::vector<double> hann_;                // periodic, length N
-  std::vector<double> freq_;                // f_k = k sr / N
-  std::array<int, kBands + 1> band_bin_{};  // band z = bins [band_bin_[z], band_bin_[z + 1])
-  std::vector<double> windowed_;            // N
+  int bins_;                                    // N / 2 + 1
+  std::vector<double> hann_;                    // periodic, length N
+  std::vector<double> freq_;                    // f_k = k sr / N
+  std::array<int, kBands + 1> band_bin_{};      // band z = bins [band_bin_[z], band_bin_[z + 1])
+  std::vector<double> windowed_;                // N
   std::vector<std::complex<double>> spectrum_;  // N / 2 + 1
-  std::vector<double> magnitude_;           // S_k
+  std::vector<double> magnitude_;               // S_k
   Eigen::FFT<double> fft_;
 };
 

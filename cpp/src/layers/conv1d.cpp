@@ -1,6 +1,5 @@
 #include "layers/conv1d.hpp"
 
-
 namespace neurorave {
 
 Conv1d::Conv1d(const ConvShape& shape, const float* weight, const float* bias)

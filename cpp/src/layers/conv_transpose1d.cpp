@@ -1,6 +1,5 @@
 #include "layers/conv_transpose1d.hpp"
 
-
 namespace neurorave {
 
 ConvTranspose1d::ConvTranspose1d(int in, int out, int kernel, int stride, const float* weight,

@@ -14,8 +14,7 @@ namespace neurorave {
 class ConvTranspose1d final : public Layer {
  public:
   // `weight` is torch's layout (in, out, kernel), row-major; `bias` may be null.
-  ConvTranspose1d(int in, int out, int kernel, int stride, const float* weight,
-                  const float* bias);
+  ConvTranspose1d(int in, int out, int kernel, int stride, const float* weight, const float* bias);
 
   int in_channels() const override { return in_; }
   int out_channels() const override { return out_; }
@@ -33,10 +32,10 @@ class ConvTranspose1d final : public Layer {
 
  private:
   int in_, out_, stride_, history_;  // history: input frames a block still reaches back to
-  Vector bias_;  // zeros when the layer has none
-  Gemm gemm_;    // (stride * out) x ((history + 1) * in) weights over the window
+  Vector bias_;                      // zeros when the layer has none
+  Gemm gemm_;            // (stride * out) x ((history + 1) * in) weights over the window
   StreamWindow window_;  // in x (history + max in frames)
-  Matrix output_;  // out x (max in frames * stride)
+  Matrix output_;        // out x (max in frames * stride)
 };
 
 }  // namespace neurorave

@@ -95,8 +95,8 @@ double peak_multiply_adds_per_second() {
     const auto began = std::chrono::steady_clock::now();
     level.fma_burst(iterations, &sink);
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - began;
-    best = std::max(best, static_cast<double>(iterations) * gemm_kernel::kPeakChains *
-                              level.lanes / took.count());
+    best = std::max(best, static_cast<double>(iterations) * gemm_kernel::kPeakChains * level.lanes /
+                              took.count());
     if (took.count() > 0.05) break;
   }
   return best;  // an indirect call into another file: the bursts cannot be dropped

@@ -82,12 +82,12 @@ inline void tile(const float* a, Index depth, const float* b, Index col_step, fl
 
 // One panel against every column, kTileCols at a time.
 template <class S, int Packets>
-inline void panel(const float* a, Index depth, const float* b, Index col_step, Index cols,
-                  float* c, Index c_stride, Index valid_rows) {
+inline void panel(const float* a, Index depth, const float* b, Index col_step, Index cols, float* c,
+                  Index c_stride, Index valid_rows) {
   Index j = 0;
   for (; j + kTileCols <= cols; j += kTileCols)
-    tile<S, Packets, kTileCols>(a, depth, b + j * col_step, col_step, c + j * c_stride,
-                                c_stride, valid_rows);
+    tile<S, Packets, kTileCols>(a, depth, b + j * col_step, col_step, c + j * c_stride, c_stride,
+                                valid_rows);
   const float* bj = b + j * col_step;
   float* cj = c + j * c_stride;
   static_assert(kTileCols == 4, "the remainder below handles 1 to 3 columns");

@@ -26,7 +26,8 @@ std::vector<float> read_floats(const std::string& path) {
   if (FILE* f = std::fopen(path.c_str(), "rb")) {
     float buffer[4096];
     size_t n;
-    while ((n = std::fread(buffer, sizeof(float), 4096, f)) > 0) data.insert(data.end(), buffer, buffer + n);
+    while ((n = std::fread(buffer, sizeof(float), 4096, f)) > 0)
+      data.insert(data.end(), buffer, buffer + n);
     std::fclose(f);
   } else {
     WARN("FilePlayer: cannot read %s", path.c_str());
@@ -106,7 +107,8 @@ struct BlankWidget : app::ModuleWidget {
     for (int i = 0; i < inputs; ++i)
       addInput(createInputCentered<componentlibrary::PJ301MPort>(Vec(30, 60 + 40 * i), module, i));
     for (int i = 0; i < outputs; ++i)
-      addOutput(createOutputCentered<componentlibrary::PJ301MPort>(Vec(30, 260 + 40 * i), module, i));
+      addOutput(
+          createOutputCentered<componentlibrary::PJ301MPort>(Vec(30, 260 + 40 * i), module, i));
   }
 };
 struct FilePlayerWidget : BlankWidget {
