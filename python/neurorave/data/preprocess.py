@@ -4,12 +4,12 @@ Every audio file under AUDIO_DIR (recursively; NSynth's `audio/` + `examples.jso
 too) is read, mixed to mono, resampled with soxr to the model rate and cut into windows
 of `n_signal` samples every `hop` samples. Silent windows are skipped. Each window's
 descriptor curves (one value per latent frame, every descriptor of
-`descriptors.DESCRIPTOR_NAMES`) are computed over the whole file, so a window's first
+`neurorave.descriptors.DESCRIPTOR_NAMES`) are computed over the whole file, so a window's first
 frames see the audio before it as the streaming analyser would.
 
 A broken, empty or unreadable file is reported by name and skipped. The store is written
 file by file and `progress.json` is replaced atomically after each file, so an
-interrupted run resumes where it stopped (`WindowStore` in store.py reads the result).
+interrupted run resumes where it stopped (`WindowStore` in data/store.py reads the result).
 A run that fails instead (no readable audio, a full disk...) removes the store it began.
 """
 
@@ -26,21 +26,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
-from . import descriptors as desc
-from .nrv import naming, read_json, write_json_atomically
+from .. import descriptors as desc
+from ..files import naming, read_json, write_json_atomically
+from . import SPLITS
+from .audio import AUDIO_SUFFIXES, is_loud, load_mono
 from .store import (
     AUDIO_FILE,
     DESCRIPTORS_FILE,
     INDEX_FILE,
     META_FILE,
     PROGRESS_FILE,
-    SPLITS,
     STATS_FILE,
+    WindowStore,
 )
 
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff",
-                            ".aifc", ".au", ".snd", ".w64", ".caf", ".rf64"})
 STORE_FORMAT = "neurorave-windows"
 STORE_VERSION = 1
 STORE_FILES = (META_FILE, AUDIO_FILE, DESCRIPTORS_FILE, INDEX_FILE, PROGRESS_FILE, STATS_FILE)
@@ -124,7 +125,7 @@ class Summary:
 def _split_from_folder(folder: Path) -> str | None:
     """NSynth names its splits nsynth-train, nsynth-valid, nsynth-test (or train, ...)."""
     name = folder.name.lower()
-    for split in ("train", "valid", "test"):
+    for split in SPLITS:
         if name == split or name.endswith(f"-{split}"):
             return split
     return None
@@ -186,10 +187,6 @@ def _ensure_validation(root: Path, sources: list[AudioSource], valid_fraction: f
 
 def read_mono(path: Path, sample_rate: int) -> np.ndarray:
     """The file as float32 mono at `sample_rate`; ValueError saying what is wrong with it."""
-    import soundfile as sf
-
-    from .datasets import load_mono
-
     try:
         audio = load_mono(path, sample_rate)
     except sf.LibsndfileError as error:  # its str repeats the path the report names
@@ -218,8 +215,7 @@ def cut_windows(audio: np.ndarray, config: PreprocessConfig
     curves = desc.compute(audio[:usable], config.sample_rate, c, config.descriptors)
     starts = np.arange(0, usable - n + 1, config.hop)
     windows = np.stack([audio[s:s + n] for s in starts])
-    power = np.mean(windows.astype(np.float64) ** 2, axis=1)
-    loud = 10 * np.log10(power + 1e-20) >= config.silence_db
+    loud = is_loud(windows, config.silence_db)
     frames = n // c
     window_curves = np.stack([curves[:, s // c:s // c + frames] for s in starts])
     return windows[loud], window_curves[loud].astype(np.float32), starts[loud]
@@ -291,8 +287,6 @@ def _open_store(folder: Path, config: PreprocessConfig) -> Progress:
 
 
 def _write_statistics(folder: Path, config: PreprocessConfig, progress: Progress) -> dict:
-    from .store import WindowStore
-
     store = WindowStore(folder, require_complete=False)
     train = store.indices("train")
     if len(train) == 0:

@@ -3,9 +3,9 @@
 Phase 1 (representation): multi-scale spectral distance + beta * KL (beta warms up, with
 free bits per channel; the posterior mean starts scaled to the data, so the decoder meets
 a moving z from the first batch). Each batch trains on a random crop of its windows,
-encoded from one transformed copy and rebuilt as another (augment.py), and, in the
-conditioned modes, decoded once more with drawn target curves for the control loss
-(control.py). A latent discriminator learns, in every mode, to guess each descriptor's
+encoded from one transformed copy and rebuilt as another (train/augment.py), and, in
+the conditioned modes, decoded once more with drawn target curves for the control loss
+(train/control.py). A latent discriminator learns, in every mode, to guess each descriptor's
 quantile bin from z: in `rave` and `crave` it is only a probe (its accuracy is logged);
 in `frave` the encoder is also pushed, with a weight that ramps in after a delay, to
 leave it no better than chance. `crave` and `frave` decoders receive the normalised
@@ -22,7 +22,6 @@ per step, and resuming a run replays exactly: batch k and its random draws depen
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, fields
 
 import lightning as L
 import torch
@@ -30,11 +29,13 @@ from numpy.random import SeedSequence
 from torch import Tensor
 from torch.func import functional_call
 
+from ..config import TrainConfig
+from ..data.store import StepBatchSampler, TrainingWindows, WindowStore
+from ..descriptors import window_length
+from ..nn.model import NeuroRave
 from . import descriptors_torch
 from .augment import random_transform
-from .config import DEFAULT_DESCRIPTORS, ModelConfig, get_config
 from .control import control_losses, draw_targets
-from .descriptors import window_length
 from .discriminators import LatentDiscriminator, WaveformDiscriminator
 from .losses import (
     bin_accuracy,
@@ -47,75 +48,8 @@ from .losses import (
     latent_statistics,
     multiscale_spectral_distance,
 )
-from .model import NeuroRave
 
-MODES = ("frave", "crave", "rave")
 MIN_CROP_FRAMES = 8   # the decoder's context at the latent rate spans a few frames
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    config: str = "small"                 # model preset (config.py)
-    causal: bool = False
-    mode: str = "frave"
-    descriptors: tuple[str, ...] = DEFAULT_DESCRIPTORS
-    steps: int = 300_000                  # batches in all, both phases
-    phase1_steps: int = 200_000           # then the encoder freezes and the GAN starts
-    batch_size: int = 8
-    # Each batch trains on a random span of this many samples of its windows (whole
-    # frames, at least MIN_CROP_FRAMES; 0: the whole window): more batches per CPU-second.
-    crop_samples: int = 8192
-    learning_rate: float = 1e-4
-    beta: float = 0.01                    # KL weight after warm-up (0.1 collapses z)
-    beta_warmup_steps: int = 20_000
-    kl_free_bits: float = 1.0             # nats per latent channel the KL leaves unpriced
-    init_latent_scale: bool = True        # data-dependent init of the posterior mean (model.py)
-    latent_weight: float = 1.0            # lambda of the confusion loss (frave)
-    latent_delay_steps: int = 10_000
-    latent_ramp_steps: int = 10_000
-    latent_hidden: int = 64
-    latent_learning_rate: float = 1e-3    # the latent discriminator must keep up with z
-    adversarial_weight: float = 1.0
-    feature_matching_weight: float = 10.0
-    waveform_capacity: int = 16
-    waveform_layers: int = 4
-    stft_scales: tuple[int, ...] = (2048, 1024, 512, 256, 128)
-    # Paired augmentation (augment.py): share of windows encoded from one transformed copy
-    # and rebuilt as another, from that other copy's curves.
-    augment_probability: float = 0.5
-    # Control (control.py): drawn target curves, measured in the output.
-    control_weight: float = 1.0
-    control_delay_steps: int = 0
-    cycle_weight: float = 1.0             # the latent-cycle term, relative to control
-    noise_guard_weight: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if not self.descriptors:
-            raise ValueError("name at least one descriptor (the latent discriminator probes "
-                             "them in every mode)")
-        if not 0 <= self.phase1_steps <= self.steps:
-            raise ValueError(f"phase1_steps ({self.phase1_steps}) must lie in 0..steps "
-                             f"({self.steps})")
-
-    def model_config(self) -> ModelConfig:
-        conditioned = self.descriptors if self.mode != "rave" else ()
-        return get_config(self.config, causal=self.causal, descriptors=tuple(conditioned))
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "descriptors": list(self.descriptors),
-                "stft_scales": list(self.stft_scales)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown training options: {', '.join(unknown)}")
-        data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**data)
 
 
 def ramp(step: int, start: int, length: int) -> float:
@@ -130,7 +64,8 @@ def _detached(module: torch.nn.Module) -> dict[str, Tensor]:
 
 
 class NeuroRaveTraining(L.LightningModule):
-    """`train`: TrainConfig.to_dict(); `dataset`: the window store's folder."""
+    """`train`: TrainConfig.to_dict() (neurorave/config.py); `dataset`: the window store's
+    folder."""
 
     def __init__(self, train: dict, dataset: str, descriptor_entries: list[dict],
                  num_workers: int = 0):
@@ -148,14 +83,10 @@ class NeuroRaveTraining(L.LightningModule):
 
     # ---- data ----------------------------------------------------------------------------
     def _windows(self, split: str):
-        from .store import TrainingWindows, WindowStore
-
         return TrainingWindows(WindowStore(self.hparams.dataset), split, self.cfg.descriptors)
 
     def train_dataloader(self):
         from torch.utils.data import DataLoader
-
-        from .store import StepBatchSampler
 
         windows = self._windows("train")
         sampler = StepBatchSampler(len(windows), self.cfg.batch_size, self.cfg.seed,

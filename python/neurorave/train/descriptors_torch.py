@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import descriptors as ref
+from .. import descriptors as ref
 
 COMPUTE_DTYPE = torch.float64
 
@@ -153,7 +153,7 @@ def compute(audio: Tensor, sample_rate: int, compression: int, names: Sequence[s
     frames whose windows overlap many times over (`analysis_step`), where every frame
     would cost N / C spectra per hop.
     """
-    names = ref._check_names(names)
+    names = ref.check_names(names)
     sample_rate, c = int(sample_rate), int(compression)
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be > 0, got {sample_rate}")

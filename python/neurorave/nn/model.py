@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .config import ModelConfig
+from ..config import ModelConfig
 from .layers import (
     Conv,
     ConvTranspose,
@@ -139,12 +139,14 @@ class NeuroRave(nn.Module):
 
     def decode(self, z: Tensor, descriptors: Tensor | None = None) -> Tensor:
         """z (B, latent, F) and normalised descriptors (B, n_desc, F) -> audio (B, 1, F * C)."""
-        return self.pqmf_synthesis(self.decoder(self._condition(z, descriptors)))
+        return self.pqmf_synthesis(self.decoder(self.condition(z, descriptors)))
 
     def forward(self, audio: Tensor, descriptors: Tensor | None = None) -> Tensor:
         return self.decode(self.encode(audio), descriptors)
 
-    def _condition(self, z: Tensor, descriptors: Tensor | None) -> Tensor:
+    def condition(self, z: Tensor, descriptors: Tensor | None) -> Tensor:
+        """The decoder's input: z (B, latent, F) followed by the normalised descriptor
+        curves (B, n_desc, F); zeros (the centre of every range) when none are given."""
         n = len(self.config.descriptors)
         if n == 0:
             return z
@@ -196,7 +198,7 @@ def stream_in_chunks(model: NeuroRave, audio: Tensor, descriptors: Tensor,
     for start in range(0, audio.shape[-1] // c, frames_per_chunk):
         stop = min(start + frames_per_chunk, audio.shape[-1] // c)
         z = model.stream_encode(audio[..., start * c:stop * c], enc)
-        outputs.append(model.stream_decode(model._condition(z, descriptors[..., start:stop]), dec))
+        outputs.append(model.stream_decode(model.condition(z, descriptors[..., start:stop]), dec))
     return torch.cat(outputs, -1)
 
 

@@ -14,7 +14,8 @@ import lightning as L
 import numpy as np
 import torch
 
-from . import descriptors as desc
+from .. import descriptors as desc
+from ..plotting import pyplot
 
 
 def sweep_curves(curves: torch.Tensor, row: int) -> tuple[torch.Tensor, np.ndarray]:
@@ -42,11 +43,7 @@ def control_sweeps(model, audio: torch.Tensor, curves: torch.Tensor, entries: li
 
 def plot_sweeps(sweeps: dict[str, tuple[np.ndarray, np.ndarray]], units: dict[str, str],
                 frame_seconds: float, title: str):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axes = plt.subplots(len(sweeps), 1, figsize=(7, 2.2 * len(sweeps)), squeeze=False)
     for axis, (name, (target, achieved)) in zip(axes[:, 0], sweeps.items(), strict=True):
         t = np.arange(len(target)) * frame_seconds
@@ -94,8 +91,6 @@ class PreviewCallback(L.Callback):
             board.add_audio("preview/reconstruction", torch.from_numpy(y), step, rate)
 
     def _plot_sweeps(self, model, audio, curves, entries, step, trainer, module) -> None:
-        import matplotlib.pyplot as plt
-
         sweeps = control_sweeps(model, audio, curves, entries)
         units = {e["name"]: e["unit"] for e in entries}
         frame = model.config.compression / model.config.sample_rate
@@ -106,7 +101,7 @@ class PreviewCallback(L.Callback):
         board = _tensorboard(trainer)
         if board is not None:
             board.add_figure("sweeps", figure, step)
-        plt.close(figure)
+        pyplot().close(figure)
         for name, (target, achieved) in sweeps.items():
             correlation = np.corrcoef(target, achieved)[0, 1] if np.std(achieved) > 0 else 0.0
             module.log(f"val/sweep_correlation/{name}", float(correlation), rank_zero_only=True)

@@ -1,50 +1,25 @@
-"""A training run folder: start, resume after any interruption, export.
+"""`neurorave train`: start a run, resume it after any interruption; the Lightning Trainer
+and its callbacks (atomic checkpoints every so many batches, a time limit per session).
 
-    RUN/train.json              what to train on and how (written once, at the start)
-    RUN/checkpoints/last.ckpt   replaced atomically every `checkpoint_every` batches
-    RUN/logs/csv/version_N/metrics.csv   every number logged in session N (see metrics_table)
-    RUN/logs/tensorboard/       the same numbers, audio previews and sweep plots
-    RUN/previews/batch-K/*.wav  validation audio: input and reconstruction
-    RUN/plots/sweep-K.png       control sweeps: target vs achieved descriptor curves
+What a run folder holds, and reading it back, is run_folder.py.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from .nrv import read_json, save_nrv, write_atomically, write_json_atomically
-from .store import WindowStore
-from .training import NeuroRaveTraining, TrainConfig
-
-RUN_FILE = "train.json"
-LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run (not what to learn): may change between a run and its resumption."""
-
-    accelerator: str = "auto"
-    devices: int | str = 1
-    num_nodes: int = 1
-    strategy: str = "auto"
-    precision: str | None = None      # None: bf16-mixed on a GPU, 32-true on the CPU
-    num_workers: int = 0
-    checkpoint_every: int = 1000
-    validate_every: int = 2000
-    validation_batches: int = 8
-    log_every: int = 50
-    progress_bar: bool = True
-    max_minutes: float | None = None  # stop this session after so long (checkpointed)
-    max_cpu_minutes: float | None = None  # ... or after this much CPU time of this process
+from ..config import RunOptions, TrainConfig
+from ..data.store import WindowStore
+from ..files import write_atomically, write_json_atomically
+from .lightning_module import NeuroRaveTraining
+from .previews import PreviewCallback
+from .run_folder import LAST_CHECKPOINT, RUN_FILE, read_run_info
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -120,15 +95,6 @@ def start_run(dataset: str | Path, run_dir: str | Path, cfg: TrainConfig,
     return _fit(run_dir, options, resume=False)
 
 
-def read_run_info(run_dir: str | Path) -> dict:
-    """RUN/train.json: the data set, the training options and the descriptor entries."""
-    path = Path(run_dir) / RUN_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir}: not a training run (no {RUN_FILE}; "
-                                "`neurorave train DATASET -o RUN` makes one)")
-    return read_json(path)
-
-
 def resume_run(run_dir: str | Path, options: RunOptions = RunOptions(),
                steps: int | None = None) -> Path:
     """Continue `run_dir` from its last checkpoint; `steps` may raise its total."""
@@ -143,8 +109,6 @@ def resume_run(run_dir: str | Path, options: RunOptions = RunOptions(),
 def _trainer(run_dir: Path, options: RunOptions) -> L.Trainer:
     from lightning.pytorch.callbacks import TQDMProgressBar
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-
-    from .training_previews import PreviewCallback
 
     on_gpu = options.accelerator in ("gpu", "cuda") or (
         options.accelerator == "auto" and torch.cuda.is_available())
@@ -191,71 +155,3 @@ def _fit(run_dir: Path, options: RunOptions, resume: bool) -> Path:
     trainer = _trainer(run_dir, options)
     trainer.fit(module, ckpt_path=checkpoint if resume and checkpoint.is_file() else None)
     return checkpoint
-
-
-def load_checkpoint_model(checkpoint: str | Path):
-    """(NeuroRave in eval mode, TrainConfig, descriptor entries) of a training checkpoint."""
-    import pickle
-
-    from .model import NeuroRave
-
-    try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        hparams = state["hyper_parameters"]
-    except (pickle.UnpicklingError, EOFError, KeyError, TypeError) as error:
-        raise ValueError(f"{checkpoint}: not a training checkpoint "
-                         f"({type(error).__name__}: {error})") from None
-    cfg = TrainConfig.from_dict(dict(hparams["train"]))
-    model = NeuroRave(cfg.model_config())
-    weights = {k.removeprefix("model."): v for k, v in state["state_dict"].items()
-               if k.startswith("model.")}
-    model.load_state_dict(weights)
-    return model.eval(), cfg, list(hparams["descriptor_entries"]), int(state["batches_done"])
-
-
-def export_run(run_dir: str | Path, output: str | Path,
-               checkpoint: str | Path | None = None) -> dict:
-    """The run's last (or given) checkpoint as a `.nrv` with its data set's ranges and bins,
-    and its prior if `neurorave train-prior` fitted one."""
-    run_dir = Path(run_dir)
-    read_run_info(run_dir)  # a folder that is no run is not "a run with no checkpoint yet"
-    checkpoint = Path(checkpoint) if checkpoint else run_dir / LAST_CHECKPOINT
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"{checkpoint}: no checkpoint yet; train longer than "
-                                "`checkpoint_every` batches first")
-    model, cfg, entries, batches = load_checkpoint_model(checkpoint)
-    by_name = {e["name"]: e for e in entries}
-    descriptors = [by_name[name] for name in model.config.descriptors]
-    provenance = {"source": "training", "run": str(run_dir.resolve()), "mode": cfg.mode,
-                  "config": cfg.config, "batches": batches, "seed": cfg.seed,
-                  "probed_descriptors": list(cfg.descriptors)}
-    from .prior import load_trained_prior
-
-    prior, figures = load_trained_prior(run_dir) or (None, None)
-    return save_nrv(model, output, descriptors=descriptors, provenance=provenance,
-                    prior=prior, prior_figures=figures)
-
-
-def _csv_rows(path: Path) -> list[dict]:
-    import csv
-
-    with open(path) as handle:
-        return list(csv.DictReader(handle))
-
-
-def metrics_table(run_dir: str | Path) -> dict[str, np.ndarray]:
-    """Every session's metrics.csv as {column: values}, NaN where a row lacks the column.
-
-    A killed session logged batches that its resumption replays: those rows are dropped,
-    so each step appears once.
-    """
-    folders = sorted((Path(run_dir) / "logs" / "csv").glob("version_*"),
-                     key=lambda p: int(p.name.removeprefix("version_")))
-    sessions = [_csv_rows(f / "metrics.csv") for f in folders if (f / "metrics.csv").is_file()]
-    rows: list[dict] = []
-    for i, session in enumerate(sessions):
-        later = [int(r["step"]) for s in sessions[i + 1:] for r in s]
-        rows += [r for r in session if not later or int(r["step"]) < min(later)]
-    columns = {key for row in rows for key in row}
-    return {key: np.array([float(row[key]) if row.get(key) not in (None, "") else np.nan
-                           for row in rows]) for key in columns}

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .train_run import metrics_table, read_run_info
+from ..plotting import pyplot
+from .run_folder import metrics_table, read_run_info
 
 TAIL = 10   # logged rows averaged for an "end of phase" figure
 
@@ -114,11 +115,7 @@ def _smoothed(values: np.ndarray, width: int = 9) -> np.ndarray:
 
 def plot_runs(run_dirs: list[str | Path], output: str | Path) -> None:
     """Training distance, validation distance and mean probe accuracy against batches."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axes = plt.subplots(3, 1, figsize=(8, 8), sharex=True)
     for run_dir in run_dirs:
         logged, label = metrics_table(run_dir), Path(run_dir).name

@@ -16,8 +16,13 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from .default_model import resolve_model
+from ..data.audio import is_loud
+from ..data.midi import Note
+from ..data.render import render_notes, speak
+from ..play.default_model import resolve_model
+from ..plotting import pyplot
 from .evaluate import AlignedModel, plot_spectrograms
+from .metrics import pearson
 
 SPEECH = "Neuro rave turns any voice into an instrument, with knobs that mean something."
 GENERATE_SECONDS = 8.0
@@ -32,8 +37,6 @@ class SweepResult:
 
 def melody(sample_rate: int) -> np.ndarray:
     """A legato clarinet phrase with a crescendo: real samples, something to transform."""
-    from .datasets import Note, render_notes
-
     pitches = [62, 65, 69, 67, 65, 64, 62, 69]
     notes = [Note(71, p, 0.7 * k, 0.8, 50 + 9 * k) for k, p in enumerate(pitches)]
     return render_notes(notes, sample_rate, effects=False).astype(np.float32)
@@ -41,8 +44,6 @@ def melody(sample_rate: int) -> np.ndarray:
 
 def drums(sample_rate: int) -> np.ndarray:
     """Two bars of kick, snare and hi-hat at 120 bpm on the GM standard kit."""
-    from .datasets import Note, render_notes
-
     hits = []
     for step in range(16):
         t = 0.25 * step
@@ -55,25 +56,21 @@ def drums(sample_rate: int) -> np.ndarray:
 
 
 def speech(sample_rate: int) -> np.ndarray:
-    from .datasets import speak
-
     return speak(SPEECH, sample_rate)[0].astype(np.float32)
 
 
 def trimmed(audio: np.ndarray, compression: int, floor_db: float = -50.0) -> np.ndarray:
     """Whole frames of `audio`, without the silence around it (a render's release tail)."""
     frames = len(audio) // compression
-    power = np.mean(audio[: frames * compression].reshape(frames, compression) ** 2, axis=1)
-    loud = np.flatnonzero(10 * np.log10(power + 1e-12) > floor_db)
+    loud = np.flatnonzero(is_loud(audio[: frames * compression].reshape(frames, compression),
+                                  floor_db))
     first, last = (loud[0], loud[-1] + 1) if len(loud) else (0, frames)
     return audio[first * compression: last * compression]
 
 
 def plot_sweep(path: Path, audio: np.ndarray, target: np.ndarray, achieved: np.ndarray,
                frame_seconds: float, sample_rate: int, name: str, unit: str) -> None:
-    from .evaluate import _pyplot
-
-    plt = _pyplot()
+    plt = pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True,
                                       gridspec_kw={"height_ratios": [3, 2]})
     with np.errstate(divide="ignore"):  # digital silence: -inf dB is drawn as the floor
@@ -94,8 +91,6 @@ def plot_sweep(path: Path, audio: np.ndarray, target: np.ndarray, achieved: np.n
 def sweep(out: Path, model: AlignedModel, z: np.ndarray, curves: np.ndarray, index: int
           ) -> SweepResult:
     """The input's latent and curves, but descriptor `index` ramped low to high."""
-    from .metrics import pearson
-
     name = model.descriptors[index]
     low, high = model.ranges[index]
     target = np.linspace(low, high, curves.shape[1])

@@ -8,8 +8,8 @@
   streaming `encode`, `decode` and `forward` methods that keep their state inside the
   module.
 
-Both run the layers' own `stream` code (layers.py), so they play exactly what
-`neurorave.model.stream_in_chunks`, `NeuroRave.stream_encode` and
+Both run the layers' own `stream` code (nn/layers.py), so they play exactly what
+`neurorave.nn.model.stream_in_chunks`, `NeuroRave.stream_encode` and
 `NeuroRave.stream_decode` play.
 """
 
@@ -22,8 +22,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from .model import NeuroRave
-from .nrv import strip_weight_norm, write_atomically
+from ..files import write_atomically
+from ..nn.layers import strip_weight_norm
+from ..nn.model import NeuroRave
 
 ONNX_OPSET = 17
 ONNX_METADATA_KEY = "neurorave"
@@ -75,7 +76,7 @@ class _OnnxForward(nn.Module):
         encoder_state = state[:self.n_encoder_state]
         decoder_state = state[self.n_encoder_state:]
         z = self.model.stream_encode(audio, encoder_state)
-        out = self.model.stream_decode(self.model._condition(z, controls), decoder_state)
+        out = self.model.stream_decode(self.model.condition(z, controls), decoder_state)
         return (out, *encoder_state, *decoder_state)
 
 

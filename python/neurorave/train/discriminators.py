@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
 
-from .descriptors import N_BINS
+from ..descriptors import N_BINS
 
 
 class LatentDiscriminator(nn.Module):

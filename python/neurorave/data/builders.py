@@ -1,310 +1,28 @@
-"""Real audio from real instruments: General MIDI through fluidsynth and FluidR3_GM, speech
-through espeak-ng, both as subprocesses. The data-set builders (`datasets.py`) and the tests
-render with these helpers; a missing tool raises RuntimeError with the install command.
+"""The three data sets of `neurorave data build`, in NSynth's layout (data/nsynth.py):
 
-    wav = render_gm_notes(folder, 16000, notes)   # -> Path of a wav at that rate
-    x = load_mono(wav, 16000)                     # float64 (T,)
-    x = speak("seven", 16000, voice="en-us+f2", speed=150, pitch=60)
+- nsynth-like: 4 s General MIDI notes from FluidR3_GM, split by instrument;
+- drums: single hits of the GM percussion kits, spread in velocity and tuning;
+- speech-digits: one-second spoken digits by espeak-ng voices, split by speaker.
+
+Every sound is rendered by fluidsynth or espeak-ng (data/render.py), several renders at a
+time; the same kind, size and seed give the same files.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import struct
-import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from .config import DATASET_KINDS
-
-SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-INSTALL_HINT = ("install it with `apt-get install -y fluidsynth fluid-soundfont-gm espeak-ng` "
-                "(bash scripts/run.sh setup does)")
-DRUM_CHANNEL = 9           # General MIDI's channel 10, counted from 0
-
-_TICKS_PER_BEAT = 480
-_TEMPO_US = 500_000  # 120 bpm: one beat = 0.5 s, so one second = 960 ticks
-_TICKS_PER_SECOND = _TICKS_PER_BEAT * 1_000_000 / _TEMPO_US
-
-
-@dataclass(frozen=True)
-class Note:
-    """One note: GM program (0-based), MIDI pitch, start and length in seconds.
-
-    drum: play on the percussion channel; `program` then picks the kit (bank 128) and
-    `pitch` the instrument (35 = bass drum ... 81).
-    """
-
-    program: int
-    pitch: int
-    start: float
-    duration: float
-    velocity: int = 100
-    drum: bool = False
-
-
-def require_tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise RuntimeError(f"{name} not found on PATH: {INSTALL_HINT}")
-    return path
-
-
-def _vlq(value: int) -> bytes:
-    """A Standard MIDI File variable-length quantity."""
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(reversed(out))
-
-
-def _channels(notes: Sequence[Note]) -> dict[tuple[bool, int], int]:
-    """(drum, program) -> MIDI channel: one melodic channel per program, drums on 9."""
-    programs = sorted({note.program for note in notes if not note.drum})
-    free = [c for c in range(16) if c != DRUM_CHANNEL]
-    if len(programs) > len(free):
-        raise ValueError(f"at most {len(free)} melodic programs in one MIDI file")
-    kits = {note.program for note in notes if note.drum}
-    if len(kits) > 1:
-        raise ValueError("one drum kit per MIDI file (there is one percussion channel)")
-    mapping = {(False, p): c for p, c in zip(programs, free, strict=False)}
-    mapping.update({(True, kit): DRUM_CHANNEL for kit in kits})
-    return mapping
-
-
-def write_midi(path: Path, notes: Sequence[Note], sound_off: Sequence[float] = ()) -> Path:
-    """A format-0 Standard MIDI File of `notes`; one channel per program, drums on 10.
-
-    sound_off: times (s) of an All Sound Off on every channel used. Notes rendered one
-    after another then cannot ring into the next one's slot.
-    """
-    channel = _channels(notes)
-    events: list[tuple[int, int, bytes]] = []  # (tick, order, message): offs before ons
-    for (_, program), ch in channel.items():
-        events.append((0, 0, bytes([0xC0 | ch, program])))
-    for note in notes:
-        ch = channel[(note.drum, note.program)]
-        on = round(note.start * _TICKS_PER_SECOND)
-        off = round((note.start + note.duration) * _TICKS_PER_SECOND)
-        events.append((on, 2, bytes([0x90 | ch, note.pitch, note.velocity])))
-        events.append((off, 1, bytes([0x80 | ch, note.pitch, 0])))
-    for seconds in sound_off:
-        tick = round(seconds * _TICKS_PER_SECOND)
-        events += [(tick, 0, bytes([0xB0 | ch, 120, 0])) for ch in set(channel.values())]
-    events.sort(key=lambda e: (e[0], e[1]))
-    track = bytearray(b"\x00\xff\x51\x03" + _TEMPO_US.to_bytes(3, "big"))
-    now = 0
-    for tick, _, message in events:
-        track += _vlq(tick - now) + message
-        now = tick
-    track += _vlq(_TICKS_PER_BEAT) + b"\xff\x2f\x00"   # one beat of release, then the end
-    header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, _TICKS_PER_BEAT)
-    path.write_bytes(header + b"MTrk" + struct.pack(">I", len(track)) + bytes(track))
-    return path
-
-
-def render_midi(midi: Path, wav: Path, sample_rate: int, effects: bool = True,
-                gain: float = 0.5) -> Path:
-    """fluidsynth + FluidR3_GM: `midi` -> `wav` (stereo float) at `sample_rate`.
-
-    effects=False switches fluidsynth's reverb and chorus off: dry notes, as NSynth's are.
-    """
-    fluidsynth = require_tool("fluidsynth")
-    if not SOUNDFONT.is_file():
-        raise RuntimeError(f"soundfont {SOUNDFONT} missing: {INSTALL_HINT}")
-    cmd = [fluidsynth, "-ni", "-q", "-g", str(gain), "-O", "float", "-F", str(wav),
-           "-r", str(sample_rate)]
-    if not effects:
-        cmd += ["-R", "0", "-C", "0"]
-    cmd += [str(SOUNDFONT), str(midi)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, check=False)
-    if done.returncode != 0 or not wav.is_file() or wav.stat().st_size < 1000:
-        raise RuntimeError(f"fluidsynth failed on {midi} ({done.returncode}): "
-                           f"{done.stderr[-2000:]}")
-    return wav
-
-
-def render_gm_notes(folder: Path, sample_rate: int, notes: Sequence[Note],
-                    name: str = "notes", effects: bool = True,
-                    sound_off: Sequence[float] = ()) -> Path:
-    """Render `notes` with fluidsynth and FluidR3_GM to folder/<name>_<rate>.wav."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    midi = write_midi(folder / f"{name}.mid", notes, sound_off)
-    return render_midi(midi, folder / f"{name}_{sample_rate}.wav", sample_rate, effects)
-
-
-def render_notes(notes: Sequence[Note], sample_rate: int, effects: bool = True,
-                 sound_off: Sequence[float] = (), gain: float = 0.5) -> np.ndarray:
-    """`notes` rendered to mono float64 samples at `sample_rate`, no files left behind."""
-    with tempfile.TemporaryDirectory(prefix="neurorave-render-") as tmp:
-        midi = write_midi(Path(tmp) / "notes.mid", notes, sound_off)
-        wav = render_midi(midi, Path(tmp) / "notes.wav", sample_rate, effects, gain)
-        return load_mono(wav)
-
-
-def _espeak(text: str, wav: Path, voice: str, speed: int | None, pitch: int | None) -> None:
-    cmd = [require_tool("espeak-ng"), "-v", voice, "-w", str(wav)]
-    if speed is not None:
-        cmd += ["-s", str(int(speed))]
-    if pitch is not None:
-        cmd += ["-p", str(int(pitch))]
-    done = subprocess.run(cmd + [text], capture_output=True, text=True, timeout=120,
-                          check=False)
-    if done.returncode != 0 or not wav.is_file() or wav.stat().st_size < 1000:
-        raise RuntimeError(f"espeak-ng failed for voice {voice!r} ({done.returncode}): "
-                           f"{done.stderr[-2000:]}")
-
-
-def speak(text: str, sample_rate: int | None = None, voice: str = "en",
-          speed: int | None = None, pitch: int | None = None) -> tuple[np.ndarray, int]:
-    """`text` said by espeak-ng: (float64 mono samples, their rate).
-
-    speed in words per minute (espeak's default 175), pitch 0-99 (default 50); the audio is
-    resampled with soxr when `sample_rate` is given, else left at espeak's own rate.
-    """
-    with tempfile.TemporaryDirectory(prefix="neurorave-speak-") as tmp:
-        raw = Path(tmp) / "speech.wav"
-        _espeak(text, raw, voice, speed, pitch)
-        audio = load_mono(raw, sample_rate)
-        return audio, sample_rate or sf.info(str(raw)).samplerate
-
-
-def render_speech(folder: Path, sample_rate: int | None = None, text: str = "",
-                  name: str = "speech", voice: str = "en") -> Path:
-    """Say `text` with espeak-ng into folder/<name>_<rate>.wav (espeak-ng's own 22050 Hz
-    when sample_rate is None, else resampled with soxr)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    raw = folder / f"{name}_espeak.wav"
-    _espeak(text, raw, voice, None, None)
-    if sample_rate is None:
-        return raw
-    wav = folder / f"{name}_{sample_rate}.wav"
-    sf.write(wav, load_mono(raw, sample_rate), sample_rate, subtype="FLOAT")
-    return wav
-
-
-def resample(audio: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
-    """soxr's high-quality resampler; a no-op when the rates agree."""
-    if rate == target_rate:
-        return np.asarray(audio)
-    import soxr
-
-    return soxr.resample(np.asarray(audio, np.float64), rate, target_rate, quality="HQ")
-
-
-def load_mono(path: Path, sample_rate: int | None = None) -> np.ndarray:
-    """float64 (T,) mono samples of `path`, resampled with soxr to `sample_rate` if given."""
-    data, rate = sf.read(str(path), dtype="float64", always_2d=True)
-    x = data.mean(axis=1)
-    if sample_rate is not None:
-        x = resample(x, rate, sample_rate)
-    return np.ascontiguousarray(x, dtype=np.float64)
-
-
-# ---- the NSynth layout ----------------------------------------------------------------
-# DIR/{train,valid,test}/audio/<note_str>.wav (16-bit PCM) and DIR/<split>/examples.json,
-# a dict note_str -> NSynth's fields. Fields we cannot know honestly stay neutral: the ten
-# `qualities` are all 0 (nobody listened), speech has pitch 0 and velocity 0.
-
-SPLITS = ("train", "valid", "test")
-FAMILIES = ("bass", "brass", "flute", "guitar", "keyboard", "mallet", "organ", "reed",
-            "string", "synth_lead", "vocal", "percussion")  # NSynth's 11, then drums
-SOURCES = ("acoustic", "electronic", "synthetic")
-N_QUALITIES = 10
-
-
-@dataclass(frozen=True)
-class Example:
-    """One file's NSynth metadata; `extra` adds fields of our own (GM program, voice...)."""
-
-    note_str: str
-    instrument_str: str
-    instrument: int
-    family: str
-    source: str
-    pitch: int
-    velocity: int
-    extra: tuple[tuple[str, object], ...] = ()
-
-    def to_json(self, note_id: int, sample_rate: int) -> dict:
-        return {
-            "note": note_id, "note_str": self.note_str, "instrument": self.instrument,
-            "instrument_str": self.instrument_str,
-            "instrument_family": FAMILIES.index(self.family),
-            "instrument_family_str": self.family,
-            "instrument_source": SOURCES.index(self.source),
-            "instrument_source_str": self.source, "pitch": self.pitch,
-            "velocity": self.velocity, "sample_rate": sample_rate,
-            "qualities": [0] * N_QUALITIES, "qualities_str": [], **dict(self.extra),
-        }
-
-
-@dataclass
-class BuildSummary:
-    kind: str
-    root: Path
-    sample_rate: int
-    counts: dict[str, int]
-    seconds: float = 0.0
-    bytes: int = 0
-    skipped_silent: int = 0
-    clipped: int = 0
-    elapsed_s: float = 0.0
-
-    def __str__(self) -> str:
-        splits = ", ".join(f"{split} {n}" for split, n in self.counts.items())
-        return (f"{self.kind}: {sum(self.counts.values())} files ({splits}), "
-                f"{self.seconds / 3600:.2f} h of audio at {self.sample_rate} Hz, "
-                f"{self.bytes / 1e6:.1f} MB in {self.root}, built in {self.elapsed_s:.1f} s"
-                f"; {self.skipped_silent} silent renders skipped, {self.clipped} clipped")
-
-
-class NSynthWriter:
-    """Writes examples into the NSynth layout; `finish` writes the examples.json files."""
-
-    def __init__(self, kind: str, root: Path, sample_rate: int):
-        self.summary = BuildSummary(kind, Path(root), sample_rate, {s: 0 for s in SPLITS})
-        self._examples: dict[str, dict[str, dict]] = {split: {} for split in SPLITS}
-        for split in SPLITS:
-            (self.summary.root / split / "audio").mkdir(parents=True, exist_ok=True)
-
-    def add(self, split: str, example: Example, audio: np.ndarray) -> None:
-        summary = self.summary
-        if not np.any(np.abs(audio) > SILENT_PEAK):
-            summary.skipped_silent += 1  # e.g. a program with no sample at this pitch
-            return
-        if example.note_str in self._examples[split]:
-            raise ValueError(f"duplicate example {example.note_str} in split {split}")
-        summary.clipped += int(np.max(np.abs(audio)) > 1.0)
-        path = summary.root / split / "audio" / f"{example.note_str}.wav"
-        sf.write(path, np.clip(audio, -1.0, 1.0), summary.sample_rate, subtype="PCM_16")
-        note_id = sum(len(e) for e in self._examples.values())
-        self._examples[split][example.note_str] = example.to_json(note_id, summary.sample_rate)
-        summary.counts[split] += 1
-        summary.seconds += len(audio) / summary.sample_rate
-        summary.bytes += path.stat().st_size
-
-    def finish(self, started: float) -> BuildSummary:
-        for split, examples in self._examples.items():
-            text = json.dumps(examples, indent=1, sort_keys=True)
-            (self.summary.root / split / "examples.json").write_text(text + "\n")
-        self.summary.elapsed_s = time.perf_counter() - started
-        return self.summary
-
-
-SILENT_PEAK = 1e-4  # a render whose peak stays below this (-80 dBFS) holds no note
+from ..config import DATASET_KINDS
+from .audio import resample
+from .midi import Note
+from .nsynth import BuildSummary, Example, NSynthWriter
+from .render import render_notes, speak
 
 
 def split_groups(groups: Sequence[str], fractions: tuple[float, float] = (0.1, 0.1)
@@ -689,7 +407,6 @@ def build_speech_digits(root: Path, size: str = "small", seed: int = 0,
 
 BUILDERS = dict(zip(DATASET_KINDS, (build_nsynth_like, build_drums, build_speech_digits),
                     strict=True))
-SIZES = {"nsynth-like": NSYNTH_SIZES, "drums": DRUM_SIZES, "speech-digits": SPEECH_SIZES}
 
 
 def build(kind: str, root: Path, size: str = "small", seed: int = 0,

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import _core
-from .cost import multiply_adds_per_second
-from .export_formats import OnnxStreamer, export_onnx, export_torchscript
-from .nrv import load_nrv, read_description
+from .. import _core
+from ..format.cost import multiply_adds_per_second
+from ..format.nrv import load_nrv, read_description
+from ..format.onnx_torchscript import OnnxStreamer, export_onnx, export_torchscript
 
 
 @dataclass

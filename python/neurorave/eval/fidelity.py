@@ -8,7 +8,7 @@ rest is one repeated frame, a buzz at the frame rate. These measures tell that a
   note's MIDI pitch (so unpitched notes and attacks do not count); a note keeps its pitch
   when the output's median error there is within 50 cents.
 - latent activity: per channel, the variance of the posterior mean over every frame of
-  the set (active above losses.ACTIVE_VARIANCE), and how far a note's latent lies from
+  the set (active above train.losses.ACTIVE_VARIANCE), and how far a note's latent lies from
   silence's (Euclidean, in the prior's units: N(0, 1) per channel).
 - frame-rate artefact: the output's spectral peaks at multiples of the frame rate, in dB
   above the local spectral floor, beyond what the input has there.
@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import descriptors as desc
-from .losses import ACTIVE_VARIANCE
-from .model import NeuroRave
+from .. import descriptors as desc
+from ..data.preprocess import read_mono
+from ..nn.model import NeuroRave
+from ..train.losses import ACTIVE_VARIANCE
 
 PITCH_TOLERANCE_CENTS = 50.0
 F0_RANGE_HZ = (30.0, 2100.0)
@@ -91,8 +92,6 @@ class Note:
 
 def load_notes(split_dir: Path, sample_rate: int, limit: int | None = None) -> list[Note]:
     """An NSynth-layout split (audio/*.wav + examples.json) at the model's rate."""
-    from .preprocess import read_mono
-
     examples = json.loads((split_dir / "examples.json").read_text())
     names = sorted(examples)[:limit]
     return [Note(n, read_mono(split_dir / "audio" / f"{n}.wav", sample_rate),

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DEFAULT_MODEL = Path(__file__).parent / "models" / "default.nrv"
+# The package's models/ folder, one level up from this subpackage.
+DEFAULT_MODEL = Path(__file__).parent.parent / "models" / "default.nrv"
 
 
 def resolve_model(path: str | Path | None) -> Path:

@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ..descriptors import SOUNDING_GATE_DB
 from . import descriptors_torch
-from .descriptors import SOUNDING_GATE_DB
 
 CURVE_KINDS = ("other", "constant", "ramp", "sine")
 

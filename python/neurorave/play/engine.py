@@ -1,4 +1,16 @@
-"""`neurorave.Engine`: a model file played by the C++ core, from Python."""
+"""`neurorave.Engine`: a model file played by the C++ core, from Python.
+
+Two C++ classes lie under it, and the names differ across the border on purpose:
+
+- `_core.Player` is what `neurorave.Engine` plays through (`process`, the faders,
+  `follow`, generate mode): the real-time player of the Pd object, the VCV module and
+  the Eurorack program, with its block adapter, smoothing and prior.
+- `_core.Engine` is the bare streaming network beneath a player, whole frames in and out.
+  `neurorave.Engine.encode` and `decode` each keep one of their own, as separate streams.
+
+So `neurorave.Engine` is not `neurorave._core.Engine`: the Python name is the public
+one, the C++ names stay what the hosts call them.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _core
+from .. import _core
+from .default_model import resolve_model
 
 ModelError = _core.ModelError
 Controls = Mapping[str, float] | np.ndarray | None
 
 
 class Engine:
-    """Plays an `.nrv` model in real-time style, block after block.
+    """Plays an `.nrv` model in real-time style, block after block (a `_core.Player`).
 
     `process` streams audio of any block size through encoder and decoder; its output
     lags the offline model by `latency` samples. `encode` and `decode` are separate
@@ -24,12 +37,11 @@ class Engine:
     """
 
     def __init__(self, path: str | Path | None = None, smoothing_ms: float = 0.0):
-        from .default_model import resolve_model
-
         self.path = str(resolve_model(path))
         self._player = _core.Player(self.path)
         self._player.set_smoothing_ms(smoothing_ms)
         self.info: dict = self._player.info
+        # The bare networks of `encode` and `decode`, made on first use (module docstring).
         self._encoder: _core.Engine | None = None
         self._decoder: _core.Engine | None = None
 

@@ -5,7 +5,7 @@ trains without loading it:
 
     meta.json         options it was made with (rate, compression, n_signal, hop, ...)
     audio.f32         windows x n_signal samples
-    descriptors.f32   windows x descriptors x frames, physical units (descriptors.py)
+    descriptors.f32   windows x descriptors x frames, physical units (neurorave/descriptors.py)
     index.i64         windows x (file number, start sample, split: 0 train 1 valid 2 test)
     progress.json     files done or skipped (with the reason), window count, complete flag
     stats.json        per descriptor over the training windows: unit, range, 16 bins
@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .nrv import read_json
+from ..descriptors import normalise, quantise
+from ..files import read_json
+from . import SPLITS
 
 META_FILE = "meta.json"
 AUDIO_FILE = "audio.f32"
@@ -26,7 +28,6 @@ DESCRIPTORS_FILE = "descriptors.f32"
 INDEX_FILE = "index.i64"
 PROGRESS_FILE = "progress.json"
 STATS_FILE = "stats.json"
-SPLITS = ("train", "valid", "test")
 
 
 class WindowStore:
@@ -91,8 +92,6 @@ class TrainingWindows:
     """
 
     def __init__(self, store: WindowStore, split: str, names: Sequence[str]):
-        from .descriptors import normalise, quantise
-
         self.store = store
         self.ids = store.indices(split)
         entries = store.descriptor_entries(names)
@@ -107,6 +106,7 @@ class TrainingWindows:
         return len(self.ids)
 
     def __getitem__(self, i: int):
+        # Here, not at the top: preprocessing reads the store (WindowStore) without torch.
         import torch
 
         window = self.ids[i]

@@ -9,24 +9,29 @@ from __future__ import annotations
 
 import errno
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from safetensors.numpy import save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import load_file, save_file
 
-from .cost import multiply_adds_per_second
-from .descriptors import default_descriptor_entry
-from .layers import Conv, ConvTranspose, LeakyReLU, Residual, Sequence, WaveformHead
-from .model import NeuroRave
-
-if TYPE_CHECKING:
-    from .prior import Prior
+from ..config import ModelConfig
+from ..descriptors import default_descriptor_entry
+from ..files import write_atomically
+from ..nn.layers import (
+    Conv,
+    ConvTranspose,
+    LeakyReLU,
+    Residual,
+    Sequence,
+    WaveformHead,
+    strip_weight_norm,
+)
+from ..nn.model import NeuroRave
+from ..nn.prior import Prior
 
 FORMAT_VERSION = 1
 METADATA_KEY = "neurorave"
@@ -129,51 +134,6 @@ def describe(model: NeuroRave, descriptors: list[dict] | None = None,
     return description, tensors
 
 
-def write_atomically(path: str | Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename over `path`.
-
-    A crash or a bad export never leaves a half-written file where a good one was.
-    An OSError names `path`, not the temporary file (or no file, as a full disk does).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        os.close(fd)
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        # mkstemp's 0600 would surprise whoever shares the file. After the write: some
-        # writers replace the file they are given (safetensors makes its own, 0600 too).
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as error:
-        if error.filename is None or Path(error.filename).name.startswith(f".{path.name}."):
-            raise naming(error, path) from error
-        raise
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def naming(error: OSError, path: str | Path) -> OSError:
-    """The same error about `path`: what a user knows, not a temporary or a handle."""
-    return OSError(error.errno, error.strerror or str(error), str(path))
-
-
-def write_json_atomically(path: str | Path, data, indent: int | None = None) -> None:
-    write_atomically(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=indent)))
-
-
-def read_json(path: str | Path):
-    """A JSON file the package wrote; a ValueError naming it when it is not JSON."""
-    try:
-        return json.loads(Path(path).read_text())
-    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
-        raise ValueError(f"{path}: damaged, not JSON ({error})") from None
-
-
 def save_nrv(model: NeuroRave, path: str | Path, descriptors: list[dict] | None = None,
              provenance: dict | None = None, prior: Prior | None = None,
              prior_figures: dict | None = None) -> dict:
@@ -189,8 +149,6 @@ def save_nrv(model: NeuroRave, path: str | Path, descriptors: list[dict] | None 
 
 def read_description(path: str | Path) -> dict:
     """The JSON description of an `.nrv` file, without loading its tensors."""
-    from safetensors import safe_open
-
     with _named_errors(path):
         with safe_open(str(path), framework="numpy") as handle:
             metadata = handle.metadata() or {}
@@ -205,8 +163,6 @@ def read_description(path: str | Path) -> dict:
 @contextmanager
 def _named_errors(path: str | Path) -> Iterator[None]:
     """safetensors' errors name no file."""
-    from safetensors import SafetensorError
-
     if Path(path).is_dir():  # safetensors would say only 'No such device'
         raise IsADirectoryError(errno.EISDIR, "a folder, not a model file", str(path))
     try:
@@ -215,18 +171,6 @@ def _named_errors(path: str | Path) -> Iterator[None]:
         raise ValueError(f"{path}: not a readable model file ({error})") from None
 
 
-__all__ = ["FORMAT_VERSION", "describe", "load_nrv", "multiply_adds_per_second", "naming",
-           "read_description", "read_json", "save_nrv", "strip_weight_norm",
-           "write_atomically", "write_json_atomically"]
-
-
-def strip_weight_norm(model: torch.nn.Module) -> None:
-    """Fold weight-norm parametrizations into plain weights, in place."""
-    from torch.nn.utils import parametrize
-
-    for module in model.modules():
-        if parametrize.is_parametrized(module, "weight"):
-            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
 
 
 def _load_sequence(prefix: str, sequence: Sequence, tensors: dict[str, np.ndarray]) -> None:
@@ -251,10 +195,6 @@ def _load_conv(name: str, layer: Conv | ConvTranspose, tensors: dict[str, np.nda
 
 def load_nrv(path: str | Path) -> NeuroRave:
     """The torch model of an `.nrv` file (weight norm folded), for inference and export."""
-    from safetensors.numpy import load_file
-
-    from .config import ModelConfig
-
     description = read_description(path)
     model = NeuroRave(ModelConfig.from_dict(description["config"])).eval()
     strip_weight_norm(model)
@@ -270,12 +210,12 @@ def load_nrv(path: str | Path) -> NeuroRave:
 
 def load_prior(path: str | Path) -> Prior | None:
     """The torch prior of an `.nrv` file, or None if it carries none."""
-    from safetensors.numpy import load_file
-
-    from .prior import Prior
-
     description = read_description(path)
     if "prior" not in description:
         return None
     return Prior.from_tensors(description["prior"], description["latent_size"],
                               len(description["descriptors"]), load_file(str(path)))
+
+
+__all__ = ["FORMAT_VERSION", "METADATA_KEY", "describe", "load_nrv", "load_prior",
+           "read_description", "save_nrv"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import weight_norm
 
 State = list[Tensor]
@@ -241,3 +242,10 @@ class WaveformHead(nn.Module):
         index = torch.arange(x.shape[-1], dtype=torch.int64) + state[i]
         state[i] = state[i] + x.shape[-1]
         return self._synthesize(x, index), i + 1
+
+
+def strip_weight_norm(model: nn.Module) -> None:
+    """Fold weight-norm parametrizations into plain weights, in place."""
+    for module in model.modules():
+        if parametrize.is_parametrized(module, "weight"):
+            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)

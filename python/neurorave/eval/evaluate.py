@@ -13,7 +13,7 @@ Every model is played by the C++ core (`neurorave.Engine`) on the same test wind
   against the ramp (Spearman, coverage) and, for spectral faders, the loudness the sweep
   moves, with a plot per sweep;
 - paired transfer: z of a window decoded with the curves of a transformed copy T(x)
-  (`augment.paired_transform`), its multi-scale STFT distance to T(x);
+  (`train.augment.paired_transform`), its multi-scale STFT distance to T(x);
 - renders: timbre transfer (the window through the model) and attribute transfer (one
   window's latent with another window's descriptor curves), with plots.
 
@@ -34,12 +34,22 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from . import augment, metrics
-from .datasets import load_mono
-from .descriptors import SOUNDING_GATE_DB, compute, denormalise, normalise, spec_of, window_length
-from .engine import Engine
+from ..data.audio import AUDIO_SUFFIXES, is_loud, load_mono
+from ..descriptors import (
+    SOUNDING_GATE_DB,
+    compute,
+    denormalise,
+    normalise,
+    spec_of,
+    window_length,
+)
+from ..format.nrv import load_nrv, read_description
+from ..play.engine import Engine
+from ..plotting import pyplot
+from ..train import augment
+from . import metrics
+from .fidelity import fidelity, load_notes
 
-AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3"}
 TEST_SPLITS = ("test", "nsynth-test")   # our layout, then NSynth's own folder name
 
 
@@ -72,9 +82,9 @@ def audio_files(dataset: Path) -> list[Path]:
     if not dataset.is_dir():
         raise FileNotFoundError(f"{dataset}: no such data set folder or audio file")
     root = next((dataset / s for s in TEST_SPLITS if (dataset / s).is_dir()), dataset)
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
     if not files:
-        raise ValueError(f"{root}: no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))})")
+        raise ValueError(f"{root}: no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
     return files
 
 
@@ -86,10 +96,6 @@ class Windows:
     audio: np.ndarray
     sources: list[str]
     skipped: list[str] = field(default_factory=list)
-
-
-def _loud(window: np.ndarray, min_rms_db: float) -> bool:
-    return 10 * np.log10(np.mean(window * window) + 1e-20) > min_rms_db
 
 
 def _cut(audio: np.ndarray, length: int) -> list[tuple[int, np.ndarray]]:
@@ -120,7 +126,7 @@ def load_windows(files: Sequence[Path], sample_rate: int, length: int, config: E
             print(f"neurorave evaluate: skipping {skipped[-1]}", file=sys.stderr)
             continue
         loud = [(f"{path.name}@{start / sample_rate:.2f}s", window)
-                for start, window in _cut(audio, length) if _loud(window, config.min_rms_db)]
+                for start, window in _cut(audio, length) if is_loud(window, config.min_rms_db)]
         order = rng.permutation(len(loud))
         chosen += [loud[k] for k in sorted(order[:per_file])]
         spare += [loud[k] for k in sorted(order[per_file:])][: config.windows]
@@ -411,18 +417,9 @@ def paired_transfer_scores(model: AlignedModel, windows: Windows, played: Played
 
 # ---- renders and plots --------------------------------------------------------------------
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_spectrograms(path: Path, pairs: Sequence[tuple[str, np.ndarray]], sample_rate: int
                       ) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(pairs), 1, figsize=(9, 2.6 * len(pairs)), sharex=True,
                              squeeze=False)
     for ax, (title, audio) in zip(axes[:, 0], pairs, strict=True):
@@ -439,7 +436,7 @@ def plot_spectrograms(path: Path, pairs: Sequence[tuple[str, np.ndarray]], sampl
 def plot_curves(path: Path, title: str, names: Sequence[str],
                 curves: Sequence[tuple[str, np.ndarray]], frame_seconds: float) -> None:
     """One panel per descriptor; each (label, (n_desc, frames)) entry is a line."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(names), 1, figsize=(9, 1.8 * len(names)), sharex=True,
                              squeeze=False)
     for i, (ax, name) in enumerate(zip(axes[:, 0], names, strict=True)):
@@ -458,7 +455,7 @@ def plot_curves(path: Path, title: str, names: Sequence[str],
 def plot_sweep(path: Path, title: str, sweep: Sweep, unit: str) -> None:
     """Achieved against requested, each window's ramp up and down: on the diagonal the
     fader is obeyed, a flat line ignores it (gaps: silent frames)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 5))
     for k, plays in enumerate(sweep.achieved):
         for direction, (requested, achieved) in enumerate(zip(sweep.requested, plays,
@@ -660,10 +657,7 @@ def model_names(paths: Sequence[Path]) -> list[str]:
 
 def fidelity_scores(path: Path, dataset: Path, config: EvalConfig) -> dict | None:
     """Pitch kept, latent activity and frame-rate artefact on the held-out notes of an
-    NSynth-layout set (`fidelity.py`); None for a set without a test split of notes."""
-    from .fidelity import fidelity, load_notes
-    from .nrv import load_nrv, read_description
-
+    NSynth-layout set (eval/fidelity.py); None for a set without a test split of notes."""
     split = dataset / "test"
     if not (split / "examples.json").is_file():
         return None

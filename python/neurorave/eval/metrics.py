@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .descriptors import hann
+from ..descriptors import hann
 
 STFT_SCALES: tuple[int, ...] = (2048, 1024, 512, 256, 128)
 STFT_OVERLAP = 0.75
