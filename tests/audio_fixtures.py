@@ -1,5 +1,5 @@
 """Real audio for the tests: General MIDI notes rendered by fluidsynth from FluidR3_GM, and
-speech from espeak-ng, through the package's renderers (`neurorave.datasets`). Both tools
+speech from espeak-ng, through the package's renderers (`neurorave.data.render`). Both tools
 are required (scripts/run.sh installs them): a missing tool raises RuntimeError, so the
 tests that need it fail rather than skip.
 
@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from neurorave import datasets
-from neurorave.datasets import Note, load_mono, require_tool, write_midi
+from neurorave.data import render
+from neurorave.data.audio import load_mono
+from neurorave.data.midi import Note, write_midi
+from neurorave.data.render import require_tool
 
 __all__ = ["DEFAULT_NOTES", "DEFAULT_PHRASE", "Note", "load_mono", "render_gm_notes",
            "render_speech", "require_tool", "write_midi"]
@@ -35,10 +37,10 @@ DEFAULT_PHRASE = "The quick brown fox jumps over the lazy dog, she said softly."
 def render_gm_notes(folder: Path, sample_rate: int, notes: Sequence[Note] = DEFAULT_NOTES,
                     name: str = "notes") -> Path:
     """Render `notes` (with fluidsynth's reverb and chorus) to folder/<name>_<rate>.wav."""
-    return datasets.render_gm_notes(folder, sample_rate, notes, name)
+    return render.render_gm_notes(folder, sample_rate, notes, name)
 
 
 def render_speech(folder: Path, sample_rate: int | None = None, text: str = DEFAULT_PHRASE,
                   name: str = "speech", voice: str = "en") -> Path:
     """Say `text` with espeak-ng into folder/<name>_<rate>.wav."""
-    return datasets.render_speech(folder, sample_rate, text, name, voice)
+    return render.render_speech(folder, sample_rate, text, name, voice)

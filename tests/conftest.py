@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 from neurorave.config import get_config
-from neurorave.model import NeuroRave
-from neurorave.nrv import save_nrv
+from neurorave.format.nrv import save_nrv
+from neurorave.nn.model import NeuroRave
 
 
 @dataclass

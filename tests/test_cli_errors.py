@@ -17,8 +17,8 @@ import soundfile as sf
 import torch
 from neurorave import cli
 from neurorave.cli import main
-from neurorave.default_model import DEFAULT_MODEL
-from neurorave.export_formats import OnnxStreamer
+from neurorave.format.onnx_torchscript import OnnxStreamer
+from neurorave.play.default_model import DEFAULT_MODEL
 
 TOLERANCE = 1e-4  # as tests/test_export_formats.py and tests/test_core_parity.py
 
@@ -263,9 +263,9 @@ class _FullDisk:
 
 def test_a_full_disk_names_the_file_and_leaves_nothing(audio_dir, tmp_path, monkeypatch,
                                                        capsys):
-    import neurorave.preprocess
+    import neurorave.data.preprocess
 
-    monkeypatch.setattr(neurorave.preprocess, "open", _FullDisk, raising=False)
+    monkeypatch.setattr(neurorave.data.preprocess, "open", _FullDisk, raising=False)
     out = tmp_path / "set"
     line = error_of(capsys, "preprocess", audio_dir, "-o", out, "--config", "tiny")
     assert line == f"neurorave preprocess: {out / 'audio.f32'}: No space left on device"

@@ -6,10 +6,12 @@ import audio_fixtures
 import numpy as np
 import pytest
 import torch
-from neurorave import descriptors, descriptors_torch
-from neurorave.augment import AugmentConfig, random_transform
-from neurorave.control import CURVE_KINDS, control_losses, draw_targets, drawn_curve
-from neurorave.training import NeuroRaveTraining, TrainConfig
+from neurorave import descriptors
+from neurorave.config import TrainConfig
+from neurorave.train import descriptors_torch
+from neurorave.train.augment import AugmentConfig, random_transform
+from neurorave.train.control import CURVE_KINDS, control_losses, draw_targets, drawn_curve
+from neurorave.train.lightning_module import NeuroRaveTraining
 
 RATE, COMPRESSION = 16000, 16
 NAMES = ("rms", "centroid", "bandwidth", "sharpness", "boominess")

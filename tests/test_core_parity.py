@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from neurorave import _core
-from neurorave.model import stream_in_chunks
+from neurorave.nn.model import stream_in_chunks
 
 TOLERANCE = 1e-4
 FRAMES = 40  # at least 30 frames compared after any warm-up

@@ -10,8 +10,11 @@ import librosa
 import numpy as np
 import pytest
 import soundfile as sf
-from neurorave import datasets
 from neurorave.cli import main
+from neurorave.data import SPLITS, builders
+from neurorave.data.midi import Note
+from neurorave.data.nsynth import FAMILIES
+from neurorave.data.render import render_notes
 
 NSYNTH_FIELDS = {"note", "note_str", "instrument", "instrument_str", "instrument_family",
                  "instrument_family_str", "instrument_source", "instrument_source_str",
@@ -25,7 +28,7 @@ def read_split(root: Path, split: str) -> dict[str, dict]:
 def check_layout(root: Path, seconds: float, sample_rate: int = 16000) -> dict[str, dict]:
     """Every split: one wav per examples.json entry, of the promised rate and length."""
     every: dict[str, dict] = {}
-    for split in datasets.SPLITS:
+    for split in SPLITS:
         examples = read_split(root, split)
         wavs = sorted(p.stem for p in (root / split / "audio").glob("*.wav"))
         assert wavs == sorted(examples), split
@@ -50,21 +53,21 @@ def split_of_groups(examples: dict[str, dict], key: str) -> dict[str, set[str]]:
 @pytest.fixture(scope="module")
 def nsynth_like(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("nsynth_like")
-    summary = datasets.build_nsynth_like(root, "test", seed=3, progress=False)
+    summary = builders.build_nsynth_like(root, "test", seed=3, progress=False)
     assert summary.skipped_silent == 0 and summary.clipped == 0
     return root
 
 
 def test_nsynth_like_layout_and_instrument_split(nsynth_like):
-    examples = check_layout(nsynth_like, datasets.NOTE_SECONDS)
+    examples = check_layout(nsynth_like, builders.NOTE_SECONDS)
     groups = split_of_groups(examples, "instrument_str")
-    assert len(groups) == datasets.NSYNTH_SIZES["test"].instruments
+    assert len(groups) == builders.NSYNTH_SIZES["test"].instruments
     assert all(len(splits) == 1 for splits in groups.values()), "an instrument spans splits"
-    assert {s for splits in groups.values() for s in splits} == set(datasets.SPLITS)
+    assert {s for splits in groups.values() for s in splits} == set(SPLITS)
     families = {e["instrument_family_str"] for e in examples.values()}
     assert len(families) == len(groups), "the test size takes one instrument per family"
     for example in examples.values():
-        assert example["instrument_family_str"] == datasets.FAMILIES[example["instrument_family"]]
+        assert example["instrument_family_str"] == FAMILIES[example["instrument_family"]]
         assert example["note_str"].startswith(example["instrument_str"])
 
 
@@ -80,29 +83,29 @@ def test_nsynth_like_note_has_its_pitch(nsynth_like):
 
 
 def test_drums_hits_and_spread(tmp_path):
-    summary = datasets.build_drums(tmp_path, "test", seed=1, progress=False)
-    examples = check_layout(tmp_path, datasets.HIT_SECONDS)
-    plan = datasets.DRUM_SIZES["test"]
-    assert len(examples) == len(datasets.DRUM_KEYS[:: plan.key_step]) == sum(
+    summary = builders.build_drums(tmp_path, "test", seed=1, progress=False)
+    examples = check_layout(tmp_path, builders.HIT_SECONDS)
+    plan = builders.DRUM_SIZES["test"]
+    assert len(examples) == len(builders.DRUM_KEYS[:: plan.key_step]) == sum(
         summary.counts.values())
     assert all(e["instrument_family_str"] == "percussion" for e in examples.values())
     assert len({e["velocity"] for e in examples.values()}) > 1
     tunings = [e["tuning_semitones"] for e in examples.values()]
-    assert max(np.abs(tunings)) <= datasets.TUNING_SEMITONES and np.std(tunings) > 0.5
+    assert max(np.abs(tunings)) <= builders.TUNING_SEMITONES and np.std(tunings) > 0.5
 
 
 def test_speech_digits_split_by_speaker_and_reproducible(tmp_path):
-    first = datasets.build_speech_digits(tmp_path / "a", "test", seed=5, progress=False)
-    datasets.build_speech_digits(tmp_path / "b", "test", seed=5, progress=False)
-    examples = check_layout(tmp_path / "a", datasets.CLIP_SECONDS)
-    plan = datasets.SPEECH_SIZES["test"]
-    assert len(examples) == plan.speakers * len(datasets.DIGITS) * plan.takes
+    first = builders.build_speech_digits(tmp_path / "a", "test", seed=5, progress=False)
+    builders.build_speech_digits(tmp_path / "b", "test", seed=5, progress=False)
+    examples = check_layout(tmp_path / "a", builders.CLIP_SECONDS)
+    plan = builders.SPEECH_SIZES["test"]
+    assert len(examples) == plan.speakers * len(builders.DIGITS) * plan.takes
     assert first.clipped == 0
     groups = split_of_groups(examples, "voice")
     assert len(groups) == plan.speakers and all(len(s) == 1 for s in groups.values())
     assert sorted(e["word"] for e in examples.values() if e["voice"] == next(iter(groups))
-                  ) == sorted(datasets.DIGITS)
-    for split in datasets.SPLITS:   # same seed: the same bytes
+                  ) == sorted(builders.DIGITS)
+    for split in SPLITS:   # same seed: the same bytes
         assert read_split(tmp_path / "a", split) == read_split(tmp_path / "b", split)
         for wav in (tmp_path / "a" / split / "audio").glob("*.wav"):
             assert wav.read_bytes() == (tmp_path / "b" / split / "audio" / wav.name).read_bytes()
@@ -117,7 +120,7 @@ def test_cli_builds_and_rejects_unknown_size(tmp_path, capsys):
 
 def test_midi_sound_off_silences_the_slot():
     """A long organ note is cut by All Sound Off: nothing rings into the next slot."""
-    notes = [datasets.Note(19, 60, 0.0, 5.0)]
-    audio = datasets.render_notes(notes, 16000, effects=False, sound_off=[0.5])
+    notes = [Note(19, 60, 0.0, 5.0)]
+    audio = render_notes(notes, 16000, effects=False, sound_off=[0.5])
     assert np.max(np.abs(audio[:8000])) > 0.01
     assert np.max(np.abs(audio[int(0.52 * 16000):])) < 1e-4

@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 from neurorave import Engine
 from neurorave.cli import main
-from neurorave.default_model import DEFAULT_MODEL
-from neurorave.nrv import read_description
+from neurorave.format.nrv import read_description
+from neurorave.play.default_model import DEFAULT_MODEL
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_the_demo_writes_every_render_and_picture(demo_folder, capsys):
 
 
 def test_the_demo_prints_the_control_table():
-    from neurorave.demo import SweepResult, correlation_table
+    from neurorave.eval.demo import SweepResult, correlation_table
 
     table = correlation_table([SweepResult("centroid", "Hz", 0.91234)])
     assert "| centroid | Hz | 0.912 |" in table

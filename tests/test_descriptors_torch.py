@@ -9,7 +9,7 @@ import pytest
 import torch
 from audio_fixtures import load_mono, render_gm_notes, render_speech
 from neurorave import descriptors as D
-from neurorave import descriptors_torch as DT
+from neurorave.train import descriptors_torch as DT
 
 NAMES = list(D.DESCRIPTOR_NAMES)
 ROW = {name: i for i, name in enumerate(NAMES)}

@@ -13,11 +13,11 @@ import soundfile as sf
 import torch
 from audio_fixtures import load_mono, render_gm_notes, render_speech
 from conftest import export_random
-from neurorave import evaluate as ev
-from neurorave import metrics
-from neurorave.augment import paired_transform
 from neurorave.cli import main
 from neurorave.descriptors import compute, normalise
+from neurorave.eval import evaluate as ev
+from neurorave.eval import metrics
+from neurorave.train.augment import paired_transform
 
 RATE = 16000
 

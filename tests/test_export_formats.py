@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 from neurorave.config import get_config
-from neurorave.export_formats import (
+from neurorave.format.onnx_torchscript import (
     OnnxStreamer,
     export_onnx,
     export_torchscript,
     onnx_initial_state,
     read_onnx_metadata,
 )
-from neurorave.model import NeuroRave, stream_in_chunks
+from neurorave.nn.model import NeuroRave, stream_in_chunks
 
 TOLERANCE = 1e-4
 WARM_UP_FRAMES = 30  # centred models: the start of a stream differs from offline

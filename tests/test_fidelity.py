@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from neurorave.fidelity import frame_rate_excess_db, midi_to_hz, pitch_error_cents
+from neurorave.eval.fidelity import frame_rate_excess_db, midi_to_hz, pitch_error_cents
 
 RATE, FRAME = 44100, 512
 

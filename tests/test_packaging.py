@@ -52,6 +52,20 @@ def test_the_wheel_plays_the_default_model_with_numpy_alone(numpy_only_venv):
     assert info.returncode == 0 and "prior: GRU" in info.stdout, info.stderr
 
 
+def test_the_wheel_carries_every_layer_and_the_core_stub(numpy_only_venv):
+    """wheel.packages takes the whole folder: the subpackages, the default model, and the
+    type stub of the compiled core with its py.typed marker."""
+    python = numpy_only_venv / "bin" / "python"
+    where = subprocess.run([str(python), "-c", "import neurorave; print(neurorave.__file__)"],
+                           capture_output=True, text=True, check=True)
+    installed = Path(where.stdout.strip()).parent
+    source = ROOT / "python" / "neurorave"
+    modules = {p.relative_to(source) for p in source.rglob("*.py")}
+    assert modules <= {p.relative_to(installed) for p in installed.rglob("*.py")}
+    for name in ("_core.pyi", "py.typed", "models/default.nrv"):
+        assert (installed / name).is_file(), name
+
+
 def test_a_command_that_needs_the_extras_says_so_in_one_line(numpy_only_venv, tmp_path):
     result = subprocess.run([str(numpy_only_venv / "bin" / "neurorave"), "export", "--random",
                              "--config", "tiny", "-o", str(tmp_path / "m.nrv")],

@@ -8,7 +8,7 @@ import pytest
 import torch
 from neurorave import Engine, _core
 from neurorave.cli import main
-from neurorave.nrv import load_nrv, load_prior, read_description
+from neurorave.format.nrv import load_nrv, load_prior, read_description
 
 
 @pytest.fixture(scope="module")

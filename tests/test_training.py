@@ -22,20 +22,19 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from neurorave.datasets import build_nsynth_like
+from neurorave.config import RunOptions, TrainConfig
+from neurorave.data.builders import build_nsynth_like
+from neurorave.data.preprocess import PreprocessConfig, preprocess
+from neurorave.data.store import PROGRESS_FILE, STATS_FILE, TrainingWindows, WindowStore
 from neurorave.descriptors import window_length
-from neurorave.preprocess import PreprocessConfig, preprocess
-from neurorave.store import PROGRESS_FILE, STATS_FILE, TrainingWindows, WindowStore
-from neurorave.train_run import (
+from neurorave.train.run_folder import (
     LAST_CHECKPOINT,
-    RunOptions,
+    PRIOR_CHECKPOINT,
     export_run,
     load_checkpoint_model,
     metrics_table,
-    resume_run,
-    start_run,
 )
-from neurorave.training import TrainConfig
+from neurorave.train.trainer import resume_run, start_run
 
 CLI = [sys.executable, "-m", "neurorave.cli"]
 # Stronger than the defaults so that 400 batches show the effects: the latent
@@ -232,7 +231,7 @@ def test_frave_hides_the_descriptors_from_the_latent(runs):
 
 
 def _held_out_fidelity(run: Path, notes: Path) -> dict:
-    from neurorave.fidelity import fidelity, load_notes
+    from neurorave.eval.fidelity import fidelity, load_notes
 
     model, _, entries, _ = load_checkpoint_model(run / LAST_CHECKPOINT)
     return fidelity(model, entries, load_notes(notes / "test", model.config.sample_rate))
@@ -258,7 +257,7 @@ def _held_out_control_error(run: Path, dataset: Path) -> float:
     """The control loss's own measure on validation windows (held-out instruments): z
     decoded with drawn target curves (1-4 replaced, seed 0), the output analysed, the
     mean |error| in normalised units (rms on every frame, the rest where it sounds)."""
-    from neurorave.control import control_losses, draw_targets
+    from neurorave.train.control import control_losses, draw_targets
 
     model, cfg, entries, _ = load_checkpoint_model(run / LAST_CHECKPOINT)
     windows = TrainingWindows(WindowStore(dataset), "valid", cfg.descriptors)
@@ -322,8 +321,8 @@ def test_train_prior_learns_resumes_and_is_exported(runs, tmp_path):
     from dataclasses import replace
 
     from neurorave.config import PriorConfig
-    from neurorave.nrv import load_prior
-    from neurorave.prior import PRIOR_CHECKPOINT, train_prior
+    from neurorave.format.nrv import load_prior
+    from neurorave.train.prior_fit import train_prior
 
     cfg = PriorConfig(hidden=48, layers=2, steps=60, batch_size=16, learning_rate=1e-3,
                       checkpoint_every=10)

@@ -1,5 +1,9 @@
 """The `neurorave` command."""
 
+# Every subcommand imports what it needs when it runs, not at the top: `neurorave --help`
+# and `neurorave info` start fast and work on the numpy-only install (no torch, no
+# Lightning), and the parser reads its defaults from the torch-free config.py alone.
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +41,7 @@ def _require_output(args: argparse.Namespace) -> None:
 
 
 def _export_run(args: argparse.Namespace, run: Path) -> None:
-    from .train_run import export_run
+    from .train.run_folder import export_run
 
     if args.random:
         raise ValueError("give either a training RUN or --random, not both")
@@ -51,8 +55,8 @@ def _export_run(args: argparse.Namespace, run: Path) -> None:
 
 def _convert_model_file(args: argparse.Namespace, path: Path) -> None:
     """MODEL.nrv -> ONNX and/or TorchScript: the weights the file holds, as they play."""
-    from .engine import Engine
-    from .nrv import load_nrv
+    from .format.nrv import load_nrv
+    from .play.engine import Engine
 
     if args.output or args.checkpoint or args.random or args.prior:
         raise ValueError(f"{path}: a model file is converted with --onnx and --torchscript "
@@ -71,15 +75,15 @@ def _random_model(args: argparse.Namespace):
     import torch
 
     from .config import get_config
-    from .model import NeuroRave
-    from .nrv import save_nrv
+    from .format.nrv import save_nrv
+    from .nn.model import NeuroRave
 
     torch.manual_seed(args.seed)
     config = get_config(args.config, **({"causal": True} if args.causal else {}))
     model = NeuroRave(config).eval()
     prior = None
     if args.prior:
-        from .prior import Prior
+        from .nn.prior import Prior
 
         prior = Prior(config.latent_size, len(config.descriptors), args.prior_hidden).eval()
     provenance = {"source": "random initialisation", "config": args.config, "seed": args.seed}
@@ -89,8 +93,8 @@ def _random_model(args: argparse.Namespace):
 
 
 def _export_other_formats(args: argparse.Namespace, model) -> None:
-    from .export_formats import export_onnx, export_torchscript
-    from .nrv import load_nrv
+    from .format.nrv import load_nrv
+    from .format.onnx_torchscript import export_onnx, export_torchscript
 
     model = model if model is not None else load_nrv(args.output)  # a run's fresh .nrv
     if args.onnx:
@@ -103,18 +107,24 @@ def _export_other_formats(args: argparse.Namespace, model) -> None:
 
 def _preprocess(args: argparse.Namespace) -> None:
     from .config import get_config
-    from .preprocess import PreprocessConfig, preprocess
+    from .data.preprocess import PreprocessConfig, preprocess
 
     model = get_config(args.config)
     config = PreprocessConfig.for_model(
         model.sample_rate, model.compression, args.n_signal, hop=args.hop,
-        silence_db=args.silence_db, valid_fraction=args.valid_fraction)
+        **_given(args, "silence_db", "valid_fraction"))
     # A bar only for a person watching: piped or logged, stderr keeps just the error line.
     print(preprocess(args.audio_dir, args.output, config, show_progress=sys.stderr.isatty()))
 
 
+def _given(args: argparse.Namespace, *names: str) -> dict:
+    """The options among `names` given on the command line. The others are left out, so
+    that the function or config they go to applies its own defaults: one place for each."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
 def _run_options(args: argparse.Namespace):
-    from .train_run import RunOptions
+    from .config import RunOptions
 
     devices = int(args.devices) if args.devices.isdigit() else args.devices
     return RunOptions(args.accelerator, devices, args.num_nodes, args.strategy, args.precision,
@@ -124,8 +134,8 @@ def _run_options(args: argparse.Namespace):
 
 
 def _train(args: argparse.Namespace) -> None:
-    from .train_run import resume_run, start_run
-    from .training import TrainConfig
+    from .config import TrainConfig
+    from .train.trainer import resume_run, start_run
 
     if args.resume:
         resume_run(args.resume, _run_options(args), steps=args.steps)
@@ -160,9 +170,9 @@ def _parse_settings(settings: list[str]) -> dict:
 
 
 def _info(args: argparse.Namespace) -> None:
-    from .cost import multiply_adds_per_second
-    from .default_model import resolve_model
-    from .engine import Engine
+    from .format.cost import multiply_adds_per_second
+    from .play.default_model import resolve_model
+    from .play.engine import Engine
 
     args.model = resolve_model(args.model)
     engine = Engine(args.model)
@@ -186,23 +196,23 @@ def _core_kernel() -> str:
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from .bench import run_benchmark
-    from .default_model import resolve_model
+    from .play.bench import run_benchmark
+    from .play.default_model import resolve_model
 
-    run_benchmark(resolve_model(args.model), seconds=args.seconds, blocks=args.blocks)
+    run_benchmark(resolve_model(args.model), **_given(args, "seconds", "blocks"))
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from .demo import run_demo
+    from .eval.demo import run_demo
 
     run_demo(Path(args.output), args.model)
 
 
 def _data_build(args: argparse.Namespace) -> None:
-    from .datasets import build
+    from .data.builders import build
 
-    summary = build(args.kind, Path(args.output), size=args.size, seed=args.seed,
-                    sample_rate=args.sample_rate, jobs=args.jobs)
+    summary = build(args.kind, Path(args.output),
+                    **_given(args, "size", "seed", "sample_rate", "jobs"))
     print(summary)
 
 
@@ -214,19 +224,19 @@ def _add_data_parser(commands: argparse._SubParsersAction) -> None:
     build = actions.add_parser("build", help="render a data set from real sampled sounds")
     build.add_argument("kind", choices=sorted(DATASET_KINDS), help="which data set")
     build.add_argument("-o", "--output", required=True, help="the folder to fill")
-    build.add_argument("--size", default="small",
+    build.add_argument("--size",
                        help="test (a few MB), small (default), medium or full (hours)")
-    build.add_argument("--seed", type=int, default=0)
-    build.add_argument("--sample-rate", type=int, default=16000)
-    build.add_argument("--jobs", type=int, default=None, help="renders run at once")
+    build.add_argument("--seed", type=int)
+    build.add_argument("--sample-rate", type=int)
+    build.add_argument("--jobs", type=int, help="renders run at once")
     build.set_defaults(func=_data_build)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from .evaluate import EvalConfig, evaluate
+    from .eval.evaluate import EvalConfig, evaluate
 
-    config = EvalConfig(windows=args.windows, window_seconds=args.window_seconds,
-                        batch=args.batch, renders=args.renders, seed=args.seed)
+    config = EvalConfig(**_given(args, "windows", "window_seconds", "batch", "renders",
+                                 "seed"))
     summary = evaluate([Path(m) for m in args.models], Path(args.dataset),
                        Path(args.output), config)
     print(f"wrote {args.output}/report.md, results.json, plots/ and renders/ for "
@@ -240,11 +250,11 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("dataset", metavar="DATASET",
                           help="NSynth-layout folder (its test split) or any audio folder")
     evaluate.add_argument("-o", "--output", required=True, help="the report folder")
-    evaluate.add_argument("--windows", type=int, default=32, help="test windows")
-    evaluate.add_argument("--window-seconds", type=float, default=2.0)
-    evaluate.add_argument("--batch", type=int, default=8, help="windows per correlation")
-    evaluate.add_argument("--renders", type=int, default=2, help="transfer examples written")
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--windows", type=int, help="test windows")
+    evaluate.add_argument("--window-seconds", type=float)
+    evaluate.add_argument("--batch", type=int, help="windows per correlation")
+    evaluate.add_argument("--renders", type=int, help="transfer examples written")
+    evaluate.add_argument("--seed", type=int)
     evaluate.set_defaults(func=_evaluate)
 
 
@@ -281,8 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="real-time factors: C++ core, ONNX Runtime, "
                                               "TorchScript")
     bench.add_argument("model", nargs="?", help="a .nrv file (default: the default model)")
-    bench.add_argument("--seconds", type=float, default=10.0, help="audio per measurement")
-    bench.add_argument("--blocks", type=int, nargs="+", default=[256, 2048, 8192])
+    bench.add_argument("--seconds", type=float, help="audio per measurement")
+    bench.add_argument("--blocks", type=int, nargs="+")
     bench.set_defaults(func=_bench)
 
     demo = commands.add_parser("demo", help="hear what the knobs do: transfers, fader sweeps "
@@ -303,45 +313,49 @@ def _add_preprocess_parser(commands) -> None:
     pre.add_argument("--config", default="small", help="the model it is for (rate, frame)")
     pre.add_argument("--n-signal", type=int, help="samples per window (default 64 frames)")
     pre.add_argument("--hop", type=int, help="samples between windows (default half)")
-    pre.add_argument("--silence-db", type=float, default=-60.0)
-    pre.add_argument("--valid-fraction", type=float, default=0.05)
+    pre.add_argument("--silence-db", type=float)
+    pre.add_argument("--valid-fraction", type=float)
     pre.set_defaults(func=_preprocess)
 
 
 def _add_train_parser(commands) -> None:
-    from .config import DEFAULT_DESCRIPTORS
+    from .config import MODES, RunOptions, TrainConfig
 
+    learn, run = TrainConfig(), RunOptions()
     train = commands.add_parser("train", help="train F-RAVE, C-RAVE or RAVE on a data set")
     train.add_argument("dataset", nargs="?", help="a folder made by `neurorave preprocess`")
     train.add_argument("-o", "--output", help="the run folder to create")
     train.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint")
-    train.add_argument("--config", default="small")
-    train.add_argument("--causal", action="store_true")
-    train.add_argument("--mode", default="frave", choices=["frave", "crave", "rave"])
-    train.add_argument("--descriptors", default=",".join(DEFAULT_DESCRIPTORS))
-    train.add_argument("--steps", type=int, help="batches in all (default 300k)")
+    train.add_argument("--config", default=learn.config)
+    train.add_argument("--causal", action="store_true", default=learn.causal)
+    train.add_argument("--mode", default=learn.mode, choices=MODES)
+    train.add_argument("--descriptors", default=",".join(learn.descriptors))
+    train.add_argument("--steps", type=int,
+                       help=f"batches in all (default {learn.steps // 1000}k)")
     train.add_argument("--phase1-steps", type=int, help="then adversarial fine-tuning")
-    train.add_argument("--batch-size", type=int, default=8)
-    train.add_argument("--learning-rate", type=float, default=1e-4)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--batch-size", type=int, default=learn.batch_size)
+    train.add_argument("--learning-rate", type=float, default=learn.learning_rate)
+    train.add_argument("--seed", type=int, default=learn.seed)
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="any other training option, e.g. latent_delay_steps=500")
     hardware = train.add_argument_group("how to run (may change on --resume)")
-    hardware.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
-    hardware.add_argument("--devices", default="1", help="count, or 'auto'")
-    hardware.add_argument("--num-nodes", type=int, default=1)
-    hardware.add_argument("--strategy", default="auto", help="auto or ddp")
-    hardware.add_argument("--precision", help="32-true, bf16-mixed, 16-mixed")
-    hardware.add_argument("--workers", type=int, default=0, help="data loader processes")
-    hardware.add_argument("--checkpoint-every", type=int, default=1000)
-    hardware.add_argument("--validate-every", type=int, default=2000)
-    hardware.add_argument("--validation-batches", type=int, default=8)
-    hardware.add_argument("--log-every", type=int, default=50)
-    hardware.add_argument("--no-progress", action="store_true")
-    hardware.add_argument("--max-minutes", type=float,
+    hardware.add_argument("--accelerator", default=run.accelerator, help="cpu, gpu or auto")
+    hardware.add_argument("--devices", default=str(run.devices), help="count, or 'auto'")
+    hardware.add_argument("--num-nodes", type=int, default=run.num_nodes)
+    hardware.add_argument("--strategy", default=run.strategy, help="auto or ddp")
+    hardware.add_argument("--precision", default=run.precision,
+                          help="32-true, bf16-mixed, 16-mixed")
+    hardware.add_argument("--workers", type=int, default=run.num_workers,
+                          help="data loader processes")
+    hardware.add_argument("--checkpoint-every", type=int, default=run.checkpoint_every)
+    hardware.add_argument("--validate-every", type=int, default=run.validate_every)
+    hardware.add_argument("--validation-batches", type=int, default=run.validation_batches)
+    hardware.add_argument("--log-every", type=int, default=run.log_every)
+    hardware.add_argument("--no-progress", action="store_true", default=not run.progress_bar)
+    hardware.add_argument("--max-minutes", type=float, default=run.max_minutes,
                           help="stop this session after so long, checkpointed; "
                                "`--resume` continues")
-    hardware.add_argument("--max-cpu-minutes", type=float,
+    hardware.add_argument("--max-cpu-minutes", type=float, default=run.max_cpu_minutes,
                           help="the same, counting this process's CPU time (runs compared "
                                "at equal CPU time on a busy machine)")
     train.set_defaults(func=_train)
@@ -349,7 +363,7 @@ def _add_train_parser(commands) -> None:
 
 def _train_prior(args: argparse.Namespace) -> None:
     from .config import PriorConfig
-    from .prior import train_prior
+    from .train.prior_fit import train_prior
 
     cfg = PriorConfig(hidden=args.hidden, layers=args.layers, steps=args.steps,
                       batch_size=args.batch_size, learning_rate=args.learning_rate,
@@ -361,7 +375,7 @@ def _train_prior(args: argparse.Namespace) -> None:
 
 
 def _summarize(args: argparse.Namespace) -> None:
-    from .run_summary import plot_runs, summarize_run, summary_table
+    from .train.summary import plot_runs, summarize_run, summary_table
 
     summaries = [summarize_run(run) for run in args.runs]
     table = summary_table(summaries)

@@ -1,4 +1,10 @@
-"""Model configurations: one dataclass, a few named presets."""
+"""Every configuration, torch-free: the model (`ModelConfig` and its named presets), what
+to train (`TrainConfig`), how to run the training (`RunOptions`) and the prior
+(`PriorConfig`).
+
+Without torch on purpose: the command line reads its defaults from here, and must build
+(`neurorave --help`, `neurorave info`) on the numpy-only install.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 
 DEFAULT_DESCRIPTORS = ("rms", "centroid", "bandwidth", "sharpness", "boominess")
-# The data sets `neurorave data build` renders (datasets.BUILDERS, in this order).
+# The data sets `neurorave data build` renders (data.builders.BUILDERS, in this order).
 DATASET_KINDS = ("nsynth-like", "drums", "speech-digits")
 
 
@@ -95,12 +101,101 @@ def get_config(name: str, **overrides) -> ModelConfig:
     return CONFIGS[name].with_(**overrides) if overrides else CONFIGS[name]
 
 
+# F-RAVE, C-RAVE, plain RAVE: train/lightning_module.py says what each trains.
+MODES = ("frave", "crave", "rave")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What `neurorave train` learns (train/lightning_module.py); written into the run
+    folder's train.json, so fixed for the life of a run."""
+
+    config: str = "small"                 # model preset (CONFIGS)
+    causal: bool = False
+    mode: str = "frave"
+    descriptors: tuple[str, ...] = DEFAULT_DESCRIPTORS
+    steps: int = 300_000                  # batches in all, both phases
+    phase1_steps: int = 200_000           # then the encoder freezes and the GAN starts
+    batch_size: int = 8
+    # Each batch trains on a random span of this many samples of its windows (whole
+    # frames, at least lightning_module.MIN_CROP_FRAMES; 0: the whole window): more batches
+    # per CPU-second.
+    crop_samples: int = 8192
+    learning_rate: float = 1e-4
+    beta: float = 0.01                    # KL weight after warm-up (0.1 collapses z)
+    beta_warmup_steps: int = 20_000
+    kl_free_bits: float = 1.0             # nats per latent channel the KL leaves unpriced
+    init_latent_scale: bool = True        # data-dependent init of the posterior mean (nn/model.py)
+    latent_weight: float = 1.0            # lambda of the confusion loss (frave)
+    latent_delay_steps: int = 10_000
+    latent_ramp_steps: int = 10_000
+    latent_hidden: int = 64
+    latent_learning_rate: float = 1e-3    # the latent discriminator must keep up with z
+    adversarial_weight: float = 1.0
+    feature_matching_weight: float = 10.0
+    waveform_capacity: int = 16
+    waveform_layers: int = 4
+    stft_scales: tuple[int, ...] = (2048, 1024, 512, 256, 128)
+    # Paired augmentation (train/augment.py): share of windows encoded from one transformed
+    # copy and rebuilt as another, from that other copy's curves.
+    augment_probability: float = 0.5
+    # Control (train/control.py): drawn target curves, measured in the output.
+    control_weight: float = 1.0
+    control_delay_steps: int = 0
+    cycle_weight: float = 1.0             # the latent-cycle term, relative to control
+    noise_guard_weight: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if not self.descriptors:
+            raise ValueError("name at least one descriptor (the latent discriminator probes "
+                             "them in every mode)")
+        if not 0 <= self.phase1_steps <= self.steps:
+            raise ValueError(f"phase1_steps ({self.phase1_steps}) must lie in 0..steps "
+                             f"({self.steps})")
+
+    def model_config(self) -> ModelConfig:
+        conditioned = self.descriptors if self.mode != "rave" else ()
+        return get_config(self.config, causal=self.causal, descriptors=tuple(conditioned))
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "descriptors": list(self.descriptors),
+                "stft_scales": list(self.stft_scales)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown training options: {', '.join(unknown)}")
+        data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run (not what to learn): may change between a run and its resumption."""
+
+    accelerator: str = "auto"
+    devices: int | str = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str | None = None      # None: bf16-mixed on a GPU, 32-true on the CPU
+    num_workers: int = 0
+    checkpoint_every: int = 1000
+    validate_every: int = 2000
+    validation_batches: int = 8
+    log_every: int = 50
+    progress_bar: bool = True
+    max_minutes: float | None = None  # stop this session after so long (checkpointed)
+    max_cpu_minutes: float | None = None  # ... or after this much CPU time of this process
 
 
 @dataclass(frozen=True)
 class PriorConfig:
-    """How `neurorave train-prior` fits the prior (prior.py); here, without torch, so
-    that the command line reads its defaults on the numpy-only install."""
+    """How `neurorave train-prior` fits the prior (train/prior_fit.py)."""
 
     hidden: int = 256
     layers: int = 2
@@ -119,5 +214,5 @@ class PriorConfig:
         return cls(**values)
 
 
-__all__ = ["CONFIGS", "DATASET_KINDS", "DEFAULT_DESCRIPTORS", "ModelConfig", "PriorConfig",
-           "get_config"]
+__all__ = ["CONFIGS", "DATASET_KINDS", "DEFAULT_DESCRIPTORS", "MODES", "ModelConfig",
+           "PriorConfig", "RunOptions", "TrainConfig", "get_config"]

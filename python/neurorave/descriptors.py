@@ -108,7 +108,9 @@ def band_of_bins(sample_rate: int, n: int) -> np.ndarray:
     return band
 
 
-def _check_names(names: Sequence[str] | None) -> list[str]:
+def check_names(names: Sequence[str] | None) -> list[str]:
+    """`names` as a list (every descriptor when None, one when a string); a ValueError for
+    a name that is no descriptor."""
     if names is None:
         return list(DESCRIPTOR_NAMES)
     if isinstance(names, str):
@@ -203,7 +205,7 @@ def compute(audio: np.ndarray, sample_rate: int, compression: int,
     A silent frame (sum S_k < 1e-9) gives rms -100, flatness 1 and 0 for the others.
     Non-finite samples count as 0, so no value is ever NaN or infinite.
     """
-    names = _check_names(names)
+    names = check_names(names)
     sample_rate = int(sample_rate)
     if sample_rate <= 0:
         raise ValueError(f"sample_rate must be > 0, got {sample_rate}")

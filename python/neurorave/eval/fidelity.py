@@ -1,0 +1,150 @@
+"""What a reconstruction keeps: the note's pitch, an active latent, no frame-rate buzz.
+
+A decoder that also receives the descriptor curves can score a fair spectral distance
+with a latent that carries nothing: loudness and brightness follow the curves, and the
+rest is one repeated frame, a buzz at the frame rate. These measures tell that apart:
+
+- pitch: YIN f0 of input and output on the frames where the input's f0 agrees with the
+  note's MIDI pitch (so unpitched notes and attacks do not count); a note keeps its pitch
+  when the output's median error there is within 50 cents.
+- latent activity: per channel, the variance of the posterior mean over every frame of
+  the set (active above train.losses.ACTIVE_VARIANCE), and how far a note's latent lies from
+  silence's (Euclidean, in the prior's units: N(0, 1) per channel).
+- frame-rate artefact: the output's spectral peaks at multiples of the frame rate, in dB
+  above the local spectral floor, beyond what the input has there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import descriptors as desc
+from ..data.preprocess import read_mono
+from ..nn.model import NeuroRave
+from ..train.losses import ACTIVE_VARIANCE
+
+PITCH_TOLERANCE_CENTS = 50.0
+F0_RANGE_HZ = (30.0, 2100.0)
+
+
+def midi_to_hz(pitch: float) -> float:
+    return 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
+
+
+def cents(f: np.ndarray, reference: np.ndarray | float) -> np.ndarray:
+    return 1200.0 * np.log2(np.maximum(f, 1e-9) / np.maximum(reference, 1e-9))
+
+
+def f0_track(audio: np.ndarray, sample_rate: int, hop: int) -> np.ndarray:
+    import librosa
+
+    return librosa.yin(np.asarray(audio, np.float64), fmin=F0_RANGE_HZ[0],
+                       fmax=F0_RANGE_HZ[1], sr=sample_rate, frame_length=4096,
+                       hop_length=hop, center=True)
+
+
+def pitch_error_cents(x: np.ndarray, y: np.ndarray, sample_rate: int, midi_pitch: float,
+                      hop: int = 512, min_frames: int = 5) -> float | None:
+    """Median |cents| of y's f0 against x's on x's frames that play the note, or None
+    when fewer than `min_frames` frames of x play it (an unpitched or silent note)."""
+    fx, fy = (f0_track(a, sample_rate, hop) for a in (x, y))
+    level = desc.compute(x[: len(x) // hop * hop], sample_rate, hop, ["rms"])[0]
+    frames = min(len(fx), len(fy), len(level))
+    playing = (np.abs(cents(fx[:frames], midi_to_hz(midi_pitch))) <= PITCH_TOLERANCE_CENTS) & (
+        level[:frames] >= desc.SOUNDING_GATE_DB)
+    if playing.sum() < min_frames:
+        return None
+    return float(np.median(np.abs(cents(fy[:frames][playing], fx[:frames][playing]))))
+
+
+def frame_rate_excess_db(x: np.ndarray, y: np.ndarray, sample_rate: int, compression: int,
+                         harmonics: int = 8) -> float:
+    """Largest excess (dB) of y's peak over x's at k * sample_rate / compression."""
+    n = 1 << 16
+
+    def peaks(a: np.ndarray) -> np.ndarray:
+        if len(a) < n:
+            a = np.pad(a, (0, n - len(a)))
+        frames = np.lib.stride_tricks.sliding_window_view(a, n)[:: n // 2]
+        power = (np.abs(np.fft.rfft(frames * np.hanning(n), axis=-1)) ** 2).mean(0)
+        db = 10 * np.log10(power + 1e-20)
+        out = []
+        for k in range(1, harmonics + 1):
+            b = int(round(k * sample_rate / compression * n / sample_rate))
+            near = db[max(0, b - 3):b + 4].max()
+            floor = np.median(db[max(0, b - 200):b + 200])
+            out.append(near - floor)
+        return np.array(out)
+    return float(np.max(peaks(np.asarray(y, np.float64)) - peaks(np.asarray(x, np.float64))))
+
+
+@dataclass
+class Note:
+    name: str
+    audio: np.ndarray
+    pitch: float
+
+
+def load_notes(split_dir: Path, sample_rate: int, limit: int | None = None) -> list[Note]:
+    """An NSynth-layout split (audio/*.wav + examples.json) at the model's rate."""
+    examples = json.loads((split_dir / "examples.json").read_text())
+    names = sorted(examples)[:limit]
+    return [Note(n, read_mono(split_dir / "audio" / f"{n}.wav", sample_rate),
+                 float(examples[n]["pitch"])) for n in names]
+
+
+@torch.no_grad()
+def reconstruct(model: NeuroRave, entries: list[dict], audio: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(output audio, posterior mean (latent, F)) with every descriptor following the input."""
+    cfg = model.config
+    length = len(audio) // cfg.compression * cfg.compression
+    x = np.asarray(audio[:length], np.float32)
+    xt = torch.from_numpy(x)[None, None]
+    mean, _ = model.encode_distribution(xt)
+    cond = None
+    if cfg.descriptors:
+        curves = desc.compute(x, cfg.sample_rate, cfg.compression, list(cfg.descriptors))
+        normalised = np.stack([desc.normalise(c, e["range"])
+                               for c, e in zip(curves, entries, strict=True)])
+        cond = torch.from_numpy(normalised.astype(np.float32))[None]
+    y = model.decode(mean, cond)[0, 0].numpy()
+    return y, mean[0].numpy()
+
+
+def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
+    """The figures above over `notes`: pitch, latent activity, frame-rate excess."""
+    cfg = model.config
+    errors, excess, means = [], [], []
+    for note in notes:
+        y, mean = reconstruct(model, entries, note.audio)
+        x = note.audio[: len(y)]
+        errors.append(pitch_error_cents(x, y, cfg.sample_rate, note.pitch))
+        excess.append(frame_rate_excess_db(x, y, cfg.sample_rate, cfg.compression))
+        level = desc.compute(x, cfg.sample_rate, cfg.compression, ["rms"])[0]
+        means.append(mean[:, level >= desc.SOUNDING_GATE_DB])
+    _, silence = reconstruct(model, entries, np.zeros(16 * cfg.compression, np.float32))
+    sounding = np.concatenate(means, axis=1)
+    variance = sounding.var(axis=1)
+    gap = np.linalg.norm(sounding - silence[:, -1:], axis=0)
+    pitched = [e for e in errors if e is not None]
+    return {
+        "notes": len(notes), "pitched_notes": len(pitched),
+        "pitch_kept": float(np.mean([e <= PITCH_TOLERANCE_CENTS for e in pitched]))
+        if pitched else None,
+        "median_pitch_error_cents": float(np.median(pitched)) if pitched else None,
+        "latent_variance": variance.tolist(),
+        "active_dims": int((variance > ACTIVE_VARIANCE).sum()),
+        "latent_size": int(cfg.latent_size),
+        "note_to_silence": float(np.median(gap)),
+        "frame_rate_excess_db": float(np.median(excess)),
+        "frame_rate_excess_db_max": float(np.max(excess)),
+    }
+
+
+__all__ = ["fidelity", "frame_rate_excess_db", "load_notes", "pitch_error_cents", "reconstruct"]

@@ -1,0 +1,221 @@
+"""The `.nrv` model file: safetensors tensors + a JSON description in `__metadata__`.
+
+The description lists the layers in the order the streaming engine runs them, so
+the C++ core builds its network from data and checks every tensor against it.
+See docs/model-format.md.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import load_file, save_file
+
+from ..config import ModelConfig
+from ..descriptors import default_descriptor_entry
+from ..files import write_atomically
+from ..nn.layers import (
+    Conv,
+    ConvTranspose,
+    LeakyReLU,
+    Residual,
+    Sequence,
+    WaveformHead,
+    strip_weight_norm,
+)
+from ..nn.model import NeuroRave
+from ..nn.prior import Prior
+
+FORMAT_VERSION = 1
+METADATA_KEY = "neurorave"
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.tensors: dict[str, np.ndarray] = {}
+
+    def add(self, name: str, tensor: torch.Tensor) -> None:
+        self.tensors[name] = tensor.detach().to(torch.float32).contiguous().numpy().copy()
+
+    def conv(self, name: str, layer: Conv, out_rows: int | None = None) -> dict:
+        conv = layer.conv
+        weight = conv.weight  # weight norm, if any, is folded in by reading .weight
+        bias = conv.bias
+        if out_rows is not None:
+            weight, bias = weight[:out_rows], None if bias is None else bias[:out_rows]
+        self.add(f"{name}.weight", weight)
+        if bias is not None:
+            self.add(f"{name}.bias", bias)
+        return {"op": "conv", "name": name, "in": conv.in_channels, "out": weight.shape[0],
+                "kernel": conv.kernel_size[0], "stride": conv.stride[0],
+                "dilation": conv.dilation[0], "groups": conv.groups, "bias": bias is not None}
+
+    def conv_transpose(self, name: str, layer: ConvTranspose) -> dict:
+        conv = layer.conv
+        self.add(f"{name}.weight", conv.weight)
+        if layer.bias is not None:
+            self.add(f"{name}.bias", layer.bias)
+        return {"op": "conv_transpose", "name": name, "in": conv.in_channels,
+                "out": conv.out_channels, "kernel": conv.kernel_size[0],
+                "stride": conv.stride[0], "bias": layer.bias is not None}
+
+    def sequence(self, prefix: str, sequence: Sequence, last_conv_rows: int | None = None
+                 ) -> list[dict]:
+        ops = []
+        last = len(sequence.layers) - 1
+        for index, layer in enumerate(sequence.layers):
+            name = f"{prefix}.{index}"
+            if isinstance(layer, Conv):
+                ops.append(self.conv(name, layer, last_conv_rows if index == last else None))
+            elif isinstance(layer, ConvTranspose):
+                ops.append(self.conv_transpose(name, layer))
+            elif isinstance(layer, LeakyReLU):
+                ops.append({"op": "leaky_relu", "slope": layer.slope})
+            elif isinstance(layer, Residual):
+                ops.append({"op": "residual", "delay": layer.delay,
+                            "branch": self.sequence(name, layer.branch)})
+            elif isinstance(layer, WaveformHead):
+                ops.append({"op": "waveform_head", "bands": layer.bands, "noise": layer.noise})
+            else:
+                raise TypeError(f"cannot export layer {type(layer).__name__}")
+        return ops
+
+
+def describe(model: NeuroRave, descriptors: list[dict] | None = None,
+             provenance: dict | None = None, prior: Prior | None = None,
+             prior_figures: dict | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """The JSON description and the tensors of `model` (and its prior), as the core reads them.
+    """
+    cfg = model.config
+    collector = _Collector()
+    pqmf = {
+        "bands": cfg.n_bands,
+        "analysis": collector.conv("pqmf.analysis", model.pqmf_analysis),
+        "synthesis": collector.conv_transpose("pqmf.synthesis", model.pqmf_synthesis),
+    }
+    # Streaming plays the posterior mean: only the first half of the last conv is kept.
+    encoder = collector.sequence("encoder", model.encoder, last_conv_rows=cfg.latent_size)
+    decoder = collector.sequence("decoder", model.decoder)
+    if descriptors is None:
+        descriptors = [default_descriptor_entry(name) for name in cfg.descriptors]
+    description = {
+        "format_version": FORMAT_VERSION,
+        "architecture": "neurorave-vae",
+        "config": cfg.to_dict(),
+        "sample_rate": cfg.sample_rate,
+        "compression": cfg.compression,
+        "latent_size": cfg.latent_size,
+        "causal": cfg.causal,
+        "latency": {"encode_frames": model.latency.encode_frames,
+                    "decode_samples": model.latency.decode_samples,
+                    "forward_samples": model.latency.forward_samples},
+        "noise_lead": model.noise_lead,
+        "descriptors": descriptors,
+        "pqmf": pqmf,
+        "encoder": encoder,
+        "decoder": decoder,
+        "provenance": provenance or {},
+    }
+    tensors = collector.tensors
+    if prior is not None:
+        if (prior.latent_size, prior.descriptors) != (cfg.latent_size, len(descriptors)):
+            raise ValueError(f"the prior plays {prior.latent_size} latent values and "
+                             f"{prior.descriptors} descriptors, the model has "
+                             f"{cfg.latent_size} and {len(descriptors)}")
+        description["prior"] = {**prior.describe(), **(prior_figures or {})}
+        tensors = {**tensors, **prior.tensors()}
+    return description, tensors
+
+
+def save_nrv(model: NeuroRave, path: str | Path, descriptors: list[dict] | None = None,
+             provenance: dict | None = None, prior: Prior | None = None,
+             prior_figures: dict | None = None) -> dict:
+    with torch.no_grad():
+        description, tensors = describe(model, descriptors, provenance, prior, prior_figures)
+    for name, array in tensors.items():
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{path}: refusing to export, tensor {name} has NaN or Inf")
+    metadata = {METADATA_KEY: json.dumps(description)}
+    write_atomically(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    return description
+
+
+def read_description(path: str | Path) -> dict:
+    """The JSON description of an `.nrv` file, without loading its tensors."""
+    with _named_errors(path):
+        with safe_open(str(path), framework="numpy") as handle:
+            metadata = handle.metadata() or {}
+    if METADATA_KEY not in metadata:
+        raise ValueError(f"{path}: not a NeuroRave model (no '{METADATA_KEY}' metadata)")
+    try:
+        return json.loads(metadata[METADATA_KEY])
+    except ValueError as error:
+        raise ValueError(f"{path}: damaged description, not JSON ({error})") from None
+
+
+@contextmanager
+def _named_errors(path: str | Path) -> Iterator[None]:
+    """safetensors' errors name no file."""
+    if Path(path).is_dir():  # safetensors would say only 'No such device'
+        raise IsADirectoryError(errno.EISDIR, "a folder, not a model file", str(path))
+    try:
+        yield
+    except SafetensorError as error:
+        raise ValueError(f"{path}: not a readable model file ({error})") from None
+
+
+
+
+def _load_sequence(prefix: str, sequence: Sequence, tensors: dict[str, np.ndarray]) -> None:
+    for index, layer in enumerate(sequence.layers):
+        name = f"{prefix}.{index}"
+        if isinstance(layer, (Conv, ConvTranspose)):
+            _load_conv(name, layer, tensors)
+        elif isinstance(layer, Residual):
+            _load_sequence(name, layer.branch, tensors)
+
+
+def _load_conv(name: str, layer: Conv | ConvTranspose, tensors: dict[str, np.ndarray]) -> None:
+    weight = torch.from_numpy(tensors[f"{name}.weight"])
+    rows = weight.shape[0]
+    layer.conv.weight.data.zero_()
+    layer.conv.weight.data[:rows] = weight  # the encoder's last conv keeps only the mean rows
+    bias = layer.bias if isinstance(layer, ConvTranspose) else layer.conv.bias
+    if bias is not None and f"{name}.bias" in tensors:
+        bias.data.zero_()
+        bias.data[:rows] = torch.from_numpy(tensors[f"{name}.bias"])
+
+
+def load_nrv(path: str | Path) -> NeuroRave:
+    """The torch model of an `.nrv` file (weight norm folded), for inference and export."""
+    description = read_description(path)
+    model = NeuroRave(ModelConfig.from_dict(description["config"])).eval()
+    strip_weight_norm(model)
+    with _named_errors(path):
+        tensors = load_file(str(path))
+    with torch.no_grad():
+        _load_conv("pqmf.analysis", model.pqmf_analysis, tensors)
+        _load_conv("pqmf.synthesis", model.pqmf_synthesis, tensors)
+        _load_sequence("encoder", model.encoder, tensors)
+        _load_sequence("decoder", model.decoder, tensors)
+    return model
+
+
+def load_prior(path: str | Path) -> Prior | None:
+    """The torch prior of an `.nrv` file, or None if it carries none."""
+    description = read_description(path)
+    if "prior" not in description:
+        return None
+    return Prior.from_tensors(description["prior"], description["latent_size"],
+                              len(description["descriptors"]), load_file(str(path)))
+
+
+__all__ = ["FORMAT_VERSION", "METADATA_KEY", "describe", "load_nrv", "load_prior",
+           "read_description", "save_nrv"]

@@ -1,0 +1,251 @@
+"""Layers that run offline and streaming with one set of weights.
+
+Offline, a layer sees a whole signal and pads it itself (causal or centred).
+Streaming, every layer is causal: it keeps the end of what it has seen as explicit
+state, so that a stream processed in chunks equals the offline output delayed by a
+number of samples that the model builder tracks (`DelayTracker`).
+
+The streaming state of a whole network is one flat `list[Tensor]`; every layer
+consumes its slots in order. That single form serves the torch reference, the ONNX
+graph (state as explicit inputs and outputs) and the TorchScript module (state
+kept as attributes), so all three run the same code.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import weight_norm
+
+State = list[Tensor]
+
+
+class DelayTracker:
+    """Tracks how far the streaming signal lags the offline one, in its own samples.
+
+    For a centred model each strided conv picks its right padding so that the lag
+    after it stays a whole number of output frames; then streaming equals offline
+    exactly, shifted by the final lag.
+    """
+
+    def __init__(self, causal: bool):
+        self.causal = causal
+        self.delay = 0
+
+    def conv_right_pad(self, history: int, stride: int) -> int:
+        if self.causal:
+            return 0
+        candidates = [p for p in range(history + 1) if (p + self.delay) % stride == 0]
+        right_pad = min(candidates, key=lambda p: (abs(p - history / 2), p))
+        self.delay = (self.delay + right_pad) // stride
+        return right_pad
+
+    def conv_transpose_crop(self, kernel: int, stride: int) -> int:
+        crop = 0 if self.causal else (kernel - stride) // 2
+        self.delay = self.delay * stride + crop
+        return crop
+
+
+class Conv(nn.Module):
+    """Conv1d with cached history when streaming."""
+
+    def __init__(self, tracker: DelayTracker, cin: int, cout: int, kernel: int,
+                 stride: int = 1, dilation: int = 1, groups: int = 1, bias: bool = True,
+                 norm: bool = True):
+        super().__init__()
+        self.conv = nn.Conv1d(cin, cout, kernel, stride, 0, dilation, groups, bias)
+        if norm:
+            self.conv = weight_norm(self.conv)
+        self.history = (kernel - 1) * dilation
+        self.right_pad = tracker.conv_right_pad(self.history, stride)
+
+    def forward(self, x: Tensor) -> Tensor:
+        pad = (self.history - self.right_pad, self.right_pad)
+        return self.conv(nn.functional.pad(x, pad))
+
+    def init_state(self, batch: int) -> State:
+        if self.history == 0:
+            return []
+        return [torch.zeros(batch, self.conv.in_channels, self.history)]
+
+    def stream(self, x: Tensor, state: State, i: int) -> tuple[Tensor, int]:
+        if self.history == 0:
+            return self.conv(x), i
+        extended = torch.cat([state[i], x], -1)
+        state[i] = extended[..., extended.shape[-1] - self.history:]
+        return self.conv(extended), i + 1
+
+
+class ConvTranspose(nn.Module):
+    """ConvTranspose1d streamed by overlap-add with a carried tail.
+
+    The bias lives outside the convolution so that overlapping frames do not add
+    it twice.
+    """
+
+    def __init__(self, tracker: DelayTracker, cin: int, cout: int, kernel: int, stride: int,
+                 bias: bool = True, norm: bool = True):
+        super().__init__()
+        if kernel < stride:
+            raise ValueError("transposed conv kernel must be at least its stride")
+        self.conv = nn.ConvTranspose1d(cin, cout, kernel, stride, bias=False)
+        if norm:
+            self.conv = weight_norm(self.conv)
+        self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
+        self.stride = stride
+        self.tail = kernel - stride
+        self.crop = tracker.conv_transpose_crop(kernel, stride)
+
+    def _add_bias(self, y: Tensor) -> Tensor:
+        bias = self.bias
+        return y if bias is None else y + bias.unsqueeze(-1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        length = x.shape[-1] * self.stride
+        return self._add_bias(self.conv(x)[..., self.crop:self.crop + length])
+
+    def init_state(self, batch: int) -> State:
+        return [torch.zeros(batch, self.conv.out_channels, self.tail)] if self.tail else []
+
+    def stream(self, x: Tensor, state: State, i: int) -> tuple[Tensor, int]:
+        full = self.conv(x)
+        length = x.shape[-1] * self.stride
+        if self.tail == 0:
+            return self._add_bias(full), i
+        full = torch.cat([full[..., :self.tail] + state[i], full[..., self.tail:]], -1)
+        state[i] = full[..., length:]
+        return self._add_bias(full[..., :length]), i + 1
+
+
+class LeakyReLU(nn.Module):
+    def __init__(self, slope: float):
+        super().__init__()
+        self.slope = slope
+
+    def forward(self, x: Tensor) -> Tensor:
+        return nn.functional.leaky_relu(x, self.slope)
+
+    def init_state(self, batch: int) -> State:
+        return []
+
+    def stream(self, x: Tensor, state: State, i: int) -> tuple[Tensor, int]:
+        return self.forward(x), i
+
+
+class Sequence(nn.Module):
+    """Layers applied in order; streaming threads the flat state through them."""
+
+    def __init__(self, layers: list[nn.Module]):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+    def init_state(self, batch: int) -> State:
+        return [s for layer in self.layers for s in layer.init_state(batch)]
+
+    def stream(self, x: Tensor, state: State, i: int) -> tuple[Tensor, int]:
+        for layer in self.layers:
+            x, i = layer.stream(x, state, i)
+        return x, i
+
+
+class Residual(nn.Module):
+    """x + branch(x), the skip path delayed to stay aligned with the branch."""
+
+    def __init__(self, tracker: DelayTracker, build_branch):
+        super().__init__()
+        delay_before = tracker.delay
+        self.branch = Sequence(build_branch(tracker))
+        self.delay = tracker.delay - delay_before
+        self.channels = _channels_of(self.branch)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.branch(x)
+
+    def init_state(self, batch: int) -> State:
+        skip = [torch.zeros(batch, self.channels, self.delay)] if self.delay else []
+        return skip + self.branch.init_state(batch)
+
+    def stream(self, x: Tensor, state: State, i: int) -> tuple[Tensor, int]:
+        skip = x
+        if self.delay > 0:
+            extended = torch.cat([state[i], x], -1)
+            skip = extended[..., :x.shape[-1]]
+            state[i] = extended[..., x.shape[-1]:]
+            i += 1
+        y, i = self.branch.stream(x, state, i)
+        return skip + y, i
+
+
+def _channels_of(sequence: Sequence) -> int:
+    for layer in sequence.layers:
+        if isinstance(layer, (Conv, ConvTranspose)):
+            return layer.conv.in_channels
+    raise ValueError("a residual branch needs a convolution")
+
+
+def _mix32(h: Tensor) -> Tensor:
+    """One integer mixing round kept below 2**63 so int64 never overflows."""
+    h = h + torch.div(h, 65536, rounding_mode="floor")
+    return (h * 0x45D9F3B) % 4294967296
+
+
+def hash_noise(index: Tensor, bands: int) -> Tensor:
+    """Uniform noise in [-1, 1) from a counter-based hash of (sample index, band).
+
+    Counter-based, so a stream cut into any chunks draws exactly the offline noise,
+    and the C++ core draws the same numbers (see cpp/src/noise.hpp).
+    Returns (bands, len(index)).
+    """
+    band = torch.arange(bands, dtype=torch.int64).unsqueeze(-1)
+    h = (index.unsqueeze(0) % 4294967296) * 0x2C1B3C6D % 4294967296
+    h = (h + band * 0x297A2D39 + 0x68E31DA4) % 4294967296
+    h = _mix32(_mix32(_mix32(h)))
+    top24 = torch.div(h, 256, rounding_mode="floor").to(torch.float32)
+    return top24 * (2.0 / 16777216.0) - 1.0
+
+
+class WaveformHead(nn.Module):
+    """Band signals = tanh(wave) * sigmoid(amp) [+ sigmoid(noise - 5) * noise].
+
+    Channels in: 2 * bands, or 3 * bands with the noise branch.
+    """
+
+    def __init__(self, tracker: DelayTracker, bands: int, noise: bool):
+        super().__init__()
+        self.bands = bands
+        self.noise = noise
+        self.noise_offset = tracker.delay
+
+    def _synthesize(self, x: Tensor, index: Tensor) -> Tensor:
+        b = self.bands
+        out = torch.tanh(x[:, :b]) * torch.sigmoid(x[:, b:2 * b])
+        if self.noise:
+            out = out + torch.sigmoid(x[:, 2 * b:3 * b] - 5.0) * hash_noise(index, b)
+        return out
+
+    def forward(self, x: Tensor) -> Tensor:
+        index = torch.arange(x.shape[-1], dtype=torch.int64) + self.noise_offset
+        return self._synthesize(x, index)
+
+    def init_state(self, batch: int) -> State:
+        return [torch.zeros(1, dtype=torch.int64)] if self.noise else []
+
+    def stream(self, x: Tensor, state: State, i: int) -> tuple[Tensor, int]:
+        if not self.noise:
+            return self._synthesize(x, torch.zeros(0, dtype=torch.int64)), i
+        index = torch.arange(x.shape[-1], dtype=torch.int64) + state[i]
+        state[i] = state[i] + x.shape[-1]
+        return self._synthesize(x, index), i + 1
+
+
+def strip_weight_norm(model: nn.Module) -> None:
+    """Fold weight-norm parametrizations into plain weights, in place."""
+    for module in model.modules():
+        if parametrize.is_parametrized(module, "weight"):
+            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)

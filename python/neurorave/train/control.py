@@ -1,0 +1,119 @@
+"""Training for control: decode with drawn target curves and measure what comes out.
+
+A fader is only as good as the decoder's obedience to it, and reconstruction alone never
+asks the decoder to obey curves that disagree with the latent. So some steps decode the
+latent with target curves drawn as the evaluation draws them (another window's curve, a
+constant, a ramp, a sinusoid; 1-4 descriptors replaced), measure the output's descriptors
+with the differentiable twins of the reference (`descriptors_torch`) and penalise the
+mismatch in normalised units.
+
+Two shortcuts are guarded against: silence (the rms term counts every frame, so a quiet
+output cannot dodge a spectral target) and noise (brightness bought with a flatter
+spectrum than the sound's own costs `noise_guard`). A latent-cycle term, the output
+encoded again against the latent it was decoded from, keeps the rest of the sound.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from ..descriptors import SOUNDING_GATE_DB
+from . import descriptors_torch
+
+CURVE_KINDS = ("other", "constant", "ramp", "sine")
+
+
+def _rand(generator: torch.Generator, *shape: int) -> Tensor:
+    return torch.rand(shape, generator=generator)
+
+
+def drawn_curve(kind: str, curves: Tensor, row: int, item: int, generator: torch.Generator
+                ) -> Tensor:
+    """One target curve (frames,) in normalised units for `curves[item, row]`."""
+    frames = curves.shape[-1]
+    t = torch.linspace(0.0, 1.0, frames)
+    lo, hi = (2.0 * _rand(generator, 2) - 1.0).unbind()
+    if kind == "other":
+        others = curves.shape[0] - 1
+        if others == 0:
+            return lo.expand(frames).clone()
+        shift = 1 + int(_rand(generator, 1) * others) % others
+        return curves[(item + shift) % curves.shape[0], row].detach().cpu()
+    if kind == "constant":
+        return lo.expand(frames).clone()
+    if kind == "ramp":
+        return lo + (hi - lo) * t
+    cycles = 0.5 + 3.5 * _rand(generator, 1)
+    amplitude = 0.5 * (1.0 - lo.abs()) + 0.5 * (1.0 - lo.abs()) * _rand(generator, 1)
+    phase = 2.0 * math.pi * _rand(generator, 1)
+    return lo + amplitude * torch.sin(2.0 * math.pi * cycles * t + phase)
+
+
+def draw_targets(curves: Tensor, generator: torch.Generator, max_replaced: int = 4
+                 ) -> tuple[Tensor, Tensor]:
+    """curves (B, n, F) normalised -> (targets (B, n, F), replaced (B, n) bool).
+
+    Each window gets 1..min(max_replaced, n) of its curves replaced, each by a curve of a
+    kind drawn uniformly from CURVE_KINDS; the others follow the window.
+    """
+    batch, n, _ = curves.shape
+    targets = curves.detach().clone()
+    replaced = torch.zeros(batch, n, dtype=torch.bool)
+    for item in range(batch):
+        count = 1 + int(_rand(generator, 1) * min(max_replaced, n))
+        for row in torch.randperm(n, generator=generator)[:count].tolist():
+            kind = CURVE_KINDS[int(_rand(generator, 1) * len(CURVE_KINDS)) % len(CURVE_KINDS)]
+            targets[item, row] = drawn_curve(kind, curves, row, item, generator).to(targets)
+            replaced[item, row] = True
+    return targets.to(curves.device), replaced.to(curves.device)
+
+
+def sounding_frames(targets: Tensor, names: Sequence[str], ranges: Tensor,
+                    reference_rms_db: Tensor) -> Tensor:
+    """(B, F) bool: frames whose requested loudness is above the sounding gate.
+
+    The requested loudness is the rms target where rms is a fader, else the reference's.
+    """
+    if "rms" in names:
+        requested = descriptors_torch.denormalise(targets, ranges)[:, list(names).index("rms")]
+    else:
+        requested = reference_rms_db
+    return requested >= SOUNDING_GATE_DB
+
+
+def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Sequence[str],
+                   ranges: Tensor, sample_rate: int, compression: int, skip_frames: int = 0
+                   ) -> dict[str, Tensor]:
+    """{"control", "noise_guard"} for `output` (B, 1, T) decoded with `targets` (B, n, F).
+
+    control: mean absolute error between the output's normalised descriptors and the
+    targets (rms over every frame, the others over sounding frames). noise_guard: how
+    much flatter than `reference` (the sound the latent came from) the output's spectrum
+    is, on sounding frames, beyond a margin of 0.05.
+    `skip_frames`: leading frames left out (a decoder started from silence on a crop).
+    """
+    names = list(names)
+    step = descriptors_torch.analysis_step(compression)
+    measured = descriptors_torch.compute(output, sample_rate, compression, names + ["flatness"],
+                                         frame_step=step)
+    with torch.no_grad():
+        ref = descriptors_torch.compute(reference, sample_rate, compression, ["rms", "flatness"],
+                                        frame_step=step)
+    frames = slice(-(-skip_frames // step), None)   # analysed frame j is frame (j+1) step - 1
+    achieved = descriptors_torch.normalise(measured[:, :len(names)], ranges)[..., frames]
+    targets = targets[..., step - 1::step][..., :measured.shape[-1]][..., frames]
+    sounding = sounding_frames(targets, names, ranges, ref[:, 0, frames]).float()
+    error = (achieved - targets).abs()
+    weights = torch.stack([torch.ones_like(sounding) if name == "rms" else sounding
+                           for name in names], dim=1)
+    control = (error * weights).sum() / weights.sum().clamp(min=1.0)
+    flatter = torch.relu(measured[:, -1, frames] - ref[:, 1, frames] - 0.05)
+    noise_guard = (flatter * sounding).sum() / sounding.sum().clamp(min=1.0)
+    return {"control": control, "noise_guard": noise_guard}
+
+
+__all__ = ["CURVE_KINDS", "control_losses", "draw_targets", "drawn_curve", "sounding_frames"]

@@ -1,0 +1,286 @@
+"""F-RAVE, C-RAVE and plain RAVE training as one LightningModule.
+
+Phase 1 (representation): multi-scale spectral distance + beta * KL (beta warms up, with
+free bits per channel; the posterior mean starts scaled to the data, so the decoder meets
+a moving z from the first batch). Each batch trains on a random crop of its windows,
+encoded from one transformed copy and rebuilt as another (train/augment.py), and, in
+the conditioned modes, decoded once more with drawn target curves for the control loss
+(train/control.py). A latent discriminator learns, in every mode, to guess each descriptor's
+quantile bin from z: in `rave` and `crave` it is only a probe (its accuracy is logged);
+in `frave` the encoder is also pushed, with a weight that ramps in after a delay, to
+leave it no better than chance. `crave` and `frave` decoders receive the normalised
+descriptor curves.
+Phase 2 (adversarial fine-tuning): the encoder is frozen; a multi-scale waveform
+discriminator adds hinge and feature-matching losses to the decoder's.
+
+Every step makes ONE backward pass: each network's loss only reaches its own parameters
+(the opponent is called with detached weights), so DDP sees one forward and one backward
+per step, and resuming a run replays exactly: batch k and its random draws depend only on
+(seed, rank, k).
+"""
+
+from __future__ import annotations
+
+import time
+
+import lightning as L
+import torch
+from numpy.random import SeedSequence
+from torch import Tensor
+from torch.func import functional_call
+
+from ..config import TrainConfig
+from ..data.store import StepBatchSampler, TrainingWindows, WindowStore
+from ..descriptors import window_length
+from ..nn.model import NeuroRave
+from . import descriptors_torch
+from .augment import random_transform
+from .control import control_losses, draw_targets
+from .discriminators import LatentDiscriminator, WaveformDiscriminator
+from .losses import (
+    bin_accuracy,
+    confusion_loss,
+    descriptor_cross_entropy,
+    feature_matching,
+    hinge_discriminator,
+    hinge_generator,
+    kl_divergence,
+    latent_statistics,
+    multiscale_spectral_distance,
+)
+
+MIN_CROP_FRAMES = 8   # the decoder's context at the latent rate spans a few frames
+
+
+def ramp(step: int, start: int, length: int) -> float:
+    """0 before `start`, then linear up to 1 over `length` steps."""
+    if step < start:
+        return 0.0
+    return 1.0 if length <= 0 else min(1.0, (step - start) / length)
+
+
+def _detached(module: torch.nn.Module) -> dict[str, Tensor]:
+    return {name: p.detach() for name, p in module.named_parameters()}
+
+
+class NeuroRaveTraining(L.LightningModule):
+    """`train`: TrainConfig.to_dict() (neurorave/config.py); `dataset`: the window store's
+    folder."""
+
+    def __init__(self, train: dict, dataset: str, descriptor_entries: list[dict],
+                 num_workers: int = 0):
+        super().__init__()
+        self.save_hyperparameters()
+        self.cfg = TrainConfig.from_dict(train)
+        self.model = NeuroRave(self.cfg.model_config())
+        self.latent_discriminator = LatentDiscriminator(
+            self.model.config.latent_size, len(self.cfg.descriptors), self.cfg.latent_hidden)
+        self.waveform_discriminator = WaveformDiscriminator(self.cfg.waveform_capacity,
+                                                            self.cfg.waveform_layers)
+        self.automatic_optimization = False
+        self.batches_done = 0
+        self._last_step_end: float | None = None
+
+    # ---- data ----------------------------------------------------------------------------
+    def _windows(self, split: str):
+        return TrainingWindows(WindowStore(self.hparams.dataset), split, self.cfg.descriptors)
+
+    def train_dataloader(self):
+        from torch.utils.data import DataLoader
+
+        windows = self._windows("train")
+        sampler = StepBatchSampler(len(windows), self.cfg.batch_size, self.cfg.seed,
+                                   self.global_rank, start_batch=self.batches_done)
+        return DataLoader(windows, batch_sampler=sampler, num_workers=self.hparams.num_workers)
+
+    def val_dataloader(self):
+        from torch.utils.data import DataLoader
+
+        windows = self._windows("valid")
+        if len(windows) == 0:   # a tiny folder may hold nothing out: validate on training
+            windows = self._windows("train")
+        return DataLoader(windows, batch_size=self.cfg.batch_size, shuffle=False)
+
+    def on_train_start(self) -> None:
+        """A new run scales its posterior mean on the first training windows (the same on
+        every rank); a resumed run keeps its trained weights."""
+        if self.batches_done > 0 or not self.cfg.init_latent_scale:
+            return
+        windows = self._windows("train")
+        count = min(len(windows), 4 * self.cfg.batch_size)
+        audio = torch.stack([windows[i][0] for i in range(count)]).to(self.device)
+        self.model.initialise_latent_scale(audio)
+
+    # ---- optimisation --------------------------------------------------------------------
+    def configure_optimizers(self):
+        def adam(params, rate: float):
+            return torch.optim.Adam([p for p in params if p.requires_grad], rate,
+                                    betas=(0.5, 0.9))
+
+        rate = self.cfg.learning_rate
+        return [adam(self.model.parameters(), rate),
+                adam(self.latent_discriminator.parameters(), self.cfg.latent_learning_rate),
+                adam(self.waveform_discriminator.parameters(), rate)]
+
+    def _generator(self) -> torch.Generator:
+        """Every random draw of this batch comes from here: a function of (seed, rank, batch)."""
+        key = [self.cfg.seed, self.global_rank, self.batches_done]
+        return torch.Generator().manual_seed(int(SeedSequence(key).generate_state(1)[0]))
+
+    @property
+    def _ranges(self) -> Tensor:
+        """(n_descriptors, 2): the data set's [lo, hi] of each descriptor, as in the file."""
+        entries = self.hparams.descriptor_entries
+        return torch.tensor([e["range"] for e in entries], dtype=torch.float32,
+                            device=self.device)
+
+    def _measured(self, audio: Tensor) -> tuple[Tensor, Tensor]:
+        """Normalised curves and quantile bins of `audio`, as the data set computes them."""
+        c = self.model.config.compression
+        step = descriptors_torch.analysis_step(c)
+        values = descriptors_torch.compute(audio, self.model.config.sample_rate, c,
+                                           self.cfg.descriptors, frame_step=step)
+        # Each frame takes the value of the next analysed one (windows overlap 4x or more).
+        frames = audio.shape[-1] // c
+        values = values.repeat_interleave(step, dim=-1)
+        values = torch.cat([values, values[..., -1:].expand(*values.shape[:-1],
+                                                            frames - values.shape[-1])], -1)
+        bins = torch.stack([
+            torch.bucketize(values[:, i].contiguous(),
+                            torch.tensor(e["bins"][1:-1], dtype=values.dtype,
+                                         device=values.device), right=True)
+            for i, e in enumerate(self.hparams.descriptor_entries)], dim=1)
+        return descriptors_torch.normalise(values, self._ranges), bins
+
+    def _crop(self, audio: Tensor, curves: Tensor, bins: Tensor, generator: torch.Generator
+              ) -> tuple[Tensor, Tensor, Tensor]:
+        """The same random span of whole frames from every window of the batch."""
+        frames, c = curves.shape[-1], self.model.config.compression
+        crop = max(MIN_CROP_FRAMES, self.cfg.crop_samples // c)
+        if self.cfg.crop_samples <= 0 or crop >= frames:
+            return audio, curves, bins
+        start = int(torch.randint(0, frames - crop + 1, (1,), generator=generator))
+        return (audio[..., start * c:(start + crop) * c], curves[..., start:start + crop],
+                bins[..., start:start + crop])
+
+    @torch.no_grad()
+    def _paired_views(self, audio: Tensor, curves: Tensor, bins: Tensor,
+                      generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """(encoded audio, its bins, rebuilt audio, its curves): a window is encoded from
+        one transformed copy and rebuilt as another, with probability augment_probability."""
+        if self.cfg.augment_probability <= 0.0:
+            return audio, bins, audio, curves
+        rate = self.model.config.sample_rate
+        chosen = (torch.rand(audio.shape[0], generator=generator)
+                  < self.cfg.augment_probability).to(audio.device)[:, None, None]
+        source = torch.where(chosen, random_transform(audio, rate, generator), audio)
+        target = torch.where(chosen, random_transform(audio, rate, generator), audio)
+        _, source_bins = self._measured(source)
+        target_curves, _ = self._measured(target)
+        return source, source_bins, target, target_curves
+
+    def training_step(self, batch, batch_idx):
+        audio, curves, bins = batch
+        step, cfg = self.batches_done, self.cfg
+        phase2 = step >= cfg.phase1_steps
+        generator = self._generator()
+        audio, curves, bins = self._crop(audio, curves, bins, generator)
+        source, bins, target, curves = self._paired_views(audio, curves, bins, generator)
+        with torch.set_grad_enabled(not phase2):
+            mean, std = self.model.encode_distribution(source)
+            z = mean + std * torch.randn(mean.shape, generator=generator).to(self.device)
+            kl = kl_divergence(mean, std, cfg.kl_free_bits)
+        y = self.model.decode(z, curves if cfg.mode != "rave" else None)
+        distance = multiscale_spectral_distance(target, y, cfg.stft_scales)
+        # The discriminator reads the posterior mean: what the decoder could recover of
+        # a descriptor, without the sampling noise that hides it early in training.
+        probe = self.latent_discriminator(mean.detach())
+        logs = {"distance": distance, "kl": kl, "probe_loss":
+                descriptor_cross_entropy(probe, bins), **latent_statistics(mean, std)}
+        beta = cfg.beta * ramp(step, 0, cfg.beta_warmup_steps)
+        total = distance + beta * kl + logs["probe_loss"]
+        if cfg.mode == "frave" and not phase2:
+            weight = cfg.latent_weight * ramp(step, cfg.latent_delay_steps, cfg.latent_ramp_steps)
+            fooled = functional_call(self.latent_discriminator,
+                                     _detached(self.latent_discriminator), (mean,))
+            logs["confusion"] = confusion_loss(fooled)
+            logs["latent_weight"] = torch.tensor(weight)
+            total = total + weight * logs["confusion"]
+        if cfg.control_weight > 0 and cfg.mode != "rave" and step >= cfg.control_delay_steps:
+            total = total + cfg.control_weight * self._control_terms(
+                z.detach(), mean.detach(), curves, source, generator, logs)
+        if phase2:
+            total = total + self._adversarial_losses(target, y, logs)
+        for optimizer in self.optimizers():
+            optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        for optimizer in self.optimizers():
+            optimizer.step()
+        self._log_step(logs, bin_accuracy(probe, bins), beta)
+        self.batches_done += 1
+        if self.batches_done >= cfg.steps:
+            self.trainer.should_stop = True
+
+    def _control_terms(self, z: Tensor, mean: Tensor, curves: Tensor, source: Tensor,
+                       generator: torch.Generator, logs: dict) -> Tensor:
+        """Control + noise guard + latent cycle: z decoded with drawn target curves."""
+        cfg, model_cfg = self.cfg, self.model.config
+        c = model_cfg.compression
+        targets, _ = draw_targets(curves, generator)
+        output = self.model.decode(z, targets)
+        # The first frames' analysis windows reach back before the span: left out.
+        reach = window_length(c) // c - 1
+        terms = control_losses(output, source, targets, cfg.descriptors, self._ranges,
+                               model_cfg.sample_rate, c, skip_frames=reach)
+        encoded = functional_call(self.model.encoder, _detached(self.model.encoder),
+                                  (self.model.pqmf_analysis(output),))
+        terms["cycle"] = (encoded[:, :model_cfg.latent_size] - mean).abs().mean()
+        logs.update(terms)
+        return (terms["control"] + cfg.noise_guard_weight * terms["noise_guard"]
+                + cfg.cycle_weight * terms["cycle"])
+
+    def _adversarial_losses(self, audio: Tensor, y: Tensor, logs: dict) -> Tensor:
+        disc = self.waveform_discriminator
+        real_scores, real_features = disc(audio)
+        fake_scores, _ = disc(y.detach())
+        judged, fake_features = functional_call(disc, _detached(disc), (y,))
+        logs["discriminator"] = hinge_discriminator(real_scores, fake_scores)
+        logs["adversarial"] = hinge_generator(judged)
+        logs["feature_matching"] = feature_matching(real_features, fake_features)
+        return (logs["discriminator"] + self.cfg.adversarial_weight * logs["adversarial"]
+                + self.cfg.feature_matching_weight * logs["feature_matching"])
+
+    def _log_step(self, logs: dict, accuracy: Tensor, beta: float) -> None:
+        values = {f"train/{k}": v.detach().float() for k, v in logs.items()}
+        values.update({f"train/latent_accuracy/{name}": accuracy[i]
+                       for i, name in enumerate(self.cfg.descriptors)})
+        values["train/beta"] = torch.tensor(beta)
+        values["train/batch"] = torch.tensor(float(self.batches_done))
+        # Throughput, for the logs only: from the previous step's end to this one's, so
+        # it covers data loading and logging as well as the optimisation.
+        now = time.perf_counter()
+        if self._last_step_end is not None:
+            values["train/seconds_per_batch"] = torch.tensor(now - self._last_step_end)
+        self._last_step_end = now
+        self.log_dict(values, prog_bar=False)
+        self.log("distance", logs["distance"].detach(), prog_bar=True, logger=False)
+
+    # ---- validation ----------------------------------------------------------------------
+    def validation_step(self, batch, batch_idx):
+        audio, curves, bins = batch
+        mean, std = self.model.encode_distribution(audio)
+        y = self.model.decode(mean, curves if self.cfg.mode != "rave" else None)
+        accuracy = bin_accuracy(self.latent_discriminator(mean), bins)
+        values = {"val/distance": multiscale_spectral_distance(audio, y, self.cfg.stft_scales),
+                  "val/latent_accuracy": accuracy.mean(),
+                  **{f"val/{k}": v for k, v in latent_statistics(mean, std).items()}}
+        values.update({f"val/latent_accuracy/{name}": accuracy[i]
+                       for i, name in enumerate(self.cfg.descriptors)})
+        self.log_dict(values, sync_dist=True)
+
+    # ---- checkpoints ---------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["batches_done"] = self.batches_done
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.batches_done = int(checkpoint["batches_done"])

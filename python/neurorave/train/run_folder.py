@@ -1,0 +1,115 @@
+"""A training run folder: where everything lies, and what reads it back.
+
+    RUN/train.json              what to train on and how (written once, at the start)
+    RUN/checkpoints/last.ckpt   replaced atomically every `checkpoint_every` batches
+    RUN/logs/csv/version_N/metrics.csv   every number logged in session N (see metrics_table)
+    RUN/logs/tensorboard/       the same numbers, audio previews and sweep plots
+    RUN/previews/batch-K/*.wav  validation audio: input and reconstruction
+    RUN/plots/sweep-K.png       control sweeps: target vs achieved descriptor curves
+    RUN/prior/last.pt           the prior `neurorave train-prior` fits (prior_fit.py)
+
+trainer.py writes the run, previews.py its previews and plots, prior_fit.py its prior;
+reading them needs no Lightning.
+"""
+
+from __future__ import annotations
+
+import csv
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import PriorConfig, TrainConfig
+from ..files import read_json
+from ..format.nrv import save_nrv
+from ..nn.model import NeuroRave
+from ..nn.prior import Prior
+
+RUN_FILE = "train.json"
+LAST_CHECKPOINT = Path("checkpoints") / "last.ckpt"
+PRIOR_CHECKPOINT = Path("prior") / "last.pt"
+
+
+def read_run_info(run_dir: str | Path) -> dict:
+    """RUN/train.json: the data set, the training options and the descriptor entries."""
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: not a training run (no {RUN_FILE}; "
+                                "`neurorave train DATASET -o RUN` makes one)")
+    return read_json(path)
+
+
+def load_checkpoint_model(checkpoint: str | Path):
+    """(NeuroRave in eval mode, TrainConfig, descriptor entries, batches done) of a training
+    checkpoint."""
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        hparams = state["hyper_parameters"]
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError) as error:
+        raise ValueError(f"{checkpoint}: not a training checkpoint "
+                         f"({type(error).__name__}: {error})") from None
+    cfg = TrainConfig.from_dict(dict(hparams["train"]))
+    model = NeuroRave(cfg.model_config())
+    weights = {k.removeprefix("model."): v for k, v in state["state_dict"].items()
+               if k.startswith("model.")}
+    model.load_state_dict(weights)
+    return model.eval(), cfg, list(hparams["descriptor_entries"]), int(state["batches_done"])
+
+
+def load_trained_prior(run_dir: str | Path) -> tuple[Prior, dict] | None:
+    """RUN's prior and its figures (as prior_fit.py saves them), or None if it has none."""
+    checkpoint = Path(run_dir) / PRIOR_CHECKPOINT
+    if not checkpoint.is_file():
+        return None
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    cfg = PriorConfig.from_dict(state["config"])
+    prior = Prior(*state["shape"], cfg.hidden, cfg.layers)
+    prior.load_state_dict(state["prior"])
+    figures = dict(state["history"][-1]) if state["history"] else {}
+    return prior.eval(), {**figures, "steps": state["step"], "seed": cfg.seed}
+
+
+def export_run(run_dir: str | Path, output: str | Path,
+               checkpoint: str | Path | None = None) -> dict:
+    """The run's last (or given) checkpoint as a `.nrv` with its data set's ranges and bins,
+    and its prior if `neurorave train-prior` fitted one."""
+    run_dir = Path(run_dir)
+    read_run_info(run_dir)  # a folder that is no run is not "a run with no checkpoint yet"
+    checkpoint = Path(checkpoint) if checkpoint else run_dir / LAST_CHECKPOINT
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"{checkpoint}: no checkpoint yet; train longer than "
+                                "`checkpoint_every` batches first")
+    model, cfg, entries, batches = load_checkpoint_model(checkpoint)
+    by_name = {e["name"]: e for e in entries}
+    descriptors = [by_name[name] for name in model.config.descriptors]
+    provenance = {"source": "training", "run": str(run_dir.resolve()), "mode": cfg.mode,
+                  "config": cfg.config, "batches": batches, "seed": cfg.seed,
+                  "probed_descriptors": list(cfg.descriptors)}
+    prior, figures = load_trained_prior(run_dir) or (None, None)
+    return save_nrv(model, output, descriptors=descriptors, provenance=provenance,
+                    prior=prior, prior_figures=figures)
+
+
+def _csv_rows(path: Path) -> list[dict]:
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def metrics_table(run_dir: str | Path) -> dict[str, np.ndarray]:
+    """Every session's metrics.csv as {column: values}, NaN where a row lacks the column.
+
+    A killed session logged batches that its resumption replays: those rows are dropped,
+    so each step appears once.
+    """
+    folders = sorted((Path(run_dir) / "logs" / "csv").glob("version_*"),
+                     key=lambda p: int(p.name.removeprefix("version_")))
+    sessions = [_csv_rows(f / "metrics.csv") for f in folders if (f / "metrics.csv").is_file()]
+    rows: list[dict] = []
+    for i, session in enumerate(sessions):
+        later = [int(r["step"]) for s in sessions[i + 1:] for r in s]
+        rows += [r for r in session if not later or int(r["step"]) < min(later)]
+    columns = {key for row in rows for key in row}
+    return {key: np.array([float(row[key]) if row.get(key) not in (None, "") else np.nan
+                           for row in rows]) for key in columns}

@@ -1,0 +1,157 @@
+"""`neurorave train`: start a run, resume it after any interruption; the Lightning Trainer
+and its callbacks (atomic checkpoints every so many batches, a time limit per session).
+
+What a run folder holds, and reading it back, is run_folder.py.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from ..config import RunOptions, TrainConfig
+from ..data.store import WindowStore
+from ..files import write_atomically, write_json_atomically
+from .lightning_module import NeuroRaveTraining
+from .previews import PreviewCallback
+from .run_folder import LAST_CHECKPOINT, RUN_FILE, read_run_info
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """A checkpoint is written beside its place, then renamed: a kill never leaves half."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        write_atomically(path, lambda tmp: super(AtomicCheckpointIO, self).save_checkpoint(
+            checkpoint, tmp, storage_options))
+
+
+class StepCheckpoint(L.Callback):
+    """RUN/checkpoints/last.ckpt every `every` batches and when training stops."""
+
+    def __init__(self, path: Path, every: int):
+        self.path, self.every = path, max(1, every)
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if module.batches_done % self.every == 0 or trainer.should_stop:
+            trainer.save_checkpoint(self.path)
+
+
+class SessionTimeLimit(L.Callback):
+    """Stops training `minutes` after this session started. Unlike Lightning's `max_time`,
+    whose clock is saved in the checkpoint, a resumed run gets its full time again.
+
+    `clock`: time.monotonic (wall time) or time.process_time (this process's CPU time,
+    for runs compared at equal CPU time on a machine that does other work too).
+    """
+
+    def __init__(self, minutes: float, clock=time.monotonic):
+        self.seconds, self.clock = 60.0 * minutes, clock
+        self.started = clock()
+
+    def on_train_start(self, trainer, module) -> None:
+        self.started = self.clock()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        over = self.clock() - self.started >= self.seconds
+        # Every rank must stop at the same batch, or DDP waits for ever on the others.
+        trainer.should_stop = trainer.should_stop or trainer.strategy.reduce_boolean_decision(
+            over, all=False)
+
+
+def _is_launched_worker() -> bool:
+    """True in the processes that Lightning's DDP launcher starts beside rank 0."""
+    return int(os.environ.get("LOCAL_RANK", 0)) != 0 or int(os.environ.get("NODE_RANK", 0)) != 0
+
+
+def _check_dataset(store: WindowStore, cfg: TrainConfig) -> list[dict]:
+    model = cfg.model_config()
+    if (store.sample_rate, store.compression) != (model.sample_rate, model.compression):
+        raise ValueError(
+            f"{store.folder}: preprocessed at {store.sample_rate} Hz with {store.compression} "
+            f"samples per frame, but config {cfg.config!r} needs {model.sample_rate} Hz and "
+            f"{model.compression}; run `neurorave preprocess AUDIO -o NEW_DIR --config "
+            f"{cfg.config}`")
+    return store.descriptor_entries(cfg.descriptors)
+
+
+def start_run(dataset: str | Path, run_dir: str | Path, cfg: TrainConfig,
+              options: RunOptions = RunOptions()) -> Path:
+    """A new run in `run_dir`, trained until `cfg.steps` batches or interrupted."""
+    run_dir = Path(run_dir)
+    if (run_dir / RUN_FILE).is_file() and not _is_launched_worker():
+        raise FileExistsError(f"{run_dir}: already holds a training run; continue it with "
+                              f"`neurorave train --resume {run_dir}` or choose another -o")
+    store = WindowStore(dataset)
+    entries = _check_dataset(store, cfg)
+    if not _is_launched_worker():
+        info = {"dataset": str(Path(dataset).resolve()), "train": cfg.to_dict(),
+                "descriptors": entries}
+        write_json_atomically(run_dir / RUN_FILE, info, indent=1)
+    return _fit(run_dir, options, resume=False)
+
+
+def resume_run(run_dir: str | Path, options: RunOptions = RunOptions(),
+               steps: int | None = None) -> Path:
+    """Continue `run_dir` from its last checkpoint; `steps` may raise its total."""
+    run_dir = Path(run_dir)
+    info = read_run_info(run_dir)
+    if steps is not None and not _is_launched_worker():
+        info["train"]["steps"] = steps
+        write_json_atomically(run_dir / RUN_FILE, info, indent=1)
+    return _fit(run_dir, options, resume=True)
+
+
+def _trainer(run_dir: Path, options: RunOptions) -> L.Trainer:
+    from lightning.pytorch.callbacks import TQDMProgressBar
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    on_gpu = options.accelerator in ("gpu", "cuda") or (
+        options.accelerator == "auto" and torch.cuda.is_available())
+    precision = options.precision or ("bf16-mixed" if on_gpu else "32-true")
+    strategy = options.strategy
+    if strategy == "ddp":   # phase 1 leaves the waveform discriminator unused
+        strategy = "ddp_find_unused_parameters_true"
+    callbacks = [StepCheckpoint(run_dir / LAST_CHECKPOINT, options.checkpoint_every),
+                 PreviewCallback(run_dir)]
+    # before the checkpoint: a stop they decide is saved at once
+    if options.max_minutes:
+        callbacks.insert(0, SessionTimeLimit(options.max_minutes))
+    if options.max_cpu_minutes:
+        callbacks.insert(0, SessionTimeLimit(options.max_cpu_minutes, time.process_time))
+    if options.progress_bar:
+        callbacks.append(TQDMProgressBar(refresh_rate=10))
+    return L.Trainer(
+        default_root_dir=run_dir, accelerator=options.accelerator, devices=options.devices,
+        num_nodes=options.num_nodes, strategy=strategy, precision=precision,
+        max_epochs=-1, max_steps=-1, enable_checkpointing=False, callbacks=callbacks,
+        # One CSV folder per session (version_0, version_1, ...): Lightning empties a
+        # reused one, and a resumed run must keep what it logged before.
+        logger=[CSVLogger(run_dir / "logs", name="csv"),
+                TensorBoardLogger(run_dir / "logs", name="tensorboard", version="")],
+        val_check_interval=options.validate_every, check_val_every_n_epoch=None,
+        limit_val_batches=options.validation_batches, num_sanity_val_steps=0,
+        log_every_n_steps=options.log_every, use_distributed_sampler=False,
+        enable_progress_bar=options.progress_bar, enable_model_summary=False,
+        plugins=[AtomicCheckpointIO()])
+
+
+def _fit(run_dir: Path, options: RunOptions, resume: bool) -> Path:
+    info = read_run_info(run_dir)
+    cfg = TrainConfig.from_dict(info["train"])
+    checkpoint = run_dir / LAST_CHECKPOINT
+    if resume and checkpoint.is_file():
+        done = torch.load(checkpoint, map_location="cpu", weights_only=False)["batches_done"]
+        if done >= cfg.steps:
+            print(f"{run_dir}: already trained for {done} of {cfg.steps} batches")
+            return checkpoint
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    module = NeuroRaveTraining(cfg.to_dict(), info["dataset"], info["descriptors"],
+                               options.num_workers)
+    trainer = _trainer(run_dir, options)
+    trainer.fit(module, ckpt_path=checkpoint if resume and checkpoint.is_file() else None)
+    return checkpoint
