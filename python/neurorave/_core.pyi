@@ -98,3 +98,17 @@ class DescriptorAnalyser:
     def reset(self) -> None: ...
     def push(self, audio: ArrayLike) -> npt.NDArray[np.float64]:
         """audio (n,) float32 -> values (frames completed, len(names)) float64"""
+
+# The words every host says (cpp/include/neurorave/messages.hpp).
+def no_such_descriptor_message(player: Player, name: str) -> str: ...
+def no_prior_message(player: Player) -> str: ...
+
+# The GEMM kernels (cpp/include/neurorave/kernels.hpp).
+def active_kernel() -> str:
+    """The kernel models loaded now use, e.g. 'avx512 (16 lanes)'."""
+def runnable_kernels() -> list[str]:
+    """The kernels this build carries that this CPU runs, narrowest first."""
+def use_kernel(name: str) -> bool:
+    """Makes NAME the kernel of models loaded from now on; False if there is none."""
+def peak_multiply_adds_per_second() -> float:
+    """The active kernel's FMA throughput on one thread, measured now."""
