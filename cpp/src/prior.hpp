@@ -6,7 +6,7 @@
 //   h_l = GRU_l(h_l, input_l)        input_0 = x, input_l = h_(l-1)
 //   mean, log_scale = head(h_top)    log_scale clamped to [kMinLogScale, kMaxLogScale]
 //   x = mean + temperature * exp(log_scale) * noise, descriptors clamped to [-1, 1]
-// python/neurorave/prior.py is the reference; tests hold the two equal.
+// python/neurorave/nn/prior.py is the reference; tests hold the two equal.
 
 #include <memory>
 #include <vector>

@@ -413,7 +413,7 @@ TEST_SUITE("layers") {
   }
 
   TEST_CASE("hash_noise equals the torch reference bit for bit") {
-    // python/neurorave/layers.py hash_noise(torch.tensor([0, 1, 2, 1000, -5, 2**33 + 7]), 3)
+    // python/neurorave/nn/layers.py hash_noise(torch.tensor([0, 1, 2, 1000, -5, 2**33 + 7]), 3)
     const int64_t index[6] = {0, 1, 2, 1000, -5, (int64_t{1} << 33) + 7};
     const float reference[3][6] = {
         {0.026625633239746094f, -0.9278180599212646f, 0.39419472217559814f, 0.5350081920623779f,

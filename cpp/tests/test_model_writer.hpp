@@ -6,7 +6,7 @@
 //   Safetensors st = to_safetensors(spec);  // header JSON + data section
 //   std::string bytes = st.bytes();         // the file's bytes
 //
-// The description follows python/neurorave/nrv.py `describe()`.
+// The description follows python/neurorave/format/nrv.py `describe()`.
 
 #include <unistd.h>
 
@@ -320,7 +320,7 @@ inline ModelSpec wide_model(uint32_t seed = 3) {
   return spec;
 }
 
-// The layer shapes python/neurorave/model.py builds for a configuration
+// The layer shapes python/neurorave/nn/model.py builds for a configuration
 // (python/neurorave/config.py), with made-up weights: what a trained model looks like
 // to the engine.
 struct Preset {

@@ -1,7 +1,7 @@
 #pragma once
 // Counter-based noise: the value for (sample index, band) is a hash, so any block
 // size draws the same numbers, and they equal the torch reference
-// (python/neurorave/layers.py: hash_noise) bit for bit.
+// (python/neurorave/nn/layers.py: hash_noise) bit for bit.
 
 #include <cstdint>
 
