@@ -105,6 +105,12 @@ def get_config(name: str, **overrides) -> ModelConfig:
 MODES = ("frave", "crave", "rave")
 
 
+def _refuse_unknown(config: type, values: dict, what: str) -> None:
+    unknown = sorted(set(values) - {f.name for f in fields(config)})
+    if unknown:
+        raise ValueError(f"unknown {what}: {', '.join(unknown)}")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """What `neurorave train` learns (train/lightning_module.py); written into the run
@@ -166,10 +172,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown training options: {', '.join(unknown)}")
+        _refuse_unknown(cls, data, "training options")
         data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**data)
 
@@ -207,10 +210,7 @@ class PriorConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> PriorConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown prior setting(s): {', '.join(unknown)}")
+        _refuse_unknown(cls, values, "prior setting(s)")
         return cls(**values)
 
 
