@@ -239,7 +239,7 @@ def _offline(files: dict[str, Path], tmp: Path, **replace: Path) -> list[str]:
     ("{\"descriptors\": {", "not valid JSON"),
     (json.dumps({**MAP, "mdoe": "follow"}), "mdoe: unknown key"),
     (json.dumps({**MAP, "descriptors": {"loudness": {"knob": 0.5}}}),
-     "descriptors.loudness: the model"),
+     "the model has no descriptor 'loudness'"),
     (json.dumps({**MAP, "gates": {"phrase": {"channel": 9}}}),
      "gates.phrase: channel 9 does not exist"),
     (json.dumps({**MAP, "convention": "5V"}), "convention: \"5V\" is neither"),

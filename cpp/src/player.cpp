@@ -136,8 +136,12 @@ void Player::read_controls(int frames, const float* followed, int stride, const 
     for (int t = 0; t < frames; ++t) {
       const float target =
           follow ? range.within_travel(offset + scale * followed[t * stride + column]) : fader;
-      const float step = (snap && t == 0) ? 1.0f : smooth_step;
-      smoothed_[d] += step * (target - smoothed_[d]);
+      // A snap lands on the target exactly (s + (t - s) may miss it by a rounding), so a
+      // reset replays a phrase sample for sample whatever the controls were before.
+      if (snap && t == 0)
+        smoothed_[d] = target;
+      else
+        smoothed_[d] += smooth_step * (target - smoothed_[d]);
       frame_controls_[t * count + d] = smoothed_[d];
     }
   }
