@@ -106,8 +106,7 @@ ModelFile ModelFile::read(const std::string& path) {
   }
   if (data_end != data_size)
     file.fail(std::to_string(data_size - data_end) +
-              " bytes after the last tensor (a model "
-              "file holds its tensors and nothing else)");
+              " bytes after the last tensor (a model file holds its tensors and nothing else)");
   for (const TensorEntry& entry : entries) file.read_tensor(in, data_start, entry);
   file.description_ = file.read_description(header);
   return file;

@@ -106,10 +106,7 @@ void Player::set_temperature(float temperature) {
 }
 
 void Player::reset() {
-  generating_ = generate_.load(std::memory_order_relaxed);
-  engine_->reset(generating_ ? StreamKind::decode : StreamKind::forward);
-  phrase_requested_.store(true, std::memory_order_relaxed);
-  analyser_->reset();
+  switch_stream();
   input_fill_ = 0;
   std::fill(output_.begin(), output_.end(), 0.0f);
   output_fill_ = info().compression;  // one frame of silence
@@ -188,14 +185,16 @@ void Player::guard_output(float* out, int samples) {
   for (int i = 0; i < samples; ++i) broken |= !(std::fabs(out[i]) <= kMaxOutputMagnitude);
   if (!broken) return;
   std::fill(out, out + samples, 0.0f);
-  engine_->reset(generating_ ? StreamKind::decode : StreamKind::forward);
-  analyser_->reset();
-  phrase_requested_.store(true, std::memory_order_relaxed);
+  restart_streams();
   nonfinite_resets_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Player::switch_stream() {
   generating_ = generate_.load(std::memory_order_relaxed);
+  restart_streams();
+}
+
+void Player::restart_streams() {
   engine_->reset(generating_ ? StreamKind::decode : StreamKind::forward);
   analyser_->reset();
   phrase_requested_.store(true, std::memory_order_relaxed);

@@ -77,7 +77,10 @@ class Player {
   void read_controls(int frames, const float* followed, int stride, const int* columns);
   void run_frames(const float* in, float* out, int frames);
   void generate_frames(float* out, int frames);
+  // Takes the mode asked for and restarts the streams in it.
   void switch_stream();
+  // Forgets the engine's and the analyser's history; the prior starts a new phrase.
+  void restart_streams();
   void copy_input(const float* in, int n);
   // After the engine wrote `samples` to out: silence and a restart if any is broken.
   void guard_output(float* out, int samples);
