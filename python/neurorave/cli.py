@@ -444,30 +444,29 @@ def error_line(error: BaseException) -> str:
     return line if len(line) <= LONGEST_LINE else line[:LONGEST_LINE - 3] + "..."
 
 
+def user_message(error: Exception) -> str:
+    """What the one line says after `neurorave COMMAND: `."""
+    if isinstance(error, ModuleNotFoundError) and error.name in TRAIN_EXTRA_MODULES:
+        return (f"needs the training extras, pip install 'neurorave[train]' "
+                f"(no module named {error.name})")
+    if isinstance(error, USER_ERRORS):
+        return error_line(error)
+    # Not a check of ours and not an OSError: a bug, or a file broken in a way no check
+    # foresaw. Either way the user gets the one line the contract promises; the type name
+    # keeps a bug recognisable and the variable brings its traceback back.
+    return (f"unexpected {type(error).__name__}: {error_line(error)} "
+            f"(run with {DEBUG_VARIABLE}=1 for the traceback)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
     try:
         args.func(args)
-    except ModuleNotFoundError as error:
-        if error.name not in TRAIN_EXTRA_MODULES or os.environ.get(DEBUG_VARIABLE):
-            raise
-        print(f"neurorave {command}: needs the training extras, pip install "
-              f"'neurorave[train]' (no module named {error.name})", file=sys.stderr)
-        return 1
-    except USER_ERRORS as error:
-        if os.environ.get(DEBUG_VARIABLE):
-            raise
-        print(f"neurorave {command}: {error_line(error)}", file=sys.stderr)
-        return 1
     except Exception as error:
-        # Not a check of ours and not an OSError: a bug, or a file broken in a way no check
-        # foresaw. Either way the user gets the one line the contract promises; the type
-        # name keeps a bug recognisable and the variable brings its traceback back.
         if os.environ.get(DEBUG_VARIABLE):
             raise
-        print(f"neurorave {command}: unexpected {type(error).__name__}: {error_line(error)} "
-              f"(run with {DEBUG_VARIABLE}=1 for the traceback)", file=sys.stderr)
+        print(f"neurorave {command}: {user_message(error)}", file=sys.stderr)
         return 1
     return 0
 
