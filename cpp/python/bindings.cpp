@@ -49,6 +49,7 @@ py::dict info_dict(const ModelInfo& info) {
   out["decode_delay_samples"] = info.decode_delay_samples;
   out["forward_delay_samples"] = info.forward_delay_samples;
   out["has_prior"] = info.has_prior;
+  out["half_weights"] = info.half_weights;
   out["descriptors"] = descriptors;
   out["description_json"] = info.description_json;
   return out;
@@ -82,7 +83,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("no_prior_message",
         [](const Player& p) { return neurorave::messages::no_prior(p.info()); });
   m.def("active_kernel", &neurorave::active_kernel,
-        "The GEMM kernel models loaded now use, e.g. 'avx512 (16 lanes)'.");
+        "The GEMM kernel models loaded now use, e.g. 'avx512 (16 lanes, reads fp16 weights)'.");
   m.def("runnable_kernels", &neurorave::runnable_kernels,
         "The kernels this build carries that this CPU runs, narrowest first.");
   m.def("peak_multiply_adds_per_second", &neurorave::peak_multiply_adds_per_second,

@@ -83,6 +83,7 @@ ModelInfo read_info(const ModelFile& file) {
     file.fail("descriptors must be a list of at most " + std::to_string(limits::kMaxDescriptors));
   for (const auto& entry : descriptors) info.descriptors.push_back(read_descriptor(file, entry));
   info.description_json = desc.dump();
+  info.half_weights = file.has_half_tensors();
   return info;
 }
 

@@ -5,10 +5,14 @@
 #include <filesystem>
 #include <sstream>
 
+#include <Eigen/Core>
+
 #include "model_limits.hpp"
 #include "neurorave/error.hpp"
 
 namespace neurorave {
+
+static_assert(sizeof(Eigen::half) == 2, "F16 tensors are read straight into Eigen::half");
 
 namespace {
 
@@ -27,6 +31,8 @@ struct TensorEntry {
   std::string name;
   std::vector<int64_t> shape;
   uint64_t begin = 0, count = 0;
+  bool half = false;  // F16: binary16 values, widened to float as they are read
+  uint64_t bytes() const { return count * (half ? 2 : sizeof(float)); }
 };
 
 std::string shape_to_string(const std::vector<int64_t>& shape) {
@@ -102,7 +108,7 @@ ModelFile ModelFile::read(const std::string& path) {
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") continue;
     entries.push_back(file.tensor_entry(name, entry, data_size));
-    data_end = std::max(data_end, entries.back().begin + entries.back().count * sizeof(float));
+    data_end = std::max(data_end, entries.back().begin + entries.back().bytes());
   }
   if (data_end != data_size)
     file.fail(std::to_string(data_size - data_end) +
@@ -118,12 +124,13 @@ TensorEntry ModelFile::tensor_entry(const std::string& name, const nlohmann::jso
   if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") ||
       !entry.contains("data_offsets") || !entry["shape"].is_array())
     fail(where + "entry lacks dtype, shape or data_offsets");
-  if (entry["dtype"] != "F32")
-    fail(where + "dtype " + entry["dtype"].dump() + " is not supported (only F32)");
-  TensorEntry tensor{name, {}, 0, 1};
+  if (entry["dtype"] != "F32" && entry["dtype"] != "F16")
+    fail(where + "dtype " + entry["dtype"].dump() + " is not supported (only F32 or F16)");
+  TensorEntry tensor{name, {}, 0, 1, entry["dtype"] == "F16"};
+  const uint64_t element_size = tensor.bytes();  // count is still 1
   for (const auto& dim : entry["shape"]) {
     if (!dim.is_number_integer() || dim.get<int64_t>() < 0 ||
-        (dim.get<uint64_t>() > 0 && tensor.count > data_size / sizeof(float) / dim.get<uint64_t>()))
+        (dim.get<uint64_t>() > 0 && tensor.count > data_size / element_size / dim.get<uint64_t>()))
       fail(where + "bad shape");  // negative, or more values than the data section holds
     tensor.shape.push_back(dim.get<int64_t>());
     tensor.count *= static_cast<uint64_t>(dim.get<int64_t>());
@@ -137,9 +144,9 @@ TensorEntry ModelFile::tensor_entry(const std::string& name, const nlohmann::jso
     fail(where + "data offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
          ") lie outside the " + std::to_string(data_size) +
          "-byte data section (truncated file or lying header)");
-  if (end - begin != tensor.count * sizeof(float))
+  if (end - begin != tensor.bytes())
     fail(where + "data offsets span " + std::to_string(end - begin) + " bytes but shape " +
-         shape_to_string(tensor.shape) + " needs " + std::to_string(tensor.count * sizeof(float)));
+         shape_to_string(tensor.shape) + " needs " + std::to_string(tensor.bytes()));
   tensor.begin = begin;
   return tensor;
 }
@@ -147,9 +154,17 @@ TensorEntry ModelFile::tensor_entry(const std::string& name, const nlohmann::jso
 void ModelFile::read_tensor(std::ifstream& in, uint64_t data_start, const TensorEntry& entry) {
   TensorData tensor;
   tensor.shape = entry.shape;
+  tensor.half = entry.half;
   tensor.values.resize(entry.count);
-  read_bytes(in, data_start + entry.begin, reinterpret_cast<char*>(tensor.values.data()),
-             entry.count * sizeof(float));
+  if (entry.half) {
+    std::vector<Eigen::half> stored(entry.count);
+    read_bytes(in, data_start + entry.begin, reinterpret_cast<char*>(stored.data()), entry.bytes());
+    std::transform(stored.begin(), stored.end(), tensor.values.begin(),
+                   [](Eigen::half v) { return static_cast<float>(v); });
+  } else {
+    read_bytes(in, data_start + entry.begin, reinterpret_cast<char*>(tensor.values.data()),
+               entry.bytes());
+  }
   for (const float v : tensor.values)
     if (!(std::fabs(v) <= limits::kMaxWeightMagnitude))  // NaN fails this too
       fail("tensor '" + entry.name + "' holds " +
@@ -168,6 +183,11 @@ nlohmann::json ModelFile::read_description(const nlohmann::json& header) const {
   } catch (const nlohmann::json::exception& e) {
     fail(std::string("model description is not valid JSON: ") + e.what());
   }
+}
+
+bool ModelFile::has_half_tensors() const {
+  return std::any_of(tensors_.begin(), tensors_.end(),
+                     [](const auto& named) { return named.second.half; });
 }
 
 const TensorData& ModelFile::tensor(const std::string& name,

@@ -17,7 +17,8 @@ struct TensorEntry;
 
 struct TensorData {
   std::vector<int64_t> shape;
-  std::vector<float> values;
+  std::vector<float> values;  // widened to float when the file stores binary16
+  bool half = false;          // stored as F16
 };
 
 class ModelFile {
@@ -26,6 +27,7 @@ class ModelFile {
 
   const std::string& path() const { return path_; }
   const nlohmann::json& description() const { return description_; }
+  bool has_half_tensors() const;
 
   // The tensor `name`, which must have exactly `shape`.
   const TensorData& tensor(const std::string& name, const std::vector<int64_t>& shape) const;

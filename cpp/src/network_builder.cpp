@@ -26,6 +26,11 @@ void NetworkBuilder::check_history(int64_t channels, int64_t history,
                std::to_string(limits::kMaxHistoryValues) + " values)");
 }
 
+// A weight stored as F16 plays as F16: packed half-size where the kernel reads it so.
+WeightPrecision NetworkBuilder::precision(const TensorData& weight) {
+  return weight.half ? WeightPrecision::f16 : WeightPrecision::f32;
+}
+
 const float* NetworkBuilder::bias(const nlohmann::json& op, int out) {
   if (!op.value("bias", false)) return nullptr;
   return file_.tensor(op["name"].get<std::string>() + ".bias", {out}).values.data();
@@ -49,7 +54,7 @@ std::unique_ptr<Conv1d> NetworkBuilder::conv(const nlohmann::json& op, int in_ch
   if (!op.contains("name") || !op["name"].is_string()) file_.fail(where + ": conv has no name");
   const auto name = op["name"].get<std::string>();
   const auto& weight = file_.tensor(name + ".weight", {s.out, s.in / s.groups, s.kernel});
-  return std::make_unique<Conv1d>(s, weight.values.data(), bias(op, s.out));
+  return std::make_unique<Conv1d>(s, weight.values.data(), bias(op, s.out), precision(weight));
 }
 
 std::unique_ptr<ConvTranspose1d> NetworkBuilder::conv_transpose(const nlohmann::json& op,
@@ -68,7 +73,7 @@ std::unique_ptr<ConvTranspose1d> NetworkBuilder::conv_transpose(const nlohmann::
   const auto name = op["name"].get<std::string>();
   const auto& weight = file_.tensor(name + ".weight", {in, out, kernel});
   return std::make_unique<ConvTranspose1d>(in, out, kernel, stride, weight.values.data(),
-                                           bias(op, out));
+                                           bias(op, out), precision(weight));
 }
 
 std::unique_ptr<Layer> NetworkBuilder::layer(const nlohmann::json& op, int in_channels,

@@ -27,6 +27,7 @@ class NetworkBuilder {
  private:
   std::unique_ptr<Layer> layer(const nlohmann::json& op, int in_channels, const std::string& where);
   const float* bias(const nlohmann::json& op, int out);
+  static WeightPrecision precision(const TensorData& weight);
   // op[key], an integer from low to high.
   int bounded(const nlohmann::json& op, const char* key, int64_t low, int64_t high,
               const std::string& where) const;

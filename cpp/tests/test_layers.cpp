@@ -33,6 +33,7 @@ using neurorave::Residual;
 using neurorave::Sequence;
 using neurorave::View;
 using neurorave::WaveformHead;
+using neurorave::WeightPrecision;
 
 namespace {
 
@@ -97,9 +98,11 @@ Matrix small_matrix(Eigen::Index channels, Eigen::Index frames, uint32_t seed) {
 }
 
 std::unique_ptr<Conv1d> make_conv(const ConvShape& s, const std::vector<float>& weight,
-                                  const std::vector<float>& bias, int max_frames) {
+                                  const std::vector<float>& bias, int max_frames,
+                                  WeightPrecision precision = WeightPrecision::f32) {
   REQUIRE(weight.size() == static_cast<size_t>(s.out * (s.in / s.groups) * s.kernel));
-  auto conv = std::make_unique<Conv1d>(s, weight.data(), bias.empty() ? nullptr : bias.data());
+  auto conv =
+      std::make_unique<Conv1d>(s, weight.data(), bias.empty() ? nullptr : bias.data(), precision);
   conv->prepare(max_frames);
   return conv;
 }
@@ -137,9 +140,9 @@ Matrix direct_conv(const ConvShape& s, const std::vector<float>& w, const std::v
 }
 
 // Conv1d over whole signals and streamed in blocks, against the direct convolution.
-// Small halves and integers: every product and sum is exact, so any kernel must give
-// the direct convolution bit for bit.
-void check_streamed_convolutions() {
+// Small halves and integers: every product and sum is exact, and so is every weight in
+// binary16, so any kernel must give the direct convolution bit for bit, in either precision.
+void check_streamed_convolutions(WeightPrecision precision) {
   struct Case {
     ConvShape s;
     bool bias;
@@ -170,7 +173,7 @@ void check_streamed_convolutions() {
     const auto b =
         c.bias ? small_numbers(static_cast<size_t>(s.out), 3, ++seed) : std::vector<float>{};
     const Matrix x = small_matrix(s.in, 48 * s.stride, ++seed);
-    auto conv = make_conv(s, w, b, static_cast<int>(x.cols()));
+    auto conv = make_conv(s, w, b, static_cast<int>(x.cols()), precision);
     const Matrix whole = one_shot(*conv, x);
     CHECK_SAME(whole, direct_conv(s, w, b, x));
     const int st = s.stride;
@@ -258,7 +261,42 @@ TEST_SUITE("layers") {
     for (const std::string& kernel : neurorave::runnable_kernels()) {  // build, avx2, avx512
       CAPTURE(kernel);
       REQUIRE(neurorave::use_kernel(kernel));
-      check_streamed_convolutions();
+      check_streamed_convolutions(WeightPrecision::f32);
+      check_streamed_convolutions(WeightPrecision::f16);
+    }
+    REQUIRE(neurorave::use_kernel(chosen.substr(0, chosen.find(' '))));
+  }
+
+  TEST_CASE("fp16 weights play exactly as float weights rounded to binary16, with every kernel") {
+    // Same kernel, same order of FMAs: only where the weights are widened differs (as
+    // the kernel loads them, or at packing where it cannot).
+    const std::string chosen = neurorave::active_kernel();
+    const ConvShape s = shape(96, 70, 3, 1, 2);
+    neurorave_tests::WeightSource source(5);
+    std::vector<float> w(static_cast<size_t>(s.out * s.in * s.kernel)), rounded(w.size());
+    for (size_t i = 0; i < w.size(); ++i) {
+      w[i] = source.next(0.3f);
+      rounded[i] = static_cast<float>(Eigen::half(w[i]));
+    }
+    std::vector<float> b(static_cast<size_t>(s.out));
+    for (float& v : b) v = source.next(0.1f);
+    Matrix x(s.in, 40);
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = source.next(1.0f);
+    for (const std::string& kernel : neurorave::runnable_kernels()) {
+      CAPTURE(kernel);
+      REQUIRE(neurorave::use_kernel(kernel));
+      auto half = make_conv(s, w, b, 40, WeightPrecision::f16);
+      auto widened = make_conv(s, rounded, b, 40);
+      CHECK_SAME(stream(*half, x, {1, 3, 8}), one_shot(*widened, x));
+      ConvTranspose1d half_up(s.in, 20, 8, 4, w.data(), b.data(), WeightPrecision::f16);
+      ConvTranspose1d widened_up(s.in, 20, 8, 4, rounded.data(), b.data());
+      half_up.prepare(40);
+      widened_up.prepare(40);
+      CHECK_SAME(one_shot(half_up, x), one_shot(widened_up, x));
+      // Rounding the weights moves the output by about binary16's step, 2^-11 relative.
+      const Matrix exact = one_shot(*make_conv(s, w, b, 40), x), played = one_shot(*half, x);
+      CHECK((played - exact).norm() < 2e-3 * exact.norm());
+      CHECK((played - exact).norm() > 0.0f);
     }
     REQUIRE(neurorave::use_kernel(chosen.substr(0, chosen.find(' '))));
   }

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -215,11 +216,33 @@ TEST_SUITE("loader") {
                      "tensor 'encoder.0.weight' has shape [16, 5, 4], expected [16, 4, 5]");
   }
 
-  TEST_CASE("a tensor that is not F32") {
+  TEST_CASE("a tensor that is neither F32 nor F16") {
     const TempFile file("dtype.nrv");
     file.write(
-        spoiled_header([](Safetensors& st) { st.header["encoder.0.bias"]["dtype"] = "F16"; }));
-    CHECK_LOAD_FAILS(file.path(), "not supported");
+        spoiled_header([](Safetensors& st) { st.header["encoder.0.bias"]["dtype"] = "BF16"; }));
+    CHECK_LOAD_FAILS(file.path(), "not supported (only F32 or F16)");
+  }
+
+  TEST_CASE("F16 tensors play as the F32 file holding the same binary16 values") {
+    ModelSpec half = test_model(), rounded = test_model();
+    for (auto& [name, tensor] : half.tensors) tensor.half = true;
+    for (auto& [name, tensor] : rounded.tensors)
+      for (float& v : tensor.values) v = static_cast<float>(Eigen::half(v));
+    const TempFile half_file("half.nrv"), rounded_file("rounded.nrv");
+    half_file.write(half);
+    rounded_file.write(rounded);
+    CHECK(std::filesystem::file_size(half_file.path()) <
+          std::filesystem::file_size(rounded_file.path()));
+    const auto a = Engine::load(half_file.path(), 32), b = Engine::load(rounded_file.path(), 32);
+    CHECK(a->info().half_weights);
+    CHECK(!b->info().half_weights);
+    const int frames = 8, samples = frames * a->info().compression;
+    std::vector<float> in(samples), out_a(in.size()), out_b(in.size());
+    for (int i = 0; i < samples; ++i) in[i] = 0.5f * std::sin(0.05f * static_cast<float>(i));
+    a->forward(in.data(), nullptr, frames, out_a.data());
+    b->forward(in.data(), nullptr, frames, out_b.data());
+    CHECK(out_a == out_b);
+    CHECK(std::any_of(out_a.begin(), out_a.end(), [](float v) { return v != 0.0f; }));
   }
 
   TEST_CASE("NaN or Inf in a tensor") {

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include <Eigen/Core>
 #include <nlohmann/json.hpp>
 
 namespace neurorave_tests {
@@ -30,6 +31,7 @@ using json = nlohmann::json;
 struct Tensor {
   std::vector<int64_t> shape;
   std::vector<float> values;
+  bool half = false;  // written as F16, each value rounded to binary16
 };
 
 struct ModelSpec {
@@ -56,9 +58,14 @@ inline Safetensors to_safetensors(const ModelSpec& spec) {
   st.header = json::object();
   for (const auto& [name, tensor] : spec.tensors) {
     const uint64_t begin = st.data.size();
-    st.data.append(reinterpret_cast<const char*>(tensor.values.data()),
-                   tensor.values.size() * sizeof(float));
-    st.header[name] = {{"dtype", "F32"},
+    if (tensor.half) {
+      const std::vector<Eigen::half> halves(tensor.values.begin(), tensor.values.end());
+      st.data.append(reinterpret_cast<const char*>(halves.data()), halves.size() * 2);
+    } else {
+      st.data.append(reinterpret_cast<const char*>(tensor.values.data()),
+                     tensor.values.size() * sizeof(float));
+    }
+    st.header[name] = {{"dtype", tensor.half ? "F16" : "F32"},
                        {"shape", tensor.shape},
                        {"data_offsets", {begin, static_cast<uint64_t>(st.data.size())}}};
   }

@@ -49,26 +49,31 @@ def _export_run(args: argparse.Namespace, run: Path) -> None:
         raise ValueError("--prior goes with --random; a run's own prior comes from "
                          "`neurorave train-prior RUN`")
     _require_output(args)
-    export_run(run, args.output, args.checkpoint)
+    export_run(run, args.output, args.checkpoint, weights=args.weights)
     print(f"wrote {args.output}")
 
 
 def _convert_model_file(args: argparse.Namespace, path: Path) -> None:
-    """MODEL.nrv -> ONNX and/or TorchScript: the weights the file holds, as they play."""
-    from .format.nrv import load_nrv
+    """MODEL.nrv -> another .nrv (--weights), ONNX and/or TorchScript: the weights the file
+    holds, as they play."""
+    from .format.nrv import convert_weights, load_nrv
     from .play.engine import Engine
 
-    if args.output or args.checkpoint or args.random or args.prior:
-        raise ValueError(f"{path}: a model file is converted with --onnx and --torchscript "
-                         "only; -o, --checkpoint, --random and --prior go with a training "
-                         "RUN folder or with --random")
-    if not (args.onnx or args.torchscript):
-        raise ValueError(f"{path}: give --onnx OUT.onnx and/or --torchscript OUT.ts to "
-                         "convert it")
+    if args.checkpoint or args.random or args.prior:
+        raise ValueError(f"{path}: a model file is converted with -o (and --weights), --onnx "
+                         "and --torchscript; --checkpoint, --random and --prior go with a "
+                         "training RUN folder or with --random")
+    if not (args.output or args.onnx or args.torchscript):
+        raise ValueError(f"{path}: give -o OUT.nrv (with --weights fp16 for half-size "
+                         "weights), --onnx OUT.onnx and/or --torchscript OUT.ts to convert it")
     # The core's loader checks every byte and says what is wrong, naming the file;
     # safetensors' own errors are vaguer. A file the core cannot play is not converted.
     Engine(path)
-    _export_other_formats(args, load_nrv(path))
+    if args.output:
+        convert_weights(path, args.output, args.weights)
+        print(f"wrote {args.output} ({args.weights} weights)")
+    if args.onnx or args.torchscript:
+        _export_other_formats(args, load_nrv(path))
 
 
 def _random_model(args: argparse.Namespace):
@@ -87,7 +92,7 @@ def _random_model(args: argparse.Namespace):
 
         prior = Prior(config.latent_size, len(config.descriptors), args.prior_hidden).eval()
     provenance = {"source": "random initialisation", "config": args.config, "seed": args.seed}
-    save_nrv(model, args.output, provenance=provenance, prior=prior)
+    save_nrv(model, args.output, provenance=provenance, prior=prior, weights=args.weights)
     print(f"wrote {args.output}")
     return model
 
@@ -187,6 +192,7 @@ def _info(args: argparse.Namespace) -> None:
     prior = description.get("prior")
     print(f"prior: GRU {prior['hidden']} x {prior['layers']}" if prior else "prior: none")
     print(f"kernel: {_core_kernel()}")
+    print(f"weights: {'fp16' if engine.info['half_weights'] else 'fp32'}")
 
 
 def _core_kernel() -> str:
@@ -259,13 +265,15 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .config import WEIGHT_PRECISIONS
+
     parser = argparse.ArgumentParser(prog="neurorave", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     export = commands.add_parser("export", help="write a model file (.nrv, ONNX, TorchScript)")
     export.add_argument("run", nargs="?", metavar="RUN_OR_MODEL",
                         help="a training run folder to export, or a .nrv model file to "
-                             "convert (with --onnx / --torchscript)")
+                             "convert (with -o and --weights, --onnx, --torchscript)")
     export.add_argument("--checkpoint", help="a checkpoint of the run (default: the last)")
     export.add_argument("--config", default="small", help="tiny, small, v1 or lowlatency")
     export.add_argument("--random", action="store_true", help="randomly initialised weights")
@@ -277,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", help="the .nrv file to write (runs and --random)")
     export.add_argument("--onnx", help="also write a streaming ONNX graph here")
     export.add_argument("--torchscript", help="also write a TorchScript module (nn~) here")
+    export.add_argument("--weights", choices=WEIGHT_PRECISIONS, default=WEIGHT_PRECISIONS[0],
+                        help="how the .nrv stores the network's weights: fp16 halves the "
+                             "file and the bytes read per frame (default %(default)s)")
     export.set_defaults(func=_export)
 
     _add_preprocess_parser(commands)

@@ -103,6 +103,8 @@ def get_config(name: str, **overrides) -> ModelConfig:
 
 # F-RAVE, C-RAVE, plain RAVE: train/lightning_module.py says what each trains.
 MODES = ("frave", "crave", "rave")
+# How an exported model stores its network weights (format/nrv.py says why fp16).
+WEIGHT_PRECISIONS = ("fp32", "fp16")
 
 
 def _refuse_unknown(config: type, values: dict, what: str) -> None:

@@ -12,7 +12,8 @@
 
 namespace neurorave {
 
-// The kernel models loaded now will use, e.g. "avx512 (16 lanes)".
+// The kernel models loaded now will use, e.g. "avx512 (16 lanes, reads fp16 weights)".
+// A kernel that cannot read fp16 weights as it loads them plays them widened to float.
 std::string active_kernel();
 // The kernels this build carries that this CPU runs, narrowest first.
 std::vector<std::string> runnable_kernels();

@@ -50,6 +50,9 @@ struct ModelInfo {
   int decode_delay_samples = 0;   // streaming decoder lag behind offline, in samples
   int forward_delay_samples = 0;  // encode + decode
   bool has_prior = false;         // the model can generate with no input
+  // Some weights are stored as binary16 (`export --weights fp16`); they play half-size
+  // where the active kernel reads fp16 (active_kernel() says so), else widened at load.
+  bool half_weights = false;
   std::vector<DescriptorInfo> descriptors;
   std::string description_json;  // the whole JSON description, for `info`
 

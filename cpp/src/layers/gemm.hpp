@@ -26,42 +26,55 @@ struct Taps {
   Eigen::Index tap_step;
 };
 
+// How a layer's weights are held while it plays: float, or binary16 (half the bytes per
+// product, which is what bounds a large model playing one frame per call). The kernel
+// widens half weights to float as it loads them and accumulates in float.
+enum class WeightPrecision { f32, f16 };
+
 class Gemm {
  public:
   // Packs `weights` (rows x depth), the depth read as `taps`; the caller may drop its
-  // copy. Allocates; not real-time.
-  void pack(const Matrix& weights, const Taps& taps) {
+  // copy. f16 rounds each weight to the nearest binary16 (exact for weights read from an
+  // F16 tensor); a kernel that cannot widen half weights as it loads keeps them as float,
+  // with the same values. Allocates; not real-time.
+  void pack(const Matrix& weights, const Taps& taps,
+            WeightPrecision precision = WeightPrecision::f32) {
     level_ = &gemm_kernel::active();
-    const Eigen::Index lanes = level_->lanes, panel_rows = level_->panel_rows();
+    half_ = precision == WeightPrecision::f16 && level_->multiply_half != nullptr;
     rows_ = weights.rows();
     const Eigen::Index depth = weights.cols();
     // Taps laid end to end are one run; otherwise a block must not cross a tap.
     const bool contiguous = taps.tap_step == taps.tap_rows;
     const Eigen::Index run = contiguous ? depth : taps.tap_rows;
-    // Each panel is padded with zero rows to whole packets.
-    const Eigen::Index padded_rows = (rows_ + lanes - 1) / lanes * lanes;
     blocks_.clear();
     for (Eigen::Index start = 0; start < depth; start += run)
       blocks_.push_back({start, (start / taps.tap_rows) * taps.tap_step, run});
-    packed_.assign(static_cast<size_t>(padded_rows * depth), 0.0f);
-    float* out = packed_.data();
-    for (const Block& b : blocks_)
-      for (Eigen::Index row = 0; row < rows_; row += panel_rows) {
-        const Eigen::Index height = std::min<Eigen::Index>(panel_rows, padded_rows - row);
-        for (Eigen::Index k = 0; k < b.depth; ++k, out += height)
-          for (Eigen::Index r = 0; r < std::min(height, rows_ - row); ++r)
-            out[r] = weights(row + r, b.depth_offset + k);
-      }
+    if (half_) {
+      lay_out(weights, packed_half_,
+              [](float v) { return Eigen::numext::bit_cast<gemm_kernel::Half>(Eigen::half(v)); });
+      packed_.clear();
+    } else {
+      const bool rounded = precision == WeightPrecision::f16;
+      lay_out(weights, packed_,
+              [rounded](float v) { return rounded ? static_cast<float>(Eigen::half(v)) : v; });
+      packed_half_.clear();
+    }
   }
 
   // result (rows x cols, column stride result_stride) += weights * signal, the signal
   // addressed as prepared with column stride col_step. Real-time safe.
   void accumulate(const float* signal, Eigen::Index col_step, Eigen::Index cols, float* result,
                   Eigen::Index result_stride) const {
-    const float* panel = packed_.data();
-    for (const Block& b : blocks_)
-      panel = level_->multiply(panel, rows_, b.depth, signal + b.signal_offset, col_step, cols,
-                               result, result_stride);
+    if (half_)
+      run(level_->multiply_half, packed_half_.data(), signal, col_step, cols, result,
+          result_stride);
+    else
+      run(level_->multiply, packed_.data(), signal, col_step, cols, result, result_stride);
+  }
+
+  bool half() const { return half_; }  // the kernel reads binary16 weights
+  size_t packed_bytes() const {
+    return packed_.size() * sizeof(float) + packed_half_.size() * sizeof(gemm_kernel::Half);
   }
 
  private:
@@ -69,13 +82,40 @@ class Gemm {
   struct Block {
     Eigen::Index depth_offset, signal_offset, depth;
   };
+  template <class T>
+  using Packed = std::vector<T, Eigen::aligned_allocator<T>>;
+
+  // Per block, per panel of up to level_->panel_rows() rows: depth x panel height,
+  // row-fastest, each panel padded with zero rows to whole packets.
+  template <class T, class Convert>
+  void lay_out(const Matrix& weights, Packed<T>& packed, Convert convert) const {
+    const Eigen::Index lanes = level_->lanes, panel_rows = level_->panel_rows();
+    const Eigen::Index padded_rows = (rows_ + lanes - 1) / lanes * lanes;
+    packed.assign(static_cast<size_t>(padded_rows * weights.cols()), convert(0.0f));
+    T* out = packed.data();
+    for (const Block& b : blocks_)
+      for (Eigen::Index row = 0; row < rows_; row += panel_rows) {
+        const Eigen::Index height = std::min<Eigen::Index>(panel_rows, padded_rows - row);
+        for (Eigen::Index k = 0; k < b.depth; ++k, out += height)
+          for (Eigen::Index r = 0; r < std::min(height, rows_ - row); ++r)
+            out[r] = convert(weights(row + r, b.depth_offset + k));
+      }
+  }
+
+  template <class Multiply, class T>
+  void run(Multiply multiply, const T* panel, const float* signal, Eigen::Index col_step,
+           Eigen::Index cols, float* result, Eigen::Index result_stride) const {
+    for (const Block& b : blocks_)
+      panel = multiply(panel, rows_, b.depth, signal + b.signal_offset, col_step, cols, result,
+                       result_stride);
+  }
 
   const gemm_kernel::Level* level_ = nullptr;  // the kernel the weights are packed for
+  bool half_ = false;
   Eigen::Index rows_ = 0;
   std::vector<Block> blocks_;
-  // Per block, per panel of up to level_->panel_rows() rows: depth x panel height,
-  // row-fastest.
-  std::vector<float, Eigen::aligned_allocator<float>> packed_;
+  Packed<float> packed_;
+  Packed<gemm_kernel::Half> packed_half_;
 };
 
 }  // namespace neurorave

@@ -1,5 +1,5 @@
-// The GEMM kernel for AVX2, compiled with -mavx2 -mfma whatever the rest of the build uses
-// (CMakeLists.txt, vcv_plugin/Makefile); chosen at run time only on a CPU that has it.
+// The GEMM kernel for AVX2, compiled with -mavx2 -mfma -mf16c whatever the rest of the build
+// uses (CMakeLists.txt, vcv_plugin/Makefile); chosen at run time only on a CPU that has it.
 // Nothing but intrinsics and gemm_tile.hpp's templates here (see there why).
 
 #include "layers/gemm_kernel.hpp"
@@ -13,6 +13,7 @@ namespace {
 
 struct Avx2 {
   using Packet = __m256;
+  using Weight = float;
   static constexpr int kLanes = 8;
   static Packet load_weights(const float* p) { return _mm256_loadu_ps(p); }
   static Packet broadcast(float v) { return _mm256_set1_ps(v); }
@@ -23,10 +24,20 @@ struct Avx2 {
   static void store(float* out, Packet v) { _mm256_storeu_ps(out, v); }
 };
 
+// Half-size weights, widened by F16C's VCVTPH2PS as they load (runnable() offers this
+// level only on a CPU with F16C, which every AVX2 CPU has).
+struct Avx2Half : Avx2 {
+  using Weight = Half;
+  static Packet load_weights(const Half* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+};
+
 }  // namespace
 
 const Level& avx2_level() {
-  static const Level level{"avx2", Avx2::kLanes, &multiply<Avx2>, &fma_burst<Avx2>};
+  static const Level level{"avx2", Avx2::kLanes, &multiply<Avx2>, &multiply<Avx2Half>,
+                           &fma_burst<Avx2>};
   return level;
 }
 

@@ -19,6 +19,7 @@ namespace {
 // only ones that use Eigen's internal packet API.
 struct BuildSimd {
   using Packet = Eigen::internal::packet_traits<float>::type;
+  using Weight = float;
   static constexpr int kLanes = Eigen::internal::packet_traits<float>::size;
   // Gemm's packed weights are aligned as Eigen aligns for this build.
   static Packet load_weights(const float* p) { return Eigen::internal::pload<Packet>(p); }
@@ -32,14 +33,51 @@ struct BuildSimd {
   static void store(float* out, Packet v) { Eigen::internal::pstoreu(out, v); }
 };
 
-const Level kBuild{"build", BuildSimd::kLanes, &multiply<BuildSimd>, &fma_burst<BuildSimd>};
+// Half-size weights where this build's own flags give an instruction that widens
+// binary16 packets to this build's float packets; elsewhere Gemm widens them at load.
+#if defined(EIGEN_VECTORIZE_AVX512)
+#define NEURORAVE_BUILD_READS_HALF
+struct BuildHalf : BuildSimd {
+  using Weight = Half;
+  static Packet load_weights(const Half* p) {
+    // The zero-masked form with every lane set is the same instruction; the plain one
+    // trips GCC 12's -Wmaybe-uninitialized inside its own header.
+    return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
+};
+#elif defined(EIGEN_VECTORIZE_AVX) && defined(__F16C__)
+#define NEURORAVE_BUILD_READS_HALF
+struct BuildHalf : BuildSimd {
+  using Weight = Half;
+  static Packet load_weights(const Half* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+};
+#elif defined(EIGEN_VECTORIZE_NEON) && defined(__aarch64__)
+#define NEURORAVE_BUILD_READS_HALF
+struct BuildHalf : BuildSimd {
+  using Weight = Half;
+  static Packet load_weights(const Half* p) {
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p)));
+  }
+};
+#endif
+
+const Level kBuild{"build", BuildSimd::kLanes, &multiply<BuildSimd>,
+#ifdef NEURORAVE_BUILD_READS_HALF
+                   &multiply<BuildHalf>,
+#else
+                   nullptr,
+#endif
+                   &fma_burst<BuildSimd>};
 
 // Narrowest first; only what this CPU runs.
 std::vector<const Level*> runnable() {
   std::vector<const Level*> levels{&kBuild};
 #if defined(__x86_64__) || defined(_M_X64)
   __builtin_cpu_init();  // libgcc also checks that the OS saves the wider registers
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c"))
     levels.push_back(&avx2_level());
   if (__builtin_cpu_supports("avx512f")) levels.push_back(&avx512_level());
 #endif
@@ -78,7 +116,8 @@ namespace neurorave {
 
 std::string active_kernel() {
   const auto& level = gemm_kernel::active();
-  return std::string(level.name) + " (" + std::to_string(level.lanes) + " lanes)";
+  return std::string(level.name) + " (" + std::to_string(level.lanes) + " lanes" +
+         (level.multiply_half ? ", reads fp16 weights)" : ")");
 }
 
 std::vector<std::string> runnable_kernels() {

@@ -11,12 +11,17 @@ namespace neurorave::gemm_kernel {
 using Multiply = const float* (*)(const float* a, Index rows, Index depth, const float* b,
                                   Index col_step, Index cols, float* c, Index c_stride);
 
+// The same over half-size weights; null where the level cannot widen them as it loads.
+using MultiplyHalf = const Half* (*)(const Half* a, Index rows, Index depth, const float* b,
+                                     Index col_step, Index cols, float* c, Index c_stride);
+
 using FmaBurst = void (*)(Index iterations, float* sink);
 
 struct Level {
   const char* name;  // "build" (what the compiler flags give), "avx2", "avx512"
   int lanes;         // floats per packet
   Multiply multiply;
+  MultiplyHalf multiply_half;
   FmaBurst fma_burst;  // iterations x kPeakChains x lanes multiply-adds
   int panel_rows() const { return kPanelPackets * lanes; }
 };

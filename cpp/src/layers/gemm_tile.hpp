@@ -4,6 +4,9 @@
 // rows padding the last packet), B read in place with one broadcast per value. A tile
 // of Packets x Cols packets stays in registers for the whole depth: per depth step it
 // loads Packets weight packets and broadcasts Cols signal values for Packets * Cols FMAs.
+// `S::Weight` is how A is stored: float, or Half (IEEE binary16 bits) that S::load_weights
+// widens to float as it loads, so that half-size weights halve the bytes read per product
+// while the arithmetic and the accumulators stay float.
 //
 // `S` is one instruction set's packet operations (gemm_kernel.cpp: Eigen's packets for the
 // build's own flags; gemm_avx2.cpp, gemm_avx512.cpp: intrinsics in files compiled with
@@ -16,6 +19,7 @@
 namespace neurorave::gemm_kernel {
 
 using Index = std::ptrdiff_t;
+using Half = unsigned short;  // the bits of an IEEE binary16 value
 constexpr int kPanelPackets = 3;
 // 3 x 4 accumulators + 3 weights + 1 broadcast: 16 registers, what AVX2 has.
 constexpr int kTileCols = 4;
@@ -36,7 +40,7 @@ inline void keep_in_register(typename S::Packet& value) {
 
 // C (valid_rows x Cols, column stride c_stride) += A (Packets packets of rows) * B.
 template <class S, int Packets, int Cols>
-inline void tile(const float* a, Index depth, const float* b, Index col_step, float* c,
+inline void tile(const typename S::Weight* a, Index depth, const float* b, Index col_step, float* c,
                  Index c_stride, Index valid_rows) {
   using Packet = typename S::Packet;
   constexpr int lanes = S::kLanes;
@@ -82,8 +86,8 @@ inline void tile(const float* a, Index depth, const float* b, Index col_step, fl
 
 // One panel against every column, kTileCols at a time.
 template <class S, int Packets>
-inline void panel(const float* a, Index depth, const float* b, Index col_step, Index cols, float* c,
-                  Index c_stride, Index valid_rows) {
+inline void panel(const typename S::Weight* a, Index depth, const float* b, Index col_step,
+                  Index cols, float* c, Index c_stride, Index valid_rows) {
   Index j = 0;
   for (; j + kTileCols <= cols; j += kTileCols)
     tile<S, Packets, kTileCols>(a, depth, b + j * col_step, col_step, c + j * c_stride, c_stride,
@@ -102,8 +106,9 @@ inline void panel(const float* a, Index depth, const float* b, Index col_step, I
 // C (rows x cols) += A * B for A packed as Gemm::pack lays out one block (panels of
 // kPanelPackets * S::kLanes rows); returns where the next block's panels start.
 template <class S>
-const float* multiply(const float* a, Index rows, Index depth, const float* b, Index col_step,
-                      Index cols, float* c, Index c_stride) {
+const typename S::Weight* multiply(const typename S::Weight* a, Index rows, Index depth,
+                                   const float* b, Index col_step, Index cols, float* c,
+                                   Index c_stride) {
   constexpr Index panel_rows = kPanelPackets * S::kLanes;
   for (Index row = 0; row < rows; row += panel_rows) {
     const Index valid = rows - row < panel_rows ? rows - row : panel_rows;

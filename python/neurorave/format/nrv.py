@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load_file, save_file
 
-from ..config import ModelConfig
+from ..config import WEIGHT_PRECISIONS, ModelConfig
 from ..descriptors import default_descriptor_entry
 from ..files import write_atomically
 from ..nn.layers import (
@@ -35,6 +35,12 @@ from ..nn.prior import Prior
 
 FORMAT_VERSION = 1
 METADATA_KEY = "neurorave"
+# How the encoder's and decoder's convolution weights are stored. fp16 halves the bytes a
+# frame reads, which bounds a large model played one frame per call; the core widens them
+# to float as it loads them and accumulates in float. fp16 rather than bf16: its 11-bit
+# significand rounds a weight to 2^-12 relative (bf16: 2^-9), and trained weights lie far
+# inside its range. The PQMF and the prior stay float: they are small and exact-critical.
+_FP16_MAX = float(np.finfo(np.float16).max)
 
 
 class _Collector:
@@ -136,14 +142,50 @@ def describe(model: NeuroRave, descriptors: list[dict] | None = None,
 
 def save_nrv(model: NeuroRave, path: str | Path, descriptors: list[dict] | None = None,
              provenance: dict | None = None, prior: Prior | None = None,
-             prior_figures: dict | None = None) -> dict:
+             prior_figures: dict | None = None, weights: str = "fp32") -> dict:
     with torch.no_grad():
         description, tensors = describe(model, descriptors, provenance, prior, prior_figures)
     for name, array in tensors.items():
         if not np.all(np.isfinite(array)):
             raise ValueError(f"{path}: refusing to export, tensor {name} has NaN or Inf")
+    _write(path, with_weight_precision(tensors, weights, path), description)
+    return description
+
+
+def _write(path: str | Path, tensors: dict[str, np.ndarray], description: dict) -> None:
     metadata = {METADATA_KEY: json.dumps(description)}
     write_atomically(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def _is_network_weight(name: str) -> bool:
+    return name.startswith(("encoder.", "decoder.")) and name.endswith(".weight")
+
+
+def with_weight_precision(tensors: dict[str, np.ndarray], weights: str,
+                          path: str | Path) -> dict[str, np.ndarray]:
+    """`tensors` with the encoder's and decoder's conv weights stored as `weights`."""
+    if weights not in WEIGHT_PRECISIONS:
+        raise ValueError(f"{path}: weights must be one of {', '.join(WEIGHT_PRECISIONS)}, "
+                         f"not {weights!r}")
+    dtype = np.float16 if weights == "fp16" else np.float32
+    out = {}
+    for name, array in tensors.items():
+        if _is_network_weight(name):
+            if dtype == np.float16 and np.abs(array).max(initial=0.0) > _FP16_MAX:
+                raise ValueError(f"{path}: tensor {name} holds values beyond fp16's "
+                                 f"±{_FP16_MAX:g}; export it with --weights fp32")
+            array = array.astype(dtype)
+        out[name] = array
+    return out
+
+
+def convert_weights(source: str | Path, output: str | Path, weights: str) -> dict:
+    """Another `.nrv` of the same model with its network weights stored as `weights`; the
+    description and everything else are kept as they are."""
+    description = read_description(source)
+    with _named_errors(source):
+        tensors = load_file(str(source))
+    _write(output, with_weight_precision(tensors, weights, source), description)
     return description
 
 
@@ -183,7 +225,7 @@ def _load_sequence(prefix: str, sequence: Sequence, tensors: dict[str, np.ndarra
 
 
 def _load_conv(name: str, layer: Conv | ConvTranspose, tensors: dict[str, np.ndarray]) -> None:
-    weight = torch.from_numpy(tensors[f"{name}.weight"])
+    weight = torch.from_numpy(tensors[f"{name}.weight"].astype(np.float32))  # fp16: widened
     rows = weight.shape[0]
     layer.conv.weight.data.zero_()
     layer.conv.weight.data[:rows] = weight  # the encoder's last conv keeps only the mean rows
@@ -217,5 +259,5 @@ def load_prior(path: str | Path) -> Prior | None:
                               len(description["descriptors"]), load_file(str(path)))
 
 
-__all__ = ["FORMAT_VERSION", "METADATA_KEY", "describe", "load_nrv", "load_prior",
-           "read_description", "save_nrv"]
+__all__ = ["FORMAT_VERSION", "METADATA_KEY", "WEIGHT_PRECISIONS", "convert_weights", "describe",
+           "load_nrv", "load_prior", "read_description", "save_nrv", "with_weight_precision"]

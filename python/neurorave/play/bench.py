@@ -1,6 +1,7 @@
 """`neurorave bench MODEL`: real-time factors of the C++ core, ONNX Runtime and TorchScript.
 
-All three play the same weights on one thread, measured in the same run. A host block
+All three play the same weights on one thread, measured in the same run; the core also
+plays them converted to half-size (fp16) weights. A host block
 smaller than a frame still costs ONNX Runtime and TorchScript one whole frame per call
 (they cannot run part of a frame); the core's block adapter does the same.
 """
@@ -18,7 +19,7 @@ import torch
 
 from .. import _core
 from ..format.cost import multiply_adds_per_second
-from ..format.nrv import load_nrv, read_description
+from ..format.nrv import convert_weights, load_nrv, read_description
 from ..format.onnx_torchscript import OnnxStreamer, export_onnx, export_torchscript
 
 
@@ -27,6 +28,7 @@ class Row:
     block: int
     core: float  # times faster than real time
     core_decode: float  # the decoder alone (latent frames in)
+    core_fp16: float  # the same weights stored as fp16 (export --weights fp16)
     onnx: float
     torchscript: float
 
@@ -71,12 +73,14 @@ def run_benchmark(model_path: str, seconds: float = 10.0,
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path, script_path = Path(tmp) / "model.onnx", Path(tmp) / "model.ts"
+        half_path = str(Path(tmp) / "fp16.nrv")
+        convert_weights(model_path, half_path, "fp16")
         export_onnx(model, onnx_path)
         export_torchscript(model, script_path)
         scripted = torch.jit.load(str(script_path))
         for block in blocks:
             frame_block = max(1, block // compression) * compression
-            player = _core.Player(model_path)
+            player, half_player = _core.Player(model_path), _core.Player(half_path)
             decode = _latent_decoder(model_path, frame_block // compression)
             streamer = OnnxStreamer(onnx_path, model, session_options=options)
             scripted.reset()
@@ -88,6 +92,7 @@ def run_benchmark(model_path: str, seconds: float = 10.0,
             rows.append(Row(block,
                             _speed(player.process, audio, block, duration),
                             _speed(decode, audio, frame_block, duration),
+                            _speed(half_player.process, audio, block, duration),
                             _speed(streamer.process, audio, frame_block, duration),
                             _speed(play_script, audio, frame_block, duration)))
     _print_table(model_path, description, rows)
@@ -103,10 +108,11 @@ def _print_table(model_path: str, description: dict, rows: list[Row]) -> None:
     print(f"core kernel: {_core.active_kernel()} (this CPU runs: "
           f"{', '.join(_core.runnable_kernels())}; NEURORAVE_KERNEL=NAME picks one)")
     print("xRT: times faster than real time, one thread each")
-    print(f"{'block':>6} | {'core xRT':>9} | {'decode xRT':>10} | {'ONNX xRT':>9} | "
-          f"{'TS xRT':>8} | {'core/ONNX':>9} | {'core/TS':>8} | {'of peak':>8}")
+    print(f"{'block':>6} | {'core xRT':>9} | {'decode xRT':>10} | {'fp16 xRT':>9} | "
+          f"{'ONNX xRT':>9} | {'TS xRT':>8} | {'fp16/core':>9} | {'core/ONNX':>9} | "
+          f"{'core/TS':>8} | {'of peak':>8}")
     for r in rows:
-        print(f"{r.block:>6} | {r.core:>9.1f} | {r.core_decode:>10.1f} | {r.onnx:>9.1f} | "
-              f"{r.torchscript:>8.1f} | "
+        print(f"{r.block:>6} | {r.core:>9.1f} | {r.core_decode:>10.1f} | {r.core_fp16:>9.1f} | "
+              f"{r.onnx:>9.1f} | {r.torchscript:>8.1f} | {r.core_fp16 / r.core:>9.2f} | "
               f"{r.core / r.onnx:>9.2f} | {r.core / r.torchscript:>8.2f} | "
               f"{r.core * macs / peak:>8.1%}")

@@ -72,9 +72,9 @@ def load_trained_prior(run_dir: str | Path) -> tuple[Prior, dict] | None:
 
 
 def export_run(run_dir: str | Path, output: str | Path,
-               checkpoint: str | Path | None = None) -> dict:
+               checkpoint: str | Path | None = None, weights: str = "fp32") -> dict:
     """The run's last (or given) checkpoint as a `.nrv` with its data set's ranges and bins,
-    and its prior if `neurorave train-prior` fitted one."""
+    and its prior if `neurorave train-prior` fitted one; `weights` as in `save_nrv`."""
     run_dir = Path(run_dir)
     read_run_info(run_dir)  # a folder that is no run is not "a run with no checkpoint yet"
     checkpoint = Path(checkpoint) if checkpoint else run_dir / LAST_CHECKPOINT
@@ -89,7 +89,7 @@ def export_run(run_dir: str | Path, output: str | Path,
                   "probed_descriptors": list(cfg.descriptors)}
     prior, figures = load_trained_prior(run_dir) or (None, None)
     return save_nrv(model, output, descriptors=descriptors, provenance=provenance,
-                    prior=prior, prior_figures=figures)
+                    prior=prior, prior_figures=figures, weights=weights)
 
 
 def _csv_rows(path: Path) -> list[dict]:
