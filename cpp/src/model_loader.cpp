@@ -22,7 +22,8 @@ LoadResult load_player(const std::string& path) {
   return result;
 }
 
-ModelLoader::ModelLoader() : worker_([this] { run(); }) {}
+ModelLoader::ModelLoader(std::function<void()> chore, std::chrono::milliseconds period)
+    : chore_(std::move(chore)), period_(period), worker_([this] { run(); }) {}
 
 ModelLoader::~ModelLoader() {
   {
@@ -33,12 +34,17 @@ ModelLoader::~ModelLoader() {
   worker_.join();
 }
 
-void ModelLoader::request(const std::string& path) {
+void ModelLoader::request(const std::string& path, Finish finish) {
   {
     const std::lock_guard<std::mutex> lock(mutex_);
-    pending_ = path;
+    pending_ = Request{path, std::move(finish)};
   }
   wake_.notify_one();
+}
+
+bool ModelLoader::pending() const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return pending_.has_value();
 }
 
 std::optional<LoadResult> ModelLoader::take() {
@@ -75,27 +81,35 @@ void ModelLoader::discard(std::unique_ptr<Player> player) {
 void ModelLoader::run() {
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    wake_.wait(lock, [this] { return quit_ || pending_ || !trash_.empty(); });
+    const auto woken = [this] { return quit_ || pending_ || !trash_.empty(); };
+    if (chore_)
+      wake_.wait_for(lock, period_, woken);
+    else
+      wake_.wait(lock, woken);
+    if (quit_) return;
     std::vector<std::unique_ptr<Player>> trash = std::move(trash_);
     trash_.clear();
-    if (!pending_) {
-      lock.unlock();
-      trash.clear();  // freed here, off the host's thread
-      lock.lock();
-      if (quit_) return;
-      continue;
-    }
-    const std::string path = std::move(*pending_);
+    std::optional<Request> request = std::move(pending_);
     pending_.reset();
-    loading_ = true;
+    loading_ = request.has_value();
     lock.unlock();
-    trash.clear();
-    LoadResult result = load_player(path);
+    trash.clear();  // freed here, off the host's thread
+    if (request) serve(*request);
+    if (chore_) chore_();
     lock.lock();
-    results_.push_back(std::move(result));
     loading_ = false;
-    done_.notify_all();
+    if (request) done_.notify_all();
   }
+}
+
+void ModelLoader::serve(Request& request) {
+  LoadResult result = load_player(request.path);
+  if (request.finish) {
+    request.finish(std::move(result));
+    return;
+  }
+  const std::lock_guard<std::mutex> lock(mutex_);
+  results_.push_back(std::move(result));
 }
 
 }  // namespace neurorave

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -50,6 +51,29 @@ TEST_SUITE("model loader") {
     result->player->process(in.data(), b.data(), static_cast<int>(in.size()));
     CHECK(a == b);
     loader.discard(std::move(result->player));  // freed on the worker
+  }
+
+  TEST_CASE("with a finish, the result goes there on the worker; the chore runs between loads") {
+    const TempFile file("loader_finish.nrv");
+    file.write(neurorave_tests::test_model());
+    std::atomic<int> chores{0};
+    std::atomic<bool> finished{false};
+    std::thread::id finish_thread;
+    std::unique_ptr<Player> delivered;
+    ModelLoader loader([&] { chores.fetch_add(1); }, std::chrono::milliseconds(1));
+    loader.request(file.path(), [&](LoadResult result) {
+      finish_thread = std::this_thread::get_id();
+      delivered = std::move(result.player);
+      finished.store(true);
+    });
+    for (int tries = 0; tries < 60000 && !(finished.load() && chores.load() > 2); ++tries)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    REQUIRE(finished.load());
+    CHECK(delivered);
+    CHECK(finish_thread != std::this_thread::get_id());
+    CHECK_FALSE(loader.take());  // nothing queued for take(): the finish had it
+    CHECK(chores.load() > 2);    // idle, the worker keeps doing its chore
+    CHECK_FALSE(loader.pending());
   }
 
   TEST_CASE("a missing or broken file comes back as an error naming it") {

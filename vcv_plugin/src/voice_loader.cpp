@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <thread>
 #include <utility>
 
 #include "neurorave/model_loader.hpp"
@@ -26,26 +27,22 @@ VoiceLoader::VoiceLoader(int block, int fade, std::string default_path)
     : block_(block),
       default_path_(std::move(default_path)),
       swap_(block, fade),
-      thread_([this] { run(); }) {}
-
-VoiceLoader::~VoiceLoader() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    quit_ = true;
-  }
-  wake_.notify_one();
-  thread_.join();
-}
+      loader_([this] { tend(); }) {}
 
 void VoiceLoader::load(const std::string& path, neurorave::CvConvention convention,
                        Inference inference) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    pending_ = Request{path, convention, inference};
     status_.loading = true;
   }
   version_.fetch_add(1, std::memory_order_acq_rel);
-  wake_.notify_one();
+  ask(Request{path, convention, inference});
+}
+
+void VoiceLoader::ask(const Request& request) {
+  loader_.request(request.path, [this, request](neurorave::LoadResult loaded) {
+    finish(request, std::move(loaded));
+  });
 }
 
 VoiceLoader::Status VoiceLoader::status() const {
@@ -73,7 +70,7 @@ std::vector<std::string> VoiceLoader::status_lines(const Status& status, int blo
 void VoiceLoader::publish(Status fresh) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    fresh.loading = pending_.has_value();
+    fresh.loading = loader_.pending();
     status_ = std::move(fresh);
   }
   version_.fetch_add(1, std::memory_order_acq_rel);
@@ -81,32 +78,21 @@ void VoiceLoader::publish(Status fresh) {
   INFO("NeuroRave display: %s", join(status_lines(status(), block_)).c_str());
 }
 
-void VoiceLoader::run() {
-  using namespace std::chrono_literals;
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!quit_) {
-    wake_.wait_for(lock, 20ms, [this] { return quit_ || pending_.has_value(); });
-    if (quit_) break;
-    std::optional<Request> request = std::move(pending_);
-    pending_.reset();
-    lock.unlock();
-    swap_.collect();  // frees the voice the last swap retired, here, off the audio thread
-    const int burst = burst_.load(std::memory_order_relaxed);
-    const int rate = rate_.load(std::memory_order_relaxed);
-    // The engine's block size or rate changed: the playing model again, chosen anew.
-    if (!request && playing_ && burst > 0 && (burst != built_burst_ || rate != built_rate_)) {
-      request = playing_;
-      built_burst_ = burst;  // once per change, even if the file has gone meanwhile
-      built_rate_ = rate;
-    }
-    if (request) load_now(*request);
-    lock.lock();
+void VoiceLoader::tend() {
+  swap_.collect();  // frees the voice the last swap retired, here, off the audio thread
+  const int burst = burst_.load(std::memory_order_relaxed);
+  const int rate = rate_.load(std::memory_order_relaxed);
+  // The engine's block size or rate changed: the playing model again, chosen anew.
+  if (!loader_.pending() && playing_ && burst > 0 &&
+      (burst != built_burst_ || rate != built_rate_)) {
+    built_burst_ = burst;  // once per change, even if the file has gone meanwhile
+    built_rate_ = rate;
+    ask(*playing_);
   }
 }
 
-void VoiceLoader::load_now(const Request& request) {
+void VoiceLoader::finish(const Request& request, neurorave::LoadResult loaded) {
   using namespace std::chrono_literals;
-  neurorave::LoadResult loaded = neurorave::load_player(request.path);
   // The playback is chosen for the engine's burst, which the audio thread reports from
   // its first block on: wait for it (briefly; a stopped engine gets Rack's usual 256).
   for (int i = 0; i < 200 && burst_.load(std::memory_order_relaxed) == 0; ++i)
@@ -136,7 +122,8 @@ void VoiceLoader::load_now(const Request& request) {
   if (!voice && !playing_ && request.path != default_path_) {
     // Nothing plays yet (this request replaced the default's before it started): the
     // default plays, and the display says what went wrong.
-    load_now(Request{default_path_, request.convention, request.inference});
+    const Request fallback{default_path_, request.convention, request.inference};
+    finish(fallback, neurorave::load_player(fallback.path));
   }
   Status fresh = status();
   fresh.error = error;

@@ -1,26 +1,25 @@
 #pragma once
-// Loads models into neurorave::ModuleVoices on one persistent background thread and
-// offers them to the audio thread through a neurorave::ModelSwap, which keeps the old
+// Loads models into neurorave::ModuleVoices on the core's neurorave::ModelLoader thread
+// and offers them to the audio thread through a neurorave::ModelSwap, which keeps the old
 // model playing until the new one sounds and then crossfades: the audio thread never
 // loads, allocates or frees, and a swap never leaves a hole. A file that fails to load
 // leaves the playing model alone and reports why.
 //
 // How each voice plays (synchronously in Rack's engine thread, or on a worker running
-// ahead by a latency budget) is chosen here for the engine's burst (its block size) and
-// sample rate, which the audio thread reports; when they change, the model is loaded
-// again and chosen anew. The same thread frees what the swap retired, so this works in
-// a headless Rack too, where no UI step runs.
+// ahead by a latency budget) is chosen on the loader's thread for the engine's burst (its
+// block size) and sample rate, which the audio thread reports; when they change, the
+// model is loaded again and chosen anew. The loader's chore frees what the swap retired,
+// so this works in a headless Rack too, where no UI step runs.
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "neurorave/model_info.hpp"
+#include "neurorave/model_loader.hpp"
 #include "neurorave/model_swap.hpp"
 #include "neurorave/module_voice.hpp"
 
@@ -43,7 +42,7 @@ class VoiceLoader {
   // `block`: samples per ModuleVoice call (the module gathers them); `fade`: the swap's
   // crossfade in samples; `default_path`: the model played until one is chosen.
   VoiceLoader(int block, int fade, std::string default_path);
-  ~VoiceLoader();  // finishes a load in progress, then joins the thread
+  ~VoiceLoader() = default;  // the loader goes first: it finishes a load in progress
   VoiceLoader(const VoiceLoader&) = delete;
   VoiceLoader& operator=(const VoiceLoader&) = delete;
 
@@ -71,8 +70,10 @@ class VoiceLoader {
     neurorave::CvConvention convention;
     Inference inference;
   };
-  void run();
-  void load_now(const Request& request);
+  // On the loader's thread, as are playing_ and built_*.
+  void ask(const Request& request);
+  void tend();
+  void finish(const Request& request, neurorave::LoadResult loaded);
   void publish(Status fresh);
 
   const int block_;
@@ -80,13 +81,10 @@ class VoiceLoader {
   neurorave::ModelSwap<neurorave::ModuleVoice> swap_;
   std::atomic<int> burst_{0};
   std::atomic<int> rate_{0};
-  mutable std::mutex mutex_;  // guards status_, pending_, quit_; never the audio thread's
-  std::condition_variable wake_;
+  mutable std::mutex mutex_;  // guards status_; never the audio thread's
   Status status_;
-  std::optional<Request> pending_;
   std::optional<Request> playing_;        // what the playing voice was loaded from
   int built_burst_ = 0, built_rate_ = 0;  // the timing its playback was chosen for
-  bool quit_ = false;
   std::atomic<long> version_{0};
-  std::thread thread_;  // last: it starts once everything above exists
+  neurorave::ModelLoader loader_;  // last: its thread starts once everything above exists
 };

@@ -90,17 +90,25 @@ Options parse_args(int argc, char** argv) {
   return options;
 }
 
-// The map file, or the built-in layout for the model; --model replaces the map's model.
-ControlMap control_map(const Options& options) {
-  if (!options.map.empty()) {
-    ControlMap map = read_control_map(options.map);
-    if (!options.model.empty()) map.model = options.model;
-    return map;
+// The map file, or the built-in layout for the model (--model replaces the map's), and
+// the model, read once for both.
+struct Setup {
+  ControlMap map;
+  std::unique_ptr<neurorave::Player> model;
+};
+
+Setup set_up(const Options& options) {
+  if (options.map.empty() && options.model.empty())
+    throw UsageError("--offline needs --model or a --map naming one");
+  ControlMap map = options.map.empty() ? ControlMap{} : read_control_map(options.map);
+  if (!options.model.empty()) map.model = options.model;
+  if (map.model.empty()) throw MapError(map.file, "no model: give \"model\" in the map or --model");
+  auto model = load_model(map.model);
+  if (options.map.empty()) {
+    map = default_control_map(model->info());
+    map.model = options.model;
   }
-  if (options.model.empty()) throw UsageError("--offline needs --model or a --map naming one");
-  ControlMap map = default_control_map(neurorave::Engine::load(options.model)->info());
-  map.model = options.model;
-  return map;
+  return {std::move(map), std::move(model)};
 }
 
 std::atomic<bool> stop_requested{false};
@@ -114,16 +122,17 @@ void warn(const std::string& problem) {
 
 // The model's worker thread (threaded_block) starts with the loop and inherits this
 // thread's scheduling: real time too, a little below the audio thread.
-std::unique_ptr<ModuleLoop> make_loop(const ControlMap& map, int rt_priority) {
-  if (rt_priority <= 0) return std::make_unique<ModuleLoop>(map);
+std::unique_ptr<ModuleLoop> make_loop(Setup setup, int rt_priority) {
+  if (rt_priority <= 0) return std::make_unique<ModuleLoop>(setup.map, std::move(setup.model));
   warn(make_realtime(std::max(1, rt_priority - 5)));
-  auto loop = std::make_unique<ModuleLoop>(map);
+  auto loop = std::make_unique<ModuleLoop>(setup.map, std::move(setup.model));
   make_normal();
   return loop;
 }
 
-void run_live(const Options& options, const ControlMap& map) {
-  const std::unique_ptr<ModuleLoop> made = make_loop(map, options.rt_priority);
+void run_live(const Options& options, Setup setup) {
+  const ControlMap map = setup.map;
+  const std::unique_ptr<ModuleLoop> made = make_loop(std::move(setup), options.rt_priority);
   ModuleLoop& loop = *made;
   ConsoleHardware hardware(options.knobs, options.quiet);
   std::atomic<long> xruns{0};
@@ -141,16 +150,13 @@ void run_live(const Options& options, const ControlMap& map) {
     }
     finished.store(true);
   });
-  while (!finished.load()) {  // the display runs here, off the audio thread
-    if (reload_requested.exchange(false)) {
-      try {  // the old model plays on until the new one sounds, then a crossfade
-        loop.load(map.model);
-        std::fprintf(stderr, "neurorave-module: reloading %s\n", map.model.c_str());
-      } catch (const std::exception& e) {
-        warn(std::string("reload: ") + e.what() + " (the old model plays on)");
-      }
+  while (!finished.load()) {                 // the display runs here, off the audio thread
+    if (reload_requested.exchange(false)) {  // the old model plays on until the new one sounds
+      loop.load(map.model);
+      std::fprintf(stderr, "neurorave-module: reloading %s\n", map.model.c_str());
     }
-    loop.collect();  // frees a model a swap retired, here rather than on the audio thread
+    if (const std::string problem = loop.tend(); !problem.empty())
+      warn("reload: " + problem + " (the old model plays on)");
     hardware.display(loop.status(xruns.load()));
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
@@ -164,11 +170,12 @@ void run_live(const Options& options, const ControlMap& map) {
 int main(int argc, char** argv) {
   try {
     const Options options = parse_args(argc, argv);
-    const ControlMap map = control_map(options);
+    Setup setup = set_up(options);
     if (options.offline.empty()) {
-      run_live(options, map);
+      run_live(options, std::move(setup));
     } else {
-      render_offline(map, read_control_script(options.controls), options.offline, options.out);
+      render_offline(setup.map, std::move(setup.model), read_control_script(options.controls),
+                     options.offline, options.out);
     }
     return 0;
   } catch (const UsageError& error) {

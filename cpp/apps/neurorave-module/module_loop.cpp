@@ -28,10 +28,9 @@ Playback playback(const ControlMap& map) {
   return playback;
 }
 
-// A voice for `path` as the map says (not real-time): model, prior settings, playback,
-// mode. Throws ModelError, or MapError when the map does not fit the model.
-std::unique_ptr<ModuleVoice> make_voice(const ControlMap& map, const std::string& path) {
-  auto player = std::make_unique<Player>(Engine::load(path));
+// A voice for `player` as the map says (not real-time): prior settings, playback, mode.
+// Throws MapError when the map does not fit the model.
+std::unique_ptr<ModuleVoice> make_voice(const ControlMap& map, std::unique_ptr<Player> player) {
   check_against_model(map, player->info());
   player->set_temperature(map.temperature);
   player->set_seed(map.seed);
@@ -40,16 +39,14 @@ std::unique_ptr<ModuleVoice> make_voice(const ControlMap& map, const std::string
   return voice;
 }
 
-std::unique_ptr<ModuleVoice> first_voice(const ControlMap& map) {
-  if (map.model.empty())
-    throw MapError(map.file.empty() ? "(built-in control map)" : map.file,
-                   "no model: give \"model\" in the map or --model");
-  return make_voice(map, map.model);
-}
-
 }  // namespace
 
-ModuleLoop::ModuleLoop(const ControlMap& map) : ModuleLoop(map, first_voice(map)) {}
+std::unique_ptr<Player> load_model(const std::string& path) {
+  return std::make_unique<Player>(Engine::load(path));
+}
+
+ModuleLoop::ModuleLoop(const ControlMap& map, std::unique_ptr<Player> first)
+    : ModuleLoop(map, make_voice(map, std::move(first))) {}
 
 ModuleLoop::ModuleLoop(const ControlMap& map, std::unique_ptr<ModuleVoice> first)
     : map_(map),
@@ -67,7 +64,27 @@ ModuleLoop::ModuleLoop(const ControlMap& map, std::unique_ptr<ModuleVoice> first
 }
 
 void ModuleLoop::load(const std::string& path) {
-  std::unique_ptr<ModuleVoice> voice = make_voice(map_, path);
+  if (!loader_) loader_ = std::make_unique<neurorave::ModelLoader>();
+  loader_->request(path);
+}
+
+std::string ModuleLoop::tend(bool wait) {
+  swap_.collect();  // frees a model a swap retired, here rather than on the audio thread
+  if (!loader_) return "";
+  std::optional<LoadResult> loaded = wait ? loader_->wait() : loader_->take();
+  if (!loaded) return "";
+  if (!loaded->player) return loaded->error;
+  try {
+    offer(std::move(loaded->player));
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void ModuleLoop::offer(std::unique_ptr<Player> player) {
+  const std::string path = player->info().path;
+  std::unique_ptr<ModuleVoice> voice = make_voice(map_, std::move(player));
   const auto& fresh = voice->info();
   bool same = fresh.sample_rate == sample_rate_ && fresh.descriptors.size() == descriptors_.size();
   for (size_t d = 0; same && d < descriptors_.size(); ++d)

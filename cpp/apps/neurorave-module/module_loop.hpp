@@ -11,6 +11,7 @@
 
 #include "control_map.hpp"
 #include "hardware.hpp"
+#include "neurorave/model_loader.hpp"
 #include "neurorave/model_swap.hpp"
 #include "neurorave/module_voice.hpp"
 
@@ -18,9 +19,9 @@ namespace neurorave::module {
 
 class ModuleLoop {
  public:
-  // Loads the model (`map.model`, throws neurorave::ModelError), checks the map against
-  // it (throws MapError) and sets the voice up as the map says.
-  explicit ModuleLoop(const ControlMap& map);
+  // Plays `first`, loaded from `map.model` (load_model), once the map is checked against
+  // it (throws MapError) and the voice set up as the map says.
+  ModuleLoop(const ControlMap& map, std::unique_ptr<Player> first);
 
   const ControlMap& map() const { return map_; }
   // The playing voice. Only before the audio runs, or on the audio thread: a swap
@@ -28,15 +29,17 @@ class ModuleLoop {
   const ModuleVoice& voice() { return *swap_.current(); }
   int sample_rate() const { return sample_rate_; }
 
-  // Not the audio thread: loads `path` (throws neurorave::ModelError), checks it against
-  // the map and the playing model (the same descriptors in the same order, the same
-  // rate; throws MapError) and offers it. The playing model goes on until the new one,
-  // fed the same input from the next period, sounds; then a crossfade
-  // (neurorave::ModelSwap), so a reload never leaves a hole.
+  // Not the audio thread: asks the core's ModelLoader for `path`; tend() offers it once
+  // loaded. The playing model goes on until the new one, fed the same input from the
+  // next period, sounds; then a crossfade (neurorave::ModelSwap), so a reload never
+  // leaves a hole.
   void load(const std::string& path);
-  // Not the audio thread (the display's, or the offline loop between periods): frees
-  // the model a swap retired.
-  void collect() { swap_.collect(); }
+  // Not the audio thread (the display loop, the offline loop between periods): frees the
+  // model a swap retired, and offers a finished load once it is checked against the map
+  // and the playing model (the same descriptors in the same order, the same rate).
+  // Returns why a load was refused (the file and the problem), or an empty string.
+  // `wait`: first waits for a load in progress (offline, where time is the script's).
+  std::string tend(bool wait = false);
 
   // Real-time safe: `in` holds frames x audio.input_channels samples, `out` frames x
   // audio.output_channels (both interleaved); any frames >= 0.
@@ -61,6 +64,7 @@ class ModuleLoop {
                  std::vector<float>& volts) const;
   ModuleLoop(const ControlMap& map, std::unique_ptr<ModuleVoice> first);
   void publish();
+  void offer(std::unique_ptr<Player> player);
 
   ControlMap map_;
   int sample_rate_ = 0;
@@ -73,6 +77,11 @@ class ModuleLoop {
   std::vector<float> audio_in_, audio_out_, follow_volts_, phrase_volts_;
   // The voice's mode as of the last period: gates change it on the audio thread.
   std::atomic<VoiceMode> published_mode_{VoiceMode::transfer};
+  std::unique_ptr<neurorave::ModelLoader> loader_;  // made at the first load()
 };
+
+// Reads and checks a model file at once (throws neurorave::ModelError): the first model,
+// before any audio runs.
+std::unique_ptr<Player> load_model(const std::string& path);
 
 }  // namespace neurorave::module

@@ -83,11 +83,12 @@ int knob_count(const ControlScript& script) {
 
 }  // namespace
 
-void render_offline(const ControlMap& map, const ControlScript& script,
-                    const std::string& input_path, const std::string& output_path) {
+void render_offline(const ControlMap& map, std::unique_ptr<Player> model,
+                    const ControlScript& script, const std::string& input_path,
+                    const std::string& output_path) {
   check_script(map, script);
   const Audio input = read_audio(input_path);
-  ModuleLoop loop(map);
+  ModuleLoop loop(map, std::move(model));
   if (input.sample_rate != loop.sample_rate())
     throw AudioFileError(input_path, "sample rate " + std::to_string(input.sample_rate) +
                                          " Hz, but the model plays at " +
@@ -106,9 +107,11 @@ void render_offline(const ControlMap& map, const ControlScript& script,
     const double now = start / static_cast<double>(input.sample_rate);
     // A scripted load is offered at the first block at or after its time; the new model
     // hears the input from that block on and takes over once it sounds.
+    const bool loading = next_load < script.loads.size() && script.loads[next_load].time <= now;
     for (; next_load < script.loads.size() && script.loads[next_load].time <= now; ++next_load)
       loop.load(script.loads[next_load].path);
-    loop.collect();
+    if (const std::string problem = loop.tend(loading); !problem.empty())
+      throw std::runtime_error(problem);
     move_knobs(script, now, hardware);
     loop.process(channels.fill(start, frames), out.data(), frames, hardware);
     loop.wait_until_idle();
