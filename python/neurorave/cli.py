@@ -205,7 +205,8 @@ def _bench(args: argparse.Namespace) -> None:
     from .play.bench import run_benchmark
     from .play.default_model import resolve_model
 
-    run_benchmark(resolve_model(args.model), **_given(args, "seconds", "blocks"))
+    run_benchmark(resolve_model(args.model), core_only=args.core_only,
+                  **_given(args, "seconds", "blocks"))
 
 
 def _demo(args: argparse.Namespace) -> None:
@@ -304,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("model", nargs="?", help="a .nrv file (default: the default model)")
     bench.add_argument("--seconds", type=float, help="audio per measurement")
     bench.add_argument("--blocks", type=int, nargs="+")
+    bench.add_argument("--core-only", action="store_true",
+                       help="the core alone (fp32 and fp16 weights), without ONNX Runtime "
+                            "and TorchScript")
     bench.set_defaults(func=_bench)
 
     demo = commands.add_parser("demo", help="hear what the knobs do: transfers, fader sweeps "

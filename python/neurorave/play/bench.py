@@ -56,7 +56,9 @@ def _latent_decoder(model_path: str, frames: int) -> Callable[[np.ndarray], obje
 
 
 def run_benchmark(model_path: str, seconds: float = 10.0,
-                  blocks: tuple[int, ...] = (256, 2048, 8192)) -> list[Row]:
+                  blocks: tuple[int, ...] = (256, 2048, 8192), core_only: bool = False
+                  ) -> list[Row]:
+    """The table; `core_only` leaves ONNX Runtime and TorchScript out (NaN in the rows)."""
     torch.set_num_threads(1)
     model_path = str(model_path)  # the CLI resolves a Path; _core.Player takes a str
     description = read_description(model_path)
@@ -65,38 +67,51 @@ def run_benchmark(model_path: str, seconds: float = 10.0,
     audio = (0.1 * np.random.default_rng(0).standard_normal(frames * compression)).astype(
         np.float32)
     duration = len(audio) / rate
-    model = load_nrv(model_path)
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        onnx_path, script_path = Path(tmp) / "model.onnx", Path(tmp) / "model.ts"
         half_path = str(Path(tmp) / "fp16.nrv")
         convert_weights(model_path, half_path, "fp16")
-        export_onnx(model, onnx_path)
-        export_torchscript(model, script_path)
-        scripted = torch.jit.load(str(script_path))
+        references = None if core_only else _references(model_path, Path(tmp))
         for block in blocks:
             frame_block = max(1, block // compression) * compression
             player, half_player = _core.Player(model_path), _core.Player(half_path)
             decode = _latent_decoder(model_path, frame_block // compression)
-            streamer = OnnxStreamer(onnx_path, model, session_options=options)
-            scripted.reset()
-
-            def play_script(chunk: np.ndarray) -> None:
-                with torch.inference_mode():
-                    scripted.forward(torch.from_numpy(chunk).view(1, 1, -1))
-
+            onnx = script = float("nan")
+            if references:
+                onnx, script = (_speed(play, audio, frame_block, duration)
+                                for play in references())
             rows.append(Row(block,
                             _speed(player.process, audio, block, duration),
                             _speed(decode, audio, frame_block, duration),
                             _speed(half_player.process, audio, block, duration),
-                            _speed(streamer.process, audio, frame_block, duration),
-                            _speed(play_script, audio, frame_block, duration)))
+                            onnx, script))
     _print_table(model_path, description, rows)
     return rows
+
+
+def _references(model_path: str, tmp: Path) -> Callable[[], tuple[Callable, Callable]]:
+    """Makes fresh ONNX Runtime and TorchScript streamers of the model, one thread each."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    model = load_nrv(model_path)
+    onnx_path, script_path = tmp / "model.onnx", tmp / "model.ts"
+    export_onnx(model, onnx_path)
+    export_torchscript(model, script_path)
+    scripted = torch.jit.load(str(script_path))
+
+    def fresh() -> tuple[Callable, Callable]:
+        streamer = OnnxStreamer(onnx_path, model, session_options=options)
+        scripted.reset()
+
+        def play_script(chunk: np.ndarray) -> None:
+            with torch.inference_mode():
+                scripted.forward(torch.from_numpy(chunk).view(1, 1, -1))
+
+        return streamer.process, play_script
+
+    return fresh
 
 
 def _print_table(model_path: str, description: dict, rows: list[Row]) -> None:
@@ -108,6 +123,14 @@ def _print_table(model_path: str, description: dict, rows: list[Row]) -> None:
     print(f"core kernel: {_core.active_kernel()} (this CPU runs: "
           f"{', '.join(_core.runnable_kernels())}; NEURORAVE_KERNEL=NAME picks one)")
     print("xRT: times faster than real time, one thread each")
+    if all(np.isnan(r.onnx) for r in rows):  # core only
+        print(f"{'block':>6} | {'core xRT':>9} | {'decode xRT':>10} | {'fp16 xRT':>9} | "
+              f"{'fp16/core':>9} | {'of peak':>8}")
+        for r in rows:
+            print(f"{r.block:>6} | {r.core:>9.1f} | {r.core_decode:>10.1f} | "
+                  f"{r.core_fp16:>9.1f} | {r.core_fp16 / r.core:>9.2f} | "
+                  f"{r.core * macs / peak:>8.1%}")
+        return
     print(f"{'block':>6} | {'core xRT':>9} | {'decode xRT':>10} | {'fp16 xRT':>9} | "
           f"{'ONNX xRT':>9} | {'TS xRT':>8} | {'fp16/core':>9} | {'core/ONNX':>9} | "
           f"{'core/TS':>8} | {'of peak':>8}")
