@@ -10,6 +10,10 @@
 
 #include "neurorave/kernels.hpp"
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <cpuid.h>
+#endif
+
 namespace neurorave::gemm_kernel {
 
 namespace {
@@ -71,13 +75,20 @@ const Level kBuild{"build", BuildSimd::kLanes, &multiply<BuildSimd>,
 #endif
                    &fma_burst<BuildSimd>};
 
+#if defined(__x86_64__) || defined(_M_X64)
+// CPUID leaf 1, ECX bit 29 (clang 14's __builtin_cpu_supports does not know "f16c").
+bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
+}
+#endif
+
 // Narrowest first; only what this CPU runs.
 std::vector<const Level*> runnable() {
   std::vector<const Level*> levels{&kBuild};
 #if defined(__x86_64__) || defined(_M_X64)
   __builtin_cpu_init();  // libgcc also checks that the OS saves the wider registers
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c"))
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c())
     levels.push_back(&avx2_level());
   if (__builtin_cpu_supports("avx512f")) levels.push_back(&avx512_level());
 #endif
