@@ -155,10 +155,11 @@ def test_export_of_a_bad_model_file(make, tmp_path, capsys):
 
 def test_export_of_a_model_file_asks_for_a_format(tmp_path, capsys):
     line = error_of(capsys, "export", DEFAULT_MODEL)
-    assert line == (f"neurorave export: {DEFAULT_MODEL}: give --onnx OUT.onnx and/or "
-                    "--torchscript OUT.ts to convert it")
-    line = error_of(capsys, "export", DEFAULT_MODEL, "-o", tmp_path / "copy.nrv",
-                    "--onnx", tmp_path / "out.onnx")
+    assert line == (f"neurorave export: {DEFAULT_MODEL}: give -o OUT.nrv (with --weights fp16 "
+                    "for half-size weights), --onnx OUT.onnx and/or --torchscript OUT.ts to "
+                    "convert it")
+    line = error_of(capsys, "export", DEFAULT_MODEL, "--checkpoint", tmp_path / "last.ckpt",
+                    "-o", tmp_path / "copy.nrv", "--onnx", tmp_path / "out.onnx")
     assert line.startswith(f"neurorave export: {DEFAULT_MODEL}: a model file is converted")
     assert tree(tmp_path) == []
 
