@@ -139,6 +139,10 @@ class TrainConfig:
     latent_ramp_steps: int = 10_000
     latent_hidden: int = 64
     latent_learning_rate: float = 1e-3    # the latent discriminator must keep up with z
+    # The latent discriminator reads each frame of z scaled to unit length, so that the
+    # confusion cannot be met by shrinking the whole latent (and the note's pitch with it)
+    # under the posterior's noise (docs/experiments/2026-12-03-pitch-under-the-confusion-loss.md).
+    latent_unit_frames: bool = True
     adversarial_weight: float = 1.0
     feature_matching_weight: float = 10.0
     waveform_capacity: int = 16

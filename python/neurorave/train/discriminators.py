@@ -13,17 +13,24 @@ from torch.nn.utils.parametrizations import weight_norm
 
 from ..descriptors import N_BINS
 
+# A frame's length under this is silence-like; dividing by it would blow its noise up.
+_UNIT_FRAMES_FLOOR = 1e-3
+
 
 class LatentDiscriminator(nn.Module):
     """z (B, latent, F) -> one (B, classes, F) logit map per descriptor.
 
     A small convolutional trunk sees a few neighbouring frames; one 1x1 head per
     descriptor classifies each frame into the descriptor's data-set quantile bins.
+    With `unit_frames` each frame of z is first scaled to unit length: only the direction
+    of the latent can then betray a descriptor, and the encoder cannot answer the
+    confusion by shrinking z as a whole.
     """
 
     def __init__(self, latent_size: int, n_descriptors: int, hidden: int = 64,
-                 classes: int = N_BINS, kernel: int = 3):
+                 classes: int = N_BINS, kernel: int = 3, unit_frames: bool = False):
         super().__init__()
+        self.unit_frames = unit_frames
         self.trunk = nn.Sequential(
             nn.Conv1d(latent_size, hidden, kernel, padding=kernel // 2), nn.LeakyReLU(0.2),
             nn.Conv1d(hidden, hidden, kernel, padding=kernel // 2), nn.LeakyReLU(0.2),
@@ -31,6 +38,8 @@ class LatentDiscriminator(nn.Module):
         self.heads = nn.ModuleList(nn.Conv1d(hidden, classes, 1) for _ in range(n_descriptors))
 
     def forward(self, z: Tensor) -> list[Tensor]:
+        if self.unit_frames:
+            z = z / (z.norm(dim=1, keepdim=True) + _UNIT_FRAMES_FLOOR)
         features = self.trunk(z)
         return [head(features) for head in self.heads]
 

@@ -74,7 +74,8 @@ class NeuroRaveTraining(L.LightningModule):
         self.cfg = TrainConfig.from_dict(train)
         self.model = NeuroRave(self.cfg.model_config())
         self.latent_discriminator = LatentDiscriminator(
-            self.model.config.latent_size, len(self.cfg.descriptors), self.cfg.latent_hidden)
+            self.model.config.latent_size, len(self.cfg.descriptors), self.cfg.latent_hidden,
+            unit_frames=self.cfg.latent_unit_frames)
         self.waveform_discriminator = WaveformDiscriminator(self.cfg.waveform_capacity,
                                                             self.cfg.waveform_layers)
         self.automatic_optimization = False
