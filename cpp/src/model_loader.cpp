@@ -97,19 +97,20 @@ void ModelLoader::run() {
     if (request) serve(*request);
     if (chore_) chore_();
     lock.lock();
-    loading_ = false;
-    if (request) done_.notify_all();
   }
 }
 
 void ModelLoader::serve(Request& request) {
   LoadResult result = load_player(request.path);
-  if (request.finish) {
-    request.finish(std::move(result));
-    return;
+  if (request.finish) request.finish(std::move(result));
+  {
+    // A result is taken and the loader idle in one step: busy() never sees one without
+    // the other.
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (!request.finish) results_.push_back(std::move(result));
+    loading_ = false;
   }
-  const std::lock_guard<std::mutex> lock(mutex_);
-  results_.push_back(std::move(result));
+  done_.notify_all();
 }
 
 }  // namespace neurorave
