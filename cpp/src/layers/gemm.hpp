@@ -72,11 +72,6 @@ class Gemm {
       run(level_->multiply, packed_.data(), signal, col_step, cols, result, result_stride);
   }
 
-  bool half() const { return half_; }  // the kernel reads binary16 weights
-  size_t packed_bytes() const {
-    return packed_.size() * sizeof(float) + packed_half_.size() * sizeof(gemm_kernel::Half);
-  }
-
  private:
   // A run of weight columns packed together, and where its signal rows start.
   struct Block {
