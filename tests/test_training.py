@@ -456,7 +456,8 @@ def test_sigkill_then_resume_ends_exactly_where_an_uninterrupted_run_does(runs, 
 
 def test_phase_two_freezes_the_encoder_and_trains_against_the_discriminator(dataset,
                                                                              tmp_path):
-    run = _train(dataset, tmp_path / "gan", 6, _options(6), mode="crave")
+    run = _train(dataset, tmp_path / "gan", 6, _options(6), mode="crave",
+                 adversarial_ramp_steps=4)
     before = torch.load(run / LAST_CHECKPOINT, weights_only=False)["state_dict"]
     resume_run(run, _options(4), steps=10)   # raise the total: batches 6-9 are phase 2
     after = torch.load(run / LAST_CHECKPOINT, weights_only=False)
@@ -467,6 +468,9 @@ def test_phase_two_freezes_the_encoder_and_trains_against_the_discriminator(data
     assert any(not torch.equal(before[k], after["state_dict"][k]) for k in decoder)
     for key in ("train/discriminator", "train/adversarial", "train/feature_matching"):
         assert np.isfinite(_logged(run, key)).all() and len(_logged(run, key)) > 0, key
+    # The generator's adversarial terms rise from 0 over the first 4 batches of phase 2:
+    # the last batch logged (9) is the fourth.
+    assert _logged(run, "train/adversarial_ramp")[-1] == pytest.approx(0.75)
 
 
 def test_two_ddp_processes_train_on_cpu(dataset, tmp_path):

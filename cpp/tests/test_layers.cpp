@@ -15,6 +15,7 @@
 
 #include "layers/conv1d.hpp"
 #include "layers/conv_transpose1d.hpp"
+#include "layers/gemm_kernel.hpp"
 #include "layers/leaky_relu.hpp"
 #include "layers/noise.hpp"
 #include "layers/residual.hpp"
@@ -481,6 +482,40 @@ TEST_SUITE("layers") {
     CHECK(lo < -0.99f);
     CHECK(hi > 0.99f);
     CHECK(std::abs(mean / 20000) < 0.02);
+  }
+
+  TEST_CASE("the elementwise passes give the same bits with every kernel") {
+    // Lengths that leave a tail after whole packets of 4, 8 and 16 lanes.
+    const std::string chosen = neurorave::active_kernel();
+    neurorave_tests::WeightSource source(11);
+    std::vector<float> a(37), b(37), column(19);
+    for (float& v : a) v = source.next(1.0f);
+    for (float& v : b) v = source.next(1.0f);
+    for (float& v : column) v = source.next(1.0f);
+    for (const std::string& kernel : neurorave::runnable_kernels()) {
+      CAPTURE(kernel);
+      REQUIRE(neurorave::use_kernel(kernel));
+      const auto& ops = neurorave::gemm_kernel::stream_ops();
+      std::vector<float> out(a.size());
+      ops.leaky_relu(a.data(), 37, 0.2f, out.data());
+      for (size_t i = 0; i < a.size(); ++i) CHECK(out[i] == std::max(a[i], 0.2f * a[i]));
+      ops.add(a.data(), b.data(), 37, out.data());
+      for (size_t i = 0; i < a.size(); ++i) CHECK(out[i] == a[i] + b[i]);
+      std::vector<float> filled(19 * 3);
+      ops.fill_columns(column.data(), 19, 3, filled.data());
+      for (size_t i = 0; i < filled.size(); ++i) CHECK(filled[i] == column[i % 19]);
+      for (const int bands : {3, 16, 20}) {
+        CAPTURE(bands);
+        const int64_t first = (int64_t{1} << 33) - 2;  // crosses 2^32 and wraps like the reference
+        std::vector<float> noise(static_cast<size_t>(bands) * 5);
+        ops.hash_noise_block(first, bands, 5, noise.data());
+        for (int t = 0; t < 5; ++t)
+          for (int band = 0; band < bands; ++band)
+            CHECK(noise[static_cast<size_t>(t * bands + band)] ==
+                  neurorave::hash_noise(first + t, band));
+      }
+    }
+    REQUIRE(neurorave::use_kernel(chosen.substr(0, chosen.find(' '))));
   }
 
   TEST_CASE("WaveformHead without noise: tanh(wave) * sigmoid(amplitude)") {

@@ -145,6 +145,9 @@ class TrainConfig:
     latent_unit_frames: bool = True
     adversarial_weight: float = 1.0
     feature_matching_weight: float = 10.0
+    # The generator's adversarial and feature-matching terms rise from 0 over this many
+    # batches of phase 2, so a young critic does not pull the decoder off the spectral match.
+    adversarial_ramp_steps: int = 0
     waveform_capacity: int = 16
     waveform_layers: int = 4
     stft_scales: tuple[int, ...] = (2048, 1024, 512, 256, 128)

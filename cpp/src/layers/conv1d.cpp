@@ -35,7 +35,7 @@ View Conv1d::process(const View& in) {
   const int frames = static_cast<int>(in.cols());
   const int out_frames = frames / shape_.stride;
   const Eigen::Index col_step = static_cast<Eigen::Index>(shape_.stride) * shape_.in;
-  output_.leftCols(out_frames).colwise() = bias_;
+  gemm_kernel::stream_ops().fill_columns(bias_.data(), bias_.size(), out_frames, output_.data());
   if (history_ == 0 && shape_.groups == 1 && !window_.activated()) {  // read in place
     gemms_[0].accumulate(in.data(), col_step, out_frames, output_.data(), output_.rows());
     return leading_columns(output_, out_frames);

@@ -32,7 +32,7 @@ void ConvTranspose1d::reset() { window_.reset(); }
 View ConvTranspose1d::process(const View& in) {
   const int frames = static_cast<int>(in.cols());
   const int length = frames * stride_;
-  output_.leftCols(length).colwise() = bias_;
+  gemm_kernel::stream_ops().fill_columns(bias_.data(), bias_.size(), length, output_.data());
   window_.push(in);
   // Output column t of the product is samples t * stride ... t * stride + stride - 1.
   gemm_.accumulate(window_.data(), in_, frames, output_.data(),

@@ -1,8 +1,10 @@
 // The GEMM kernel for AVX-512, compiled with -mavx512f -mfma whatever the rest of the build uses
 // (CMakeLists.txt, vcv_plugin/Makefile); chosen at run time only on a CPU that has it.
-// Nothing but intrinsics and gemm_tile.hpp's templates here (see there why).
+// Nothing but intrinsics and the templates of gemm_tile.hpp and stream_ops.hpp here (see
+// gemm_tile.hpp why).
 
 #include "layers/gemm_kernel.hpp"
+#include "layers/stream_ops.hpp"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -22,6 +24,13 @@ struct Avx512 {
     _mm512_storeu_ps(out, _mm512_add_ps(_mm512_loadu_ps(out), v));
   }
   static void store(float* out, Packet v) { _mm512_storeu_ps(out, v); }
+  // stream_ops.hpp
+  using Bits = uint32_t __attribute__((vector_size(64)));
+  static Packet load(const float* p) { return _mm512_loadu_ps(p); }
+  // The zero-masked form for the reason load_weights gives below.
+  static Packet max(Packet a, Packet b) { return _mm512_maskz_max_ps(0xFFFF, a, b); }
+  static Packet multiply(Packet a, Packet b) { return _mm512_mul_ps(a, b); }
+  static Packet add(Packet a, Packet b) { return _mm512_add_ps(a, b); }
 };
 
 // Half-size weights, widened by VCVTPH2PS (part of AVX-512F) as they load.
@@ -37,8 +46,13 @@ struct Avx512Half : Avx512 {
 }  // namespace
 
 const Level& avx512_level() {
-  static const Level level{"avx512", Avx512::kLanes, &multiply<Avx512>, &multiply<Avx512Half>,
-                           &fma_burst<Avx512>};
+  static const Level level{
+      "avx512",
+      Avx512::kLanes,
+      &multiply<Avx512>,
+      &multiply<Avx512Half>,
+      &fma_burst<Avx512>,
+      {&leaky_relu<Avx512>, &fill_columns<Avx512>, &add<Avx512>, &hash_noise_block<Avx512>}};
   return level;
 }
 

@@ -1,4 +1,5 @@
 #include "layers/gemm_kernel.hpp"
+#include "layers/stream_ops.hpp"
 
 #include <Eigen/Core>
 #include <algorithm>
@@ -35,7 +36,19 @@ struct BuildSimd {
     Eigen::internal::pstoreu(out, Eigen::internal::padd(Eigen::internal::ploadu<Packet>(out), v));
   }
   static void store(float* out, Packet v) { Eigen::internal::pstoreu(out, v); }
+  // stream_ops.hpp
+  static Packet load(const float* p) { return Eigen::internal::ploadu<Packet>(p); }
+  static Packet max(Packet a, Packet b) { return Eigen::internal::pmax(a, b); }
+  static Packet multiply(Packet a, Packet b) { return Eigen::internal::pmul(a, b); }
+  static Packet add(Packet a, Packet b) { return Eigen::internal::padd(a, b); }
 };
+
+// The build's own flags may give no integer vectors: one value at a time (what the
+// compiler vectorises of it, it may).
+void hash_noise_values(int64_t first, int bands, Index frames, float* out) {
+  for (Index t = 0; t < frames; ++t)
+    for (int b = 0; b < bands; ++b) *out++ = hash_noise(first + t, b);
+}
 
 // Half-size weights where this build's own flags give an instruction that widens
 // binary16 packets to this build's float packets; elsewhere Gemm widens them at load.
@@ -67,13 +80,17 @@ struct BuildHalf : BuildSimd {
 };
 #endif
 
-const Level kBuild{"build", BuildSimd::kLanes, &multiply<BuildSimd>,
+const Level kBuild{
+    "build",
+    BuildSimd::kLanes,
+    &multiply<BuildSimd>,
 #ifdef NEURORAVE_BUILD_READS_HALF
-                   &multiply<BuildHalf>,
+    &multiply<BuildHalf>,
 #else
-                   nullptr,
+    nullptr,
 #endif
-                   &fma_burst<BuildSimd>};
+    &fma_burst<BuildSimd>,
+    {&leaky_relu<BuildSimd>, &fill_columns<BuildSimd>, &add<BuildSimd>, &hash_noise_values}};
 
 #if defined(__x86_64__) || defined(_M_X64)
 // CPUID leaf 1, ECX bit 29 (clang 14's __builtin_cpu_supports does not know "f16c").

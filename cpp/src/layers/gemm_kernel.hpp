@@ -4,6 +4,8 @@
 // environment variable NEURORAVE_KERNEL or use_kernel() names another. A packed weight
 // matrix keeps the kernel it was packed for (the panel height depends on its lanes).
 
+#include <cstdint>
+
 #include "layers/gemm_tile.hpp"
 
 namespace neurorave::gemm_kernel {
@@ -17,16 +19,28 @@ using MultiplyHalf = const Half* (*)(const Half* a, Index rows, Index depth, con
 
 using FmaBurst = void (*)(Index iterations, float* sink);
 
+// The streaming layers' elementwise passes at the same width (stream_ops.hpp).
+struct StreamOps {
+  void (*leaky_relu)(const float* in, Index n, float slope, float* out);
+  void (*fill_columns)(const float* column, Index rows, Index cols, float* out);
+  void (*add)(const float* a, const float* b, Index n, float* out);
+  void (*hash_noise_block)(int64_t first, int bands, Index frames, float* out);
+};
+
 struct Level {
   const char* name;  // "build" (what the compiler flags give), "avx2", "avx512"
   int lanes;         // floats per packet
   Multiply multiply;
   MultiplyHalf multiply_half;
   FmaBurst fma_burst;  // iterations x kPeakChains x lanes multiply-adds
+  StreamOps stream;
   int panel_rows() const { return kPanelPackets * lanes; }
 };
 
 const Level& active();
+
+// The active level's elementwise passes: every level gives the same bits.
+inline const StreamOps& stream_ops() { return active().stream; }
 
 // Defined in gemm_avx2.cpp / gemm_avx512.cpp, compiled with those extensions (x86 only).
 const Level& avx2_level();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "layers/gemm_kernel.hpp"
 #include "layers/layer.hpp"
 
 namespace neurorave {
@@ -14,7 +15,7 @@ class LeakyRelu final : public Layer {
   void prepare(int max_in_frames) override { output_ = Matrix::Zero(channels_, max_in_frames); }
   void reset() override {}
   View process(const View& in) override {
-    output_.leftCols(in.cols()) = in.cwiseMax(in * slope_);  // slope < 1
+    gemm_kernel::stream_ops().leaky_relu(in.data(), in.size(), slope_, output_.data());
     return leading_columns(output_, in.cols());
   }
 

@@ -29,7 +29,9 @@ class Residual final : public Layer {
   View process(const View& in) override {
     const Eigen::Index frames = in.cols();
     delay_line_.push(in);
-    output_.leftCols(frames) = delay_line_.leading(frames) + branch_->process(in);
+    const View branch = branch_->process(in);
+    gemm_kernel::stream_ops().add(delay_line_.leading(frames).data(), branch.data(), branch.size(),
+                                  output_.data());
     delay_line_.advance(frames);
     return leading_columns(output_, frames);
   }

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "layers/gemm_kernel.hpp"
 #include "layers/layer.hpp"
 
 namespace neurorave {
@@ -27,10 +28,11 @@ class StreamWindow {
   bool activated() const { return activated_; }
 
   void push(const View& in) {
+    float* block = window_.data() + history_ * window_.rows();
     if (activated_)
-      window_.middleCols(history_, in.cols()) = in.cwiseMax(in * slope_);
+      gemm_kernel::stream_ops().leaky_relu(in.data(), in.size(), slope_, block);
     else
-      window_.middleCols(history_, in.cols()) = in;
+      std::copy(in.data(), in.data() + in.size(), block);
   }
   // The window's first `frames` columns: the history, then the block.
   View leading(Eigen::Index frames) const { return leading_columns(window_, frames); }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "layers/gemm_kernel.hpp"
 #include "layers/layer.hpp"
 #include "layers/noise.hpp"
 
@@ -29,8 +30,7 @@ class WaveformHead final : public Layer {
     auto out = output_.leftCols(frames).array();
     out = in.topRows(bands_).array().tanh() * in.middleRows(bands_, bands_).array().logistic();
     if (noise_) {
-      for (Eigen::Index t = 0; t < frames; ++t)
-        for (int b = 0; b < bands_; ++b) noise_values_(b, t) = hash_noise(counter_ + t, b);
+      gemm_kernel::stream_ops().hash_noise_block(counter_, bands_, frames, noise_values_.data());
       out += (in.bottomRows(bands_).array() - 5.0f).logistic() *
              noise_values_.leftCols(frames).array();
     }

@@ -211,7 +211,7 @@ class NeuroRaveTraining(L.LightningModule):
             total = total + cfg.control_weight * self._control_terms(
                 z.detach(), mean.detach(), curves, source, generator, logs)
         if phase2:
-            total = total + self._adversarial_losses(target, y, logs)
+            total = total + self._adversarial_losses(target, y, logs, step)
         for optimizer in self.optimizers():
             optimizer.zero_grad(set_to_none=True)
         self.manual_backward(total)
@@ -240,7 +240,7 @@ class NeuroRaveTraining(L.LightningModule):
         return (terms["control"] + cfg.noise_guard_weight * terms["noise_guard"]
                 + cfg.cycle_weight * terms["cycle"])
 
-    def _adversarial_losses(self, audio: Tensor, y: Tensor, logs: dict) -> Tensor:
+    def _adversarial_losses(self, audio: Tensor, y: Tensor, logs: dict, step: int) -> Tensor:
         disc = self.waveform_discriminator
         real_scores, real_features = disc(audio)
         fake_scores, _ = disc(y.detach())
@@ -248,8 +248,12 @@ class NeuroRaveTraining(L.LightningModule):
         logs["discriminator"] = hinge_discriminator(real_scores, fake_scores)
         logs["adversarial"] = hinge_generator(judged)
         logs["feature_matching"] = feature_matching(real_features, fake_features)
-        return (logs["discriminator"] + self.cfg.adversarial_weight * logs["adversarial"]
-                + self.cfg.feature_matching_weight * logs["feature_matching"])
+        cfg = self.cfg
+        weight = ramp(step, cfg.phase1_steps, cfg.adversarial_ramp_steps)
+        logs["adversarial_ramp"] = torch.tensor(weight)
+        return (logs["discriminator"] + weight * (
+            cfg.adversarial_weight * logs["adversarial"]
+            + cfg.feature_matching_weight * logs["feature_matching"]))
 
     def _log_step(self, logs: dict, accuracy: Tensor, beta: float) -> None:
         values = {f"train/{k}": v.detach().float() for k, v in logs.items()}
