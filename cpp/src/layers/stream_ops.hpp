@@ -44,7 +44,10 @@ void add(const float* a, const float* b, Index n, float* out) {
 }
 
 // noise.hpp's hash for `bands` x `frames` (column-major), sample indices from `first`:
-// S::Bits is a vector of S::kLanes uint32 lanes (GCC/Clang vector extensions).
+// S::Bits is a vector of S::kLanes uint32 lanes (GCC/Clang vector extensions). noise.hpp's
+// templates take that vector type, not S: each width is instantiated by one file only
+// (AVX2's 8 lanes, AVX-512's 16; the baseline hashes one value at a time), so they too
+// cannot be shared across instruction sets.
 template <class S>
 void hash_noise_block(int64_t first, int bands, Index frames, float* out) {
   using Bits = typename S::Bits;
