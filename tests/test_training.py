@@ -454,6 +454,27 @@ def test_sigkill_then_resume_ends_exactly_where_an_uninterrupted_run_does(runs, 
         assert torch.equal(final["state_dict"][name], value), name
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_or_ctrl_c_stops_after_the_batch_with_a_checkpoint(dataset, tmp_path, stop):
+    """A scheduler's SIGTERM or a user's Ctrl-C: the batch in progress ends, is saved
+    (the checkpoint holds the batch the message names, not a scheduled one) and the
+    message says how to go on."""
+    run = tmp_path / "stopped"
+    training = subprocess.Popen(_cli_train(dataset, run, "--checkpoint-every", "10"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 600
+    while _batches_in(run / LAST_CHECKPOINT) < 10 and training.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.2)
+    training.send_signal(stop)
+    _, stderr = training.communicate(timeout=300)
+    assert training.returncode == 0, stderr[-3000:]
+    stopped_at = _batches_in(run / LAST_CHECKPOINT)
+    assert 10 <= stopped_at < STEPS, "the run ended before it could be stopped"
+    assert (f"stopped by {stop.name} after batch {stopped_at}, checkpointed; continue with "
+            f"`neurorave train --resume {run}`") in stderr
+
+
 def test_phase_two_freezes_the_encoder_and_trains_against_the_discriminator(dataset,
                                                                              tmp_path):
     run = _train(dataset, tmp_path / "gan", 6, _options(6), mode="crave",

@@ -7,6 +7,9 @@ What a run folder holds, and reading it back, is run_folder.py.
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -61,6 +64,47 @@ class SessionTimeLimit(L.Callback):
         # Every rank must stop at the same batch, or DDP waits for ever on the others.
         trainer.should_stop = trainer.should_stop or trainer.strategy.reduce_boolean_decision(
             over, all=False)
+
+
+class StopOnSignal(L.Callback):
+    """SIGTERM or Ctrl-C ends the session after the batch in progress, which is then
+    checkpointed, so `--resume` loses nothing (by default a SIGTERM ran on to the end of
+    the epoch and then exited without saving). A second Ctrl-C stops at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.received: str | None = None
+        self.previous: dict[int, object] = {}
+
+    def on_train_start(self, trainer, module) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = {sig: signal.signal(sig, self._note) for sig in self.SIGNALS}
+
+    def _note(self, signum: int, frame) -> None:
+        if self.received is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.received = signal.Signals(signum).name
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        trainer.should_stop = trainer.should_stop or trainer.strategy.reduce_boolean_decision(
+            self.received is not None, all=False)
+
+    def on_train_end(self, trainer, module) -> None:
+        self._restore()
+        if self.received is not None and trainer.is_global_zero:
+            print(f"{self.run_dir}: stopped by {self.received} after batch "
+                  f"{module.batches_done}, checkpointed; continue with "
+                  f"`neurorave train --resume {self.run_dir}`", file=sys.stderr)
+
+    def on_exception(self, trainer, module, exception) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        self.previous = {}
 
 
 def _is_launched_worker() -> bool:
@@ -119,6 +163,7 @@ def _trainer(run_dir: Path, options: RunOptions) -> L.Trainer:
     callbacks = [StepCheckpoint(run_dir / LAST_CHECKPOINT, options.checkpoint_every),
                  PreviewCallback(run_dir)]
     # before the checkpoint: a stop they decide is saved at once
+    callbacks.insert(0, StopOnSignal(run_dir))
     if options.max_minutes:
         callbacks.insert(0, SessionTimeLimit(options.max_minutes))
     if options.max_cpu_minutes:
