@@ -492,6 +492,23 @@ def test_phase_two_freezes_the_encoder_and_trains_against_the_discriminator(data
     # The generator's adversarial terms rise from 0 over the first 4 batches of phase 2:
     # the last batch logged (9) is the fourth.
     assert _logged(run, "train/adversarial_ramp")[-1] == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="phase 2 began at batch 6"):
+        resume_run(run, _options(4), steps=20, phase1_steps=12)
+
+
+def test_resume_can_move_the_start_of_phase_two_not_reached_yet(dataset, tmp_path):
+    """A phase-1 run given more batches stays in phase 1 when --phase1-steps says so."""
+    run = _train(dataset, tmp_path / "longer", 6, _options(6))
+    before = torch.load(run / LAST_CHECKPOINT, weights_only=False)["state_dict"]
+    resume_run(run, _options(4), steps=10, phase1_steps=10)
+    after = torch.load(run / LAST_CHECKPOINT, weights_only=False)
+    assert after["batches_done"] == 10
+    encoder = [k for k in before if k.startswith("model.encoder.")]
+    assert any(not torch.equal(before[k], after["state_dict"][k]) for k in encoder)
+    assert "train/adversarial" not in metrics_table(run) or not len(
+        _logged(run, "train/adversarial"))
+    with pytest.raises(ValueError, match="--phase1-steps 30 is more than the 20 batches"):
+        resume_run(run, _options(4), steps=20, phase1_steps=30)
 
 
 def test_two_ddp_processes_train_on_cpu(dataset, tmp_path):

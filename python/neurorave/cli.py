@@ -143,7 +143,8 @@ def _train(args: argparse.Namespace) -> None:
     from .train.trainer import resume_run, start_run
 
     if args.resume:
-        resume_run(args.resume, _run_options(args), steps=args.steps)
+        resume_run(args.resume, _run_options(args), steps=args.steps,
+                   phase1_steps=args.phase1_steps)
         return
     if not args.dataset or not args.output:
         raise ValueError("give DATASET and -o RUN (or --resume RUN)")
@@ -347,7 +348,9 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--descriptors", default=",".join(learn.descriptors))
     train.add_argument("--steps", type=int,
                        help=f"batches in all (default {learn.steps // 1000}k)")
-    train.add_argument("--phase1-steps", type=int, help="then adversarial fine-tuning")
+    train.add_argument("--phase1-steps", type=int,
+                       help="then adversarial fine-tuning (with --resume: moves a start "
+                            "not reached yet)")
     train.add_argument("--batch-size", type=int, default=learn.batch_size)
     train.add_argument("--learning-rate", type=float, default=learn.learning_rate)
     train.add_argument("--seed", type=int, default=learn.seed)

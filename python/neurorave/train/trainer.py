@@ -140,14 +140,35 @@ def start_run(dataset: str | Path, run_dir: str | Path, cfg: TrainConfig,
 
 
 def resume_run(run_dir: str | Path, options: RunOptions = RunOptions(),
-               steps: int | None = None) -> Path:
-    """Continue `run_dir` from its last checkpoint; `steps` may raise its total."""
+               steps: int | None = None, phase1_steps: int | None = None) -> Path:
+    """Continue `run_dir` from its last checkpoint; `steps` may raise its total and
+    `phase1_steps` move the start of phase 2, if the run has not reached it yet."""
     run_dir = Path(run_dir)
     info = read_run_info(run_dir)
-    if steps is not None and not _is_launched_worker():
-        info["train"]["steps"] = steps
+    train = info["train"]
+    if (steps, phase1_steps) != (None, None) and not _is_launched_worker():
+        done = _batches_done(run_dir)
+        if phase1_steps is not None and done > train["phase1_steps"]:
+            raise ValueError(f"{run_dir}: phase 2 began at batch {train['phase1_steps']}; "
+                             f"--phase1-steps can only move a start not reached yet")
+        train["steps"] = steps if steps is not None else train["steps"]
+        train["phase1_steps"] = phase1_steps if phase1_steps is not None \
+            else train["phase1_steps"]
+        if train["phase1_steps"] > train["steps"]:
+            raise ValueError(f"{run_dir}: --phase1-steps {train['phase1_steps']} is more than "
+                             f"the {train['steps']} batches in all")
+        if done < train["phase1_steps"] < train["steps"]:
+            print(f"{run_dir}: phase 2 (adversarial) starts at batch {train['phase1_steps']}; "
+                  f"--phase1-steps moves it", file=sys.stderr)
         write_json_atomically(run_dir / RUN_FILE, info, indent=1)
     return _fit(run_dir, options, resume=True)
+
+
+def _batches_done(run_dir: Path) -> int:
+    checkpoint = run_dir / LAST_CHECKPOINT
+    if not checkpoint.is_file():
+        return 0
+    return int(torch.load(checkpoint, map_location="cpu", weights_only=False)["batches_done"])
 
 
 def _trainer(run_dir: Path, options: RunOptions) -> L.Trainer:
@@ -190,7 +211,7 @@ def _fit(run_dir: Path, options: RunOptions, resume: bool) -> Path:
     cfg = TrainConfig.from_dict(info["train"])
     checkpoint = run_dir / LAST_CHECKPOINT
     if resume and checkpoint.is_file():
-        done = torch.load(checkpoint, map_location="cpu", weights_only=False)["batches_done"]
+        done = _batches_done(run_dir)
         if done >= cfg.steps:
             print(f"{run_dir}: already trained for {done} of {cfg.steps} batches")
             return checkpoint
