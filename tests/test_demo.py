@@ -45,7 +45,7 @@ def test_the_demo_prints_the_control_table():
     assert "| centroid | Hz | 0.912 |" in table
 
 
-def test_the_default_model_is_a_small_frave_with_a_prior():
+def test_the_default_model_is_a_frave_with_a_prior():
     assert DEFAULT_MODEL.is_file()
     assert DEFAULT_MODEL.stat().st_size <= 10 * 2**20
     description = read_description(DEFAULT_MODEL)

@@ -139,6 +139,9 @@ void ModuleLoop::read_gate(const ChannelSource& gate, const float* in, int frame
 void ModuleLoop::process_chunk(const float* in, float* out, int frames, const Hardware& hardware) {
   const int ins = map_.audio.input_channels;
   const int outs = map_.audio.output_channels;
+  // Before the panel is read, so that a new model hears the controls from its first chunk.
+  if (swap_.take_offer() && swap_.incoming())  // a new model plays the mode playing now
+    swap_.incoming()->set_mode(swap_.current()->mode());
   read_panel(in, frames, hardware);
   VoiceGates gates;
   if (map_.follow_gate.channel >= 0) {
@@ -150,8 +153,6 @@ void ModuleLoop::process_chunk(const float* in, float* out, int frames, const Ha
     gates.phrase = phrase_volts_.data();
   }
   for (int i = 0; i < frames; ++i) audio_in_[i] = in[i * ins + map_.audio.audio_in];
-  if (swap_.take_offer() && swap_.incoming())  // a new model plays the mode playing now
-    swap_.incoming()->set_mode(swap_.current()->mode());
   swap_.process(audio_out_.data(), frames, [&](ModuleVoice& voice, float* out_samples) {
     voice.process(audio_in_.data(), out_samples, frames, gates);
   });

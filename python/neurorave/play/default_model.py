@@ -1,4 +1,4 @@
-"""The model that plays wherever none is named: a `small` F-RAVE with its prior, trained
+"""The model that plays wherever none is named: a `lowlatency` F-RAVE with its prior, trained
 on the NSynth-like set and shipped in the package (models/default.nrv, its evaluation
 report in models/default_report/)."""
 
