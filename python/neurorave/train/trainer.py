@@ -60,10 +60,14 @@ class SessionTimeLimit(L.Callback):
         self.started = self.clock()
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        over = self.clock() - self.started >= self.seconds
-        # Every rank must stop at the same batch, or DDP waits for ever on the others.
-        trainer.should_stop = trainer.should_stop or trainer.strategy.reduce_boolean_decision(
-            over, all=False)
+        _stop_on_every_rank(trainer, self.clock() - self.started >= self.seconds)
+
+
+def _stop_on_every_rank(trainer, wanted: bool) -> None:
+    """Ends training after this batch if any rank wants it: every rank must stop at the
+    same batch, or DDP waits for ever on the others."""
+    trainer.should_stop = trainer.should_stop or trainer.strategy.reduce_boolean_decision(
+        wanted, all=False)
 
 
 class StopOnSignal(L.Callback):
@@ -88,8 +92,7 @@ class StopOnSignal(L.Callback):
         self.received = signal.Signals(signum).name
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        trainer.should_stop = trainer.should_stop or trainer.strategy.reduce_boolean_decision(
-            self.received is not None, all=False)
+        _stop_on_every_rank(trainer, self.received is not None)
 
     def on_train_end(self, trainer, module) -> None:
         self._restore()
@@ -151,9 +154,10 @@ def resume_run(run_dir: str | Path, options: RunOptions = RunOptions(),
         if phase1_steps is not None and done > train["phase1_steps"]:
             raise ValueError(f"{run_dir}: phase 2 began at batch {train['phase1_steps']}; "
                              f"--phase1-steps can only move a start not reached yet")
-        train["steps"] = steps if steps is not None else train["steps"]
-        train["phase1_steps"] = phase1_steps if phase1_steps is not None \
-            else train["phase1_steps"]
+        if steps is not None:
+            train["steps"] = steps
+        if phase1_steps is not None:
+            train["phase1_steps"] = phase1_steps
         if train["phase1_steps"] > train["steps"]:
             raise ValueError(f"{run_dir}: --phase1-steps {train['phase1_steps']} is more than "
                              f"the {train['steps']} batches in all")
