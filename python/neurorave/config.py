@@ -37,6 +37,9 @@ class ModelConfig:
     noise: bool = True
     causal: bool = False
     descriptors: tuple[str, ...] = DEFAULT_DESCRIPTORS
+    # Each upsampling kernel a hold then a filter (nn/layers.HeldKernel): no ripple at
+    # the frame rate from a steady input.
+    held_upsampling: bool = False
 
     @property
     def compression(self) -> int:

@@ -77,20 +77,54 @@ class Conv(nn.Module):
         return self.conv(extended), i + 1
 
 
+class HeldKernel(nn.Module):
+    """A weight-normed transposed-conv kernel (cin, cout, 2 * stride) made as a hold of
+    `stride` samples followed by a (stride + 1)-tap filter.
+
+    A free stride-s kernel is periodically time-varying: a constant input comes out
+    with a ripple of period s, a buzz at the input's frame rate that training must
+    learn to cancel. Every phase of a held kernel sums to the same taps, so a constant
+    comes out constant. Exported as the plain kernel it equals (nothing new to play).
+    """
+
+    def __init__(self, stride: int):
+        super().__init__()
+        self.stride = stride
+
+    def hold(self, taps: Tensor) -> Tensor:
+        cin, cout, length = taps.shape
+        box = torch.ones(1, 1, self.stride, dtype=taps.dtype, device=taps.device)
+        held = nn.functional.conv1d(taps.reshape(-1, 1, length), box, padding=self.stride - 1)
+        return held.reshape(cin, cout, -1)
+
+    def forward(self, gain: Tensor, taps: Tensor) -> Tensor:
+        kernel = self.hold(taps)
+        return gain * kernel / kernel.norm(dim=(1, 2), keepdim=True).clamp(min=1e-12)
+
+    def right_inverse(self, kernel: Tensor) -> tuple[Tensor, Tensor]:
+        taps = kernel[..., :self.stride + 1].detach().clone()
+        return self.hold(taps).norm(dim=(1, 2), keepdim=True), taps
+
+
 class ConvTranspose(nn.Module):
     """ConvTranspose1d streamed by overlap-add with a carried tail.
 
     The bias lives outside the convolution so that overlapping frames do not add
-    it twice.
+    it twice. `hold`: the kernel is a HeldKernel (its length must be 2 * stride).
     """
 
     def __init__(self, tracker: DelayTracker, cin: int, cout: int, kernel: int, stride: int,
-                 bias: bool = True, norm: bool = True):
+                 bias: bool = True, norm: bool = True, hold: bool = False):
         super().__init__()
         if kernel < stride:
             raise ValueError("transposed conv kernel must be at least its stride")
         self.conv = nn.ConvTranspose1d(cin, cout, kernel, stride, bias=False)
-        if norm:
+        if hold:
+            if kernel != 2 * stride:
+                raise ValueError("a held transposed conv kernel spans two strides")
+            parametrize.register_parametrization(self.conv, "weight", HeldKernel(stride),
+                                                 unsafe=True)
+        elif norm:
             self.conv = weight_norm(self.conv)
         self.bias = nn.Parameter(torch.zeros(cout)) if bias else None
         self.stride = stride

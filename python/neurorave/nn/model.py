@@ -73,7 +73,8 @@ def _build_decoder(tracker: DelayTracker, cfg: ModelConfig) -> list[nn.Module]:
     layers: list[nn.Module] = [Conv(tracker, cin, channels[0], cfg.decoder_kernel)]
     for ratio, c_in, c_out in zip(reversed(cfg.ratios), channels[:-1], channels[1:], strict=True):
         layers += [LeakyReLU(cfg.leaky_slope),
-                   ConvTranspose(tracker, c_in, c_out, 2 * ratio, ratio)]
+                   ConvTranspose(tracker, c_in, c_out, 2 * ratio, ratio,
+                                 hold=cfg.held_upsampling)]
         layers += [Residual(tracker, _residual_branch(cfg, c_out, d))
                    for d in cfg.residual_dilations]
     head_channels = cfg.n_bands * (3 if cfg.noise else 2)
