@@ -18,17 +18,18 @@ class ExportedModel:
     path: Path
 
 
-def export_random(tmp_dir: Path, config: str, causal: bool, seed: int = 0) -> ExportedModel:
+def export_random(tmp_dir: Path, config: str, causal: bool, seed: int = 0,
+                  held: bool = False) -> ExportedModel:
     torch.manual_seed(seed)
-    model = NeuroRave(get_config(config, causal=causal)).eval()
-    path = tmp_dir / f"{config}_{'causal' if causal else 'centred'}.nrv"
+    model = NeuroRave(get_config(config, causal=causal, held_upsampling=held)).eval()
+    path = tmp_dir / f"{config}_{'causal' if causal else 'centred'}{'_held' if held else ''}.nrv"
     save_nrv(model, path)
     return ExportedModel(model, path)
 
 
 @pytest.fixture(scope="session", params=[("tiny", False), ("tiny", True), ("small", False),
-                                         ("small", True)],
-                ids=["tiny-centred", "tiny-causal", "small-centred", "small-causal"])
+                                         ("small", True), ("lowlatency", True, True)],
+                ids=["tiny-centred", "tiny-causal", "small-centred", "small-causal",
+                     "lowlatency-held"])
 def exported(request, tmp_path_factory) -> ExportedModel:
-    config, causal = request.param
-    return export_random(tmp_path_factory.mktemp("models"), config, causal)
+    return export_random(tmp_path_factory.mktemp("models"), *request.param)

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from neurorave.config import TrainConfig, get_config
 from neurorave.nn.layers import ConvTranspose, DelayTracker, strip_weight_norm
 
 
@@ -39,3 +40,12 @@ def test_a_held_kernel_folds_into_the_plain_kernel_that_it_equals():
 def test_a_held_kernel_must_span_two_strides():
     with pytest.raises(ValueError, match="two strides"):
         ConvTranspose(DelayTracker(True), 6, 5, 12, 4, hold=True)
+
+
+def test_a_run_holds_its_kernels_when_asked_and_its_record_says_so():
+    held = TrainConfig(config="tiny", held_upsampling=True)
+    assert TrainConfig.from_dict(held.to_dict()).model_config().held_upsampling
+    assert get_config("tiny", held_upsampling=True).to_dict()["held_upsampling"]
+    older_run = TrainConfig(config="tiny").to_dict()
+    del older_run["held_upsampling"]  # a train.json written before the option
+    assert not TrainConfig.from_dict(older_run).model_config().held_upsampling

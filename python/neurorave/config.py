@@ -38,7 +38,9 @@ class ModelConfig:
     causal: bool = False
     descriptors: tuple[str, ...] = DEFAULT_DESCRIPTORS
     # Each upsampling kernel a hold then a filter (nn/layers.HeldKernel): no ripple at
-    # the frame rate from a steady input.
+    # the frame rate from a steady input (docs/experiments/2026-12-03-held-kernels-and-
+    # the-control-weight.md; off by default: on `tiny` it slows what the control loss
+    # teaches).
     held_upsampling: bool = False
 
     @property
@@ -162,6 +164,7 @@ class TrainConfig:
     control_delay_steps: int = 0
     cycle_weight: float = 1.0             # the latent-cycle term, relative to control
     noise_guard_weight: float = 1.0
+    held_upsampling: bool = False         # ModelConfig.held_upsampling
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -176,7 +179,8 @@ class TrainConfig:
 
     def model_config(self) -> ModelConfig:
         conditioned = self.descriptors if self.mode != "rave" else ()
-        return get_config(self.config, causal=self.causal, descriptors=tuple(conditioned))
+        return get_config(self.config, causal=self.causal, descriptors=tuple(conditioned),
+                          held_upsampling=self.held_upsampling)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "descriptors": list(self.descriptors),
