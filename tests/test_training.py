@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from neurorave.data.builders import build_nsynth_like
 from neurorave.data.preprocess import PreprocessConfig, preprocess
 from neurorave.data.store import PROGRESS_FILE, STATS_FILE, TrainingWindows, WindowStore
 from neurorave.descriptors import window_length
+from neurorave.nn.layers import ConvTranspose
 from neurorave.train.run_folder import (
     LAST_CHECKPOINT,
     PRIOR_CHECKPOINT,
@@ -34,7 +36,7 @@ from neurorave.train.run_folder import (
     load_checkpoint_model,
     metrics_table,
 )
-from neurorave.train.trainer import resume_run, start_run
+from neurorave.train.trainer import hold_upsampling, resume_run, start_run
 
 CLI = [sys.executable, "-m", "neurorave.cli"]
 # Stronger than the defaults so that 400 batches show the effects: the latent
@@ -509,6 +511,42 @@ def test_resume_can_move_the_start_of_phase_two_not_reached_yet(dataset, tmp_pat
         _logged(run, "train/adversarial"))
     with pytest.raises(ValueError, match="--phase1-steps 30 is more than the 20 batches"):
         resume_run(run, _options(4), steps=20, phase1_steps=30)
+
+
+def _phase_sums(kernel: torch.Tensor, stride: int) -> torch.Tensor:
+    """(phases, cin, cout): each phase's taps summed; all equal for a held kernel."""
+    return torch.stack([kernel[..., p::stride].sum(-1) for p in range(stride)])
+
+
+def test_resume_can_hold_the_kernels_and_change_what_leaves_the_model(runs, tmp_path):
+    """`--resume RUN --hold-upsampling --set control_weight=2`: the kernels become the
+    nearest held ones (every phase sums alike, so no ripple at the frame rate), the run
+    trains on with them and the new weight, and the checkpoint before is kept. Options
+    that would change the model are refused."""
+    run = tmp_path / "held"
+    shutil.copytree(runs["frave"], run)
+    done = subprocess.run([*CLI, "train", "--resume", str(run), "--hold-upsampling",
+                           "--steps", str(STEPS + 4), "--phase1-steps", str(STEPS + 4),
+                           "--set", "control_weight=2", "--accelerator", "cpu",
+                           "--checkpoint-every", "4", "--no-progress"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "upsampling kernels held (ripple removed: " in done.stderr
+    train = json.loads((run / "train.json").read_text())["train"]
+    assert train["held_upsampling"] and train["control_weight"] == 2.0
+    assert (run / "checkpoints" / "before-hold.ckpt").is_file()
+    model, cfg, _, batches = load_checkpoint_model(run / LAST_CHECKPOINT)
+    assert batches == STEPS + 4 and cfg.held_upsampling
+    upsampling = [layer for layer in model.decoder.layers
+                  if isinstance(layer, ConvTranspose) and layer.stride > 1]
+    assert upsampling and all(layer.held for layer in upsampling)
+    for layer in upsampling:
+        sums = _phase_sums(layer.conv.weight.detach(), layer.stride)
+        assert (sums - sums[0]).abs().max() < 1e-5 * sums.abs().max()
+    with pytest.raises(ValueError, match="held already"):
+        hold_upsampling(run)
+    with pytest.raises(ValueError, match="config: would change the model"):
+        resume_run(run, _options(4), settings={"config": "small"})
 
 
 def test_two_ddp_processes_train_on_cpu(dataset, tmp_path):

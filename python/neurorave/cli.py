@@ -140,12 +140,19 @@ def _run_options(args: argparse.Namespace):
 
 def _train(args: argparse.Namespace) -> None:
     from .config import TrainConfig
-    from .train.trainer import resume_run, start_run
+    from .train.trainer import hold_upsampling, resume_run, start_run
 
     if args.resume:
+        if args.hold_upsampling:
+            removed = hold_upsampling(args.resume)
+            print(f"{args.resume}: upsampling kernels held (ripple removed: "
+                  f"{', '.join(f'{r:.0%}' for r in removed)} of their norm)", file=sys.stderr)
         resume_run(args.resume, _run_options(args), steps=args.steps,
-                   phase1_steps=args.phase1_steps)
+                   phase1_steps=args.phase1_steps, settings=_parse_settings(args.set))
         return
+    if args.hold_upsampling:
+        raise ValueError("--hold-upsampling turns a run's kernels held before resuming it; "
+                         "a new run holds them with --set held_upsampling=true")
     if not args.dataset or not args.output:
         raise ValueError("give DATASET and -o RUN (or --resume RUN)")
     options = {k: getattr(args, k) for k in ("config", "causal", "mode", "batch_size",
@@ -355,7 +362,11 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--learning-rate", type=float, default=learn.learning_rate)
     train.add_argument("--seed", type=int, default=learn.seed)
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="any other training option, e.g. latent_delay_steps=500")
+                       help="any other training option, e.g. latent_delay_steps=500 (with "
+                            "--resume: those that leave the model as it is)")
+    train.add_argument("--hold-upsampling", action="store_true",
+                       help="with --resume: first turn the run's upsampling kernels into "
+                            "the nearest held ones (no ripple at the frame rate)")
     hardware = train.add_argument_group("how to run (may change on --resume)")
     hardware.add_argument("--accelerator", default=run.accelerator, help="cpu, gpu or auto")
     hardware.add_argument("--devices", default=str(run.devices), help="count, or 'auto'")

@@ -102,7 +102,12 @@ class HeldKernel(nn.Module):
         return gain * kernel / kernel.norm(dim=(1, 2), keepdim=True).clamp(min=1e-12)
 
     def right_inverse(self, kernel: Tensor) -> tuple[Tensor, Tensor]:
-        taps = kernel[..., :self.stride + 1].detach().clone()
+        """(gain, taps) of the held kernel nearest to `kernel` (least squares)."""
+        s = self.stride
+        unit_taps = torch.eye(s + 1, dtype=kernel.dtype).reshape(s + 1, 1, s + 1)
+        basis = self.hold(unit_taps).reshape(s + 1, 2 * s).T
+        flat = kernel.detach().reshape(-1, 2 * s).T
+        taps = torch.linalg.lstsq(basis, flat).solution.T.reshape(*kernel.shape[:2], s + 1)
         return self.hold(taps).norm(dim=(1, 2), keepdim=True), taps
 
 
@@ -119,6 +124,7 @@ class ConvTranspose(nn.Module):
         if kernel < stride:
             raise ValueError("transposed conv kernel must be at least its stride")
         self.conv = nn.ConvTranspose1d(cin, cout, kernel, stride, bias=False)
+        self.held = hold
         if hold:
             if kernel != 2 * stride:
                 raise ValueError("a held transposed conv kernel spans two strides")

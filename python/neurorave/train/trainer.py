@@ -7,6 +7,7 @@ What a run folder holds, and reading it back, is run_folder.py.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -143,12 +144,21 @@ def start_run(dataset: str | Path, run_dir: str | Path, cfg: TrainConfig,
 
 
 def resume_run(run_dir: str | Path, options: RunOptions = RunOptions(),
-               steps: int | None = None, phase1_steps: int | None = None) -> Path:
-    """Continue `run_dir` from its last checkpoint; `steps` may raise its total and
-    `phase1_steps` move the start of phase 2, if the run has not reached it yet."""
+               steps: int | None = None, phase1_steps: int | None = None,
+               settings: dict | None = None) -> Path:
+    """Continue `run_dir` from its last checkpoint; `steps` may raise its total,
+    `phase1_steps` move the start of phase 2, if the run has not reached it yet, and
+    `settings` change training options that leave the model as it is."""
     run_dir = Path(run_dir)
     info = read_run_info(run_dir)
     train = info["train"]
+    if settings and not _is_launched_worker():
+        changed = TrainConfig.from_dict({**train, **settings})
+        if changed.model_config() != TrainConfig.from_dict(train).model_config():
+            raise ValueError(f"{run_dir}: {', '.join(sorted(settings))}: would change the "
+                             "model a checkpoint holds; start a new run")
+        info["train"] = train = changed.to_dict()
+        write_json_atomically(run_dir / RUN_FILE, info, indent=1)
     if (steps, phase1_steps) != (None, None) and not _is_launched_worker():
         done = _batches_done(run_dir)
         if phase1_steps is not None and done > train["phase1_steps"]:
@@ -225,3 +235,50 @@ def _fit(run_dir: Path, options: RunOptions, resume: bool) -> Path:
     trainer = _trainer(run_dir, options)
     trainer.fit(module, ckpt_path=checkpoint if resume and checkpoint.is_file() else None)
     return checkpoint
+
+
+def hold_upsampling(run_dir: str | Path) -> list[float]:
+    """Turns RUN's free upsampling kernels into the nearest held ones (nn/layers.HeldKernel)
+    in its last checkpoint and its train.json, so that `--resume` trains on with held
+    kernels; their optimiser state starts afresh. The checkpoint before is kept as
+    checkpoints/before-hold.ckpt. Returns, per kernel, the share of its
+    norm that was ripple (what the projection removed)."""
+    from dataclasses import replace
+
+    from ..nn.layers import ConvTranspose
+    from ..nn.model import NeuroRave
+
+    run_dir = Path(run_dir)
+    info = read_run_info(run_dir)
+    cfg = TrainConfig.from_dict(info["train"])
+    if cfg.held_upsampling:
+        raise ValueError(f"{run_dir}: its upsampling kernels are held already")
+    path = run_dir / LAST_CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint to change; start the run with "
+                                "`--set held_upsampling=true` instead")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    held_cfg = replace(cfg, held_upsampling=True)
+    free, held = NeuroRave(cfg.model_config()), NeuroRave(held_cfg.model_config())
+    free.load_state_dict({k.removeprefix("model."): v for k, v in state["state_dict"].items()
+                          if k.startswith("model.")})
+    trained = [n for n, p in held.named_parameters() if p.requires_grad]
+    free_layers = dict(free.decoder.named_modules())
+    removed = []
+    for name, layer in held.decoder.named_modules():
+        if not (isinstance(layer, ConvTranspose) and layer.held):
+            continue
+        kernel = free_layers[name].conv.weight.detach()
+        gain, taps = layer.conv.parametrizations.weight[0].right_inverse(kernel)
+        prefix = f"decoder.{name}.conv.parametrizations.weight.original"
+        for key, value in ((f"{prefix}0", gain), (f"{prefix}1", taps)):
+            state["state_dict"][f"model.{key}"] = value
+            state["optimizer_states"][0]["state"].pop(trained.index(key), None)
+        projected = layer.conv.parametrizations.weight[0](gain, taps)
+        removed.append(float((kernel - projected).norm() / kernel.norm()))
+    state["hyper_parameters"]["train"] = held_cfg.to_dict()
+    info["train"] = held_cfg.to_dict()
+    shutil.copy2(path, path.with_name("before-hold.ckpt"))
+    write_atomically(path, lambda tmp: torch.save(state, tmp))
+    write_json_atomically(run_dir / RUN_FILE, info, indent=1)
+    return removed
