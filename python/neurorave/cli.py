@@ -144,9 +144,10 @@ def _train(args: argparse.Namespace) -> None:
 
     if args.resume:
         if args.hold_upsampling:
-            removed = hold_upsampling(args.resume)
-            print(f"{args.resume}: upsampling kernels held (ripple removed: "
-                  f"{', '.join(f'{r:.0%}' for r in removed)} of their norm)", file=sys.stderr)
+            if removed := hold_upsampling(args.resume):
+                print(f"{args.resume}: upsampling kernels held (ripple removed: "
+                      f"{', '.join(f'{r:.0%}' for r in removed)} of their norm)",
+                      file=sys.stderr)
         resume_run(args.resume, _run_options(args), steps=args.steps,
                    phase1_steps=args.phase1_steps, settings=_parse_settings(args.set))
         return

@@ -83,8 +83,9 @@ class HeldKernel(nn.Module):
 
     A free stride-s kernel is periodically time-varying: a constant input comes out
     with a ripple of period s, a buzz at the input's frame rate that training must
-    learn to cancel. Every phase of a held kernel sums to the same taps, so a constant
-    comes out constant. Exported as the plain kernel it equals (nothing new to play).
+    learn to cancel. Every phase of a held kernel sums to the same value (the sum of
+    its taps), so a constant comes out constant. Exported as the plain kernel it
+    equals (nothing new to play).
     """
 
     def __init__(self, stride: int):

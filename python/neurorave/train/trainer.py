@@ -248,6 +248,8 @@ def hold_upsampling(run_dir: str | Path) -> list[float]:
     from ..nn.layers import ConvTranspose
     from ..nn.model import NeuroRave
 
+    if _is_launched_worker():  # rank 0 held them before it launched this process
+        return []
     run_dir = Path(run_dir)
     info = read_run_info(run_dir)
     cfg = TrainConfig.from_dict(info["train"])
