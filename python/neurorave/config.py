@@ -38,9 +38,9 @@ class ModelConfig:
     causal: bool = False
     descriptors: tuple[str, ...] = DEFAULT_DESCRIPTORS
     # Each upsampling kernel a hold then a filter (nn/layers.HeldKernel): no ripple at
-    # the frame rate from a steady input (docs/experiments/2026-12-03-held-kernels-and-
-    # the-control-weight.md; off by default: on `tiny` it slows what the control loss
-    # teaches).
+    # the frame rate from a steady input. Off by default: from scratch the latent then
+    # collapses and the notes are lost; a trained run is held with `train --resume RUN
+    # --hold-upsampling` (docs/experiments/2026-12-03-held-kernels-and-the-control-weight.md).
     held_upsampling: bool = False
 
     @property
