@@ -105,7 +105,8 @@ class HeldKernel(nn.Module):
     def right_inverse(self, kernel: Tensor) -> tuple[Tensor, Tensor]:
         """(gain, taps) of the held kernel nearest to `kernel` (least squares)."""
         s = self.stride
-        unit_taps = torch.eye(s + 1, dtype=kernel.dtype).reshape(s + 1, 1, s + 1)
+        unit_taps = torch.eye(s + 1, dtype=kernel.dtype, device=kernel.device).reshape(
+            s + 1, 1, s + 1)
         basis = self.hold(unit_taps).reshape(s + 1, 2 * s).T
         flat = kernel.detach().reshape(-1, 2 * s).T
         taps = torch.linalg.lstsq(basis, flat).solution.T.reshape(*kernel.shape[:2], s + 1)

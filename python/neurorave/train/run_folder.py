@@ -41,6 +41,13 @@ def read_run_info(run_dir: str | Path) -> dict:
     return read_json(path)
 
 
+def model_weights(state: dict) -> dict:
+    """The auto-encoder's state dict out of a training checkpoint's (which also holds the
+    discriminators')."""
+    return {k.removeprefix("model."): v for k, v in state["state_dict"].items()
+            if k.startswith("model.")}
+
+
 def load_checkpoint_model(checkpoint: str | Path):
     """(NeuroRave in eval mode, TrainConfig, descriptor entries, batches done) of a training
     checkpoint."""
@@ -52,9 +59,7 @@ def load_checkpoint_model(checkpoint: str | Path):
                          f"({type(error).__name__}: {error})") from None
     cfg = TrainConfig.from_dict(dict(hparams["train"]))
     model = NeuroRave(cfg.model_config())
-    weights = {k.removeprefix("model."): v for k, v in state["state_dict"].items()
-               if k.startswith("model.")}
-    model.load_state_dict(weights)
+    model.load_state_dict(model_weights(state))
     return model.eval(), cfg, list(hparams["descriptor_entries"]), int(state["batches_done"])
 
 

@@ -23,7 +23,7 @@ from ..data.store import WindowStore
 from ..files import write_atomically, write_json_atomically
 from .lightning_module import NeuroRaveTraining
 from .previews import PreviewCallback
-from .run_folder import LAST_CHECKPOINT, RUN_FILE, read_run_info
+from .run_folder import LAST_CHECKPOINT, RUN_FILE, model_weights, read_run_info
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -150,32 +150,38 @@ def resume_run(run_dir: str | Path, options: RunOptions = RunOptions(),
     `phase1_steps` move the start of phase 2, if the run has not reached it yet, and
     `settings` change training options that leave the model as it is."""
     run_dir = Path(run_dir)
-    info = read_run_info(run_dir)
-    train = info["train"]
-    if settings and not _is_launched_worker():
+    if (settings or (steps, phase1_steps) != (None, None)) and not _is_launched_worker():
+        info = read_run_info(run_dir)
+        info["train"] = _revised(run_dir, info["train"], steps, phase1_steps, settings or {})
+        write_json_atomically(run_dir / RUN_FILE, info, indent=1)
+    return _fit(run_dir, options, resume=True)
+
+
+def _revised(run_dir: Path, train: dict, steps: int | None, phase1_steps: int | None,
+             settings: dict) -> dict:
+    """`train` (a run's train.json entry) with the changes asked on resume, every one
+    checked before the run's record is written."""
+    if settings:
         changed = TrainConfig.from_dict({**train, **settings})
         if changed.model_config() != TrainConfig.from_dict(train).model_config():
             raise ValueError(f"{run_dir}: {', '.join(sorted(settings))}: would change the "
                              "model a checkpoint holds; start a new run")
-        info["train"] = train = changed.to_dict()
-        write_json_atomically(run_dir / RUN_FILE, info, indent=1)
-    if (steps, phase1_steps) != (None, None) and not _is_launched_worker():
-        done = _batches_done(run_dir)
-        if phase1_steps is not None and done > train["phase1_steps"]:
-            raise ValueError(f"{run_dir}: phase 2 began at batch {train['phase1_steps']}; "
-                             f"--phase1-steps can only move a start not reached yet")
-        if steps is not None:
-            train["steps"] = steps
-        if phase1_steps is not None:
-            train["phase1_steps"] = phase1_steps
-        if train["phase1_steps"] > train["steps"]:
-            raise ValueError(f"{run_dir}: --phase1-steps {train['phase1_steps']} is more than "
-                             f"the {train['steps']} batches in all")
-        if done < train["phase1_steps"] < train["steps"]:
-            print(f"{run_dir}: phase 2 (adversarial) starts at batch {train['phase1_steps']}; "
-                  f"--phase1-steps moves it", file=sys.stderr)
-        write_json_atomically(run_dir / RUN_FILE, info, indent=1)
-    return _fit(run_dir, options, resume=True)
+        train = changed.to_dict()
+    if (steps, phase1_steps) == (None, None):
+        return train
+    done = _batches_done(run_dir)
+    if phase1_steps is not None and done > train["phase1_steps"]:
+        raise ValueError(f"{run_dir}: phase 2 began at batch {train['phase1_steps']}; "
+                         f"--phase1-steps can only move a start not reached yet")
+    train = {**train, "steps": train["steps"] if steps is None else steps,
+             "phase1_steps": train["phase1_steps"] if phase1_steps is None else phase1_steps}
+    if train["phase1_steps"] > train["steps"]:
+        raise ValueError(f"{run_dir}: --phase1-steps {train['phase1_steps']} is more than "
+                         f"the {train['steps']} batches in all")
+    if done < train["phase1_steps"] < train["steps"]:
+        print(f"{run_dir}: phase 2 (adversarial) starts at batch {train['phase1_steps']}; "
+              f"--phase1-steps moves it", file=sys.stderr)
+    return train
 
 
 def _batches_done(run_dir: Path) -> int:
@@ -262,8 +268,7 @@ def hold_upsampling(run_dir: str | Path) -> list[float]:
     state = torch.load(path, map_location="cpu", weights_only=False)
     held_cfg = replace(cfg, held_upsampling=True)
     free, held = NeuroRave(cfg.model_config()), NeuroRave(held_cfg.model_config())
-    free.load_state_dict({k.removeprefix("model."): v for k, v in state["state_dict"].items()
-                          if k.startswith("model.")})
+    free.load_state_dict(model_weights(state))
     trained = [n for n, p in held.named_parameters() if p.requires_grad]
     free_layers = dict(free.decoder.named_modules())
     removed = []
@@ -271,12 +276,13 @@ def hold_upsampling(run_dir: str | Path) -> list[float]:
         if not (isinstance(layer, ConvTranspose) and layer.held):
             continue
         kernel = free_layers[name].conv.weight.detach()
-        gain, taps = layer.conv.parametrizations.weight[0].right_inverse(kernel)
+        held_kernel = layer.conv.parametrizations.weight[0]
+        gain, taps = held_kernel.right_inverse(kernel)
         prefix = f"decoder.{name}.conv.parametrizations.weight.original"
         for key, value in ((f"{prefix}0", gain), (f"{prefix}1", taps)):
             state["state_dict"][f"model.{key}"] = value
             state["optimizer_states"][0]["state"].pop(trained.index(key), None)
-        projected = layer.conv.parametrizations.weight[0](gain, taps)
+        projected = held_kernel(gain, taps)
         removed.append(float((kernel - projected).norm() / kernel.norm()))
     state["hyper_parameters"]["train"] = held_cfg.to_dict()
     info["train"] = held_cfg.to_dict()
