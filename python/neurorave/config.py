@@ -164,6 +164,9 @@ class TrainConfig:
     control_delay_steps: int = 0
     cycle_weight: float = 1.0             # the latent-cycle term, relative to control
     noise_guard_weight: float = 1.0
+    # Lines at the frame rate's multiples in the output that the target lacks
+    # (losses.frame_line_excess): what the upsampling's images leave after a nonlinearity.
+    frame_line_weight: float = 0.0
     held_upsampling: bool = False         # ModelConfig.held_upsampling
     seed: int = 0
 

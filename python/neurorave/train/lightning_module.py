@@ -42,6 +42,7 @@ from .losses import (
     confusion_loss,
     descriptor_cross_entropy,
     feature_matching,
+    frame_line_excess,
     hinge_discriminator,
     hinge_generator,
     kl_divergence,
@@ -193,13 +194,17 @@ class NeuroRaveTraining(L.LightningModule):
             kl = kl_divergence(mean, std, cfg.kl_free_bits)
         y = self.model.decode(z, curves if cfg.mode != "rave" else None)
         distance = multiscale_spectral_distance(target, y, cfg.stft_scales)
+        with torch.set_grad_enabled(cfg.frame_line_weight > 0):
+            lines = frame_line_excess(target, y, self.model.config.compression)
         # The discriminator reads the posterior mean: what the decoder could recover of
         # a descriptor, without the sampling noise that hides it early in training.
         probe = self.latent_discriminator(mean.detach())
-        logs = {"distance": distance, "kl": kl, "probe_loss":
+        logs = {"distance": distance, "frame_lines": lines, "kl": kl, "probe_loss":
                 descriptor_cross_entropy(probe, bins), **latent_statistics(mean, std)}
         beta = cfg.beta * ramp(step, 0, cfg.beta_warmup_steps)
         total = distance + beta * kl + logs["probe_loss"]
+        if cfg.frame_line_weight > 0:
+            total = total + cfg.frame_line_weight * lines
         if cfg.mode == "frave" and not phase2:
             weight = cfg.latent_weight * ramp(step, cfg.latent_delay_steps, cfg.latent_ramp_steps)
             fooled = functional_call(self.latent_discriminator,

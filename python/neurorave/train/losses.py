@@ -35,6 +35,34 @@ def multiscale_spectral_distance(x: Tensor, y: Tensor, scales: Sequence[int] = D
     return total / len(usable)
 
 
+def frame_line_excess(x: Tensor, y: Tensor, compression: int, guard: int = 3,
+                      reach: int = 10) -> Tensor:
+    """How far y's lines at the frame rate's multiples rise above their neighbourhood,
+    beyond x's (natural log of power, mean over batch and multiples, excess only).
+
+    x, y: (batch, 1, T), T a whole number of frames, so that every multiple of the frame
+    rate falls on a bin of the window-long spectrum. The neighbourhood (bins guard to
+    reach away, past the Hann window's main lobe) is y's own and held fixed: the loss
+    lowers the line, it does not raise the floor around it.
+    """
+    frames = x.shape[-1] // compression
+    if frames * compression != x.shape[-1]:
+        raise ValueError(f"{x.shape[-1]} samples are not a whole number of frames")
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        window = torch.hann_window(x.shape[-1], device=x.device)
+        power = [torch.fft.rfft(s.float().flatten(0, 1) * window).abs().pow(2) + 1e-12
+                 for s in (x, y)]
+        lines = torch.arange(frames, power[0].shape[-1] - reach, frames, device=x.device)
+        side = torch.arange(guard, reach + 1, device=x.device)
+        around = lines[:, None] + torch.cat([-side, side])[None]
+
+        def strength(p: Tensor, floor_grad: bool) -> Tensor:
+            floor = p[:, around].mean(-1)
+            return torch.log(p[:, lines]) - torch.log(floor if floor_grad else floor.detach())
+
+        return F.relu(strength(power[1], False) - strength(power[0], True)).mean()
+
+
 def kl_divergence(mean: Tensor, std: Tensor, free_bits: float = 0.0) -> Tensor:
     """KL(N(mean, std^2) || N(0, 1)), summed over latent channels, averaged over frames.
 

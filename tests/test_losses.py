@@ -1,0 +1,48 @@
+"""Training losses on constructed signals, where the right answer is known."""
+
+import math
+
+import pytest
+import torch
+from neurorave.train.losses import frame_line_excess
+
+RATE, FRAME, FRAMES = 44100, 128, 64
+
+
+def _tone(freq: float, amplitude: float) -> torch.Tensor:
+    t = torch.arange(FRAME * FRAMES, dtype=torch.float64) / RATE
+    return (amplitude * torch.sin(2 * math.pi * freq * t)).float()[None, None]
+
+
+@pytest.fixture
+def note() -> torch.Tensor:
+    """A 440 Hz note over a faint noise floor (440 Hz is no multiple of 44100 / 128)."""
+    generator = torch.Generator().manual_seed(0)
+    floor = 1e-4 * torch.randn(1, 1, FRAME * FRAMES, generator=generator)
+    return _tone(440.0, 0.3) + floor
+
+
+def test_a_line_at_a_multiple_of_the_frame_rate_is_priced(note):
+    line = _tone(3 * RATE / FRAME, 0.01)
+    assert frame_line_excess(note, note, FRAME) == 0
+    # One of the 63 multiples below Nyquist, about 78 dB above the floor in its bin: 18 nats / 63.
+    assert frame_line_excess(note, note + line, FRAME) > 0.2
+    assert frame_line_excess(note + line, note + line, FRAME) == 0, \
+        "a line the target has too is no excess"
+
+
+def test_a_tone_between_the_multiples_is_not_a_frame_line(note):
+    between = _tone(3.5 * RATE / FRAME, 0.01)
+    assert frame_line_excess(note, note + between, FRAME) < 1e-3
+
+
+def test_its_gradient_lowers_the_line(note):
+    amplitude = torch.tensor(0.01, requires_grad=True)
+    output = note + amplitude * _tone(5 * RATE / FRAME, 1.0)
+    frame_line_excess(note, output, FRAME).backward()
+    assert amplitude.grad > 0
+
+
+def test_it_wants_whole_frames(note):
+    with pytest.raises(ValueError, match="whole number of frames"):
+        frame_line_excess(note[..., :-1], note[..., :-1], FRAME)
