@@ -178,7 +178,8 @@ def test_fader_sweep_on_speech(speech, tmp_path):
     windows = np.stack([speech[s: s + length] for s in range(0, 4 * length, length)])
     for follow in (True, False):
         model = GainModel(follow)
-        played = ev.Played(list(windows), model.analyse(windows), windows.copy())
+        played = ev.Played(list(windows), model.analyse(windows), windows.copy(),
+                           model.analyse(windows)[:, 0])
         rms, centroid = (ev.fader_sweep(model, played, row, range(4)) for row in (0, 1))
         assert rms.achieved.shape == (4, 2, windows.shape[1] // C_SWEEP)
         assert rms.scores["windows"] == 4 and rms.scores["loudness_change_db"] is None
@@ -190,6 +191,33 @@ def test_fader_sweep_on_speech(speech, tmp_path):
         assert abs(centroid.scores["coverage"]) < 0.1   # the gain leaves brightness alone
     for f in ev.write_sweep_plots(tmp_path, "gain", [rms, centroid]):
         assert (tmp_path / f).stat().st_size > 1000, f
+
+
+class HissModel(GainModel):
+    """GainModel that plays a fixed hiss at -50 dBFS wherever its input is silent, as a
+    decoder plays silence's latent whatever the rms fader asks."""
+
+    def decode(self, z: np.ndarray, curves: np.ndarray) -> np.ndarray:
+        silent = np.repeat(self.analyse(z)[0] < -60.0, self.compression)
+        hiss = 10 ** (-50 / 20) * np.random.default_rng(0).standard_normal(len(z))
+        return np.where(silent, hiss, super().decode(z, curves))
+
+
+def test_a_sweep_is_scored_where_the_note_sounds():
+    """Windows whose note ends halfway: the half after it is not the fader's doing."""
+    frames = 64
+    note = tone(frames * C_SWEEP / RATE / 2, 220.0)
+    windows = np.stack([np.concatenate([tone(len(note) / RATE, 220.0, seed=s),
+                                        np.zeros(len(note))]) for s in range(3)])
+    model = HissModel(follow=True)
+    level = model.analyse(windows)[:, 0]
+    played = ev.Played(list(windows), model.analyse(windows), windows.copy(), level)
+    rms = ev.fader_sweep(model, played, 0, range(3))
+    assert rms.scores["windows"] == 3
+    assert 0.8 < rms.scores["coverage"] < 1.2 and rms.scores["spearman"] > 0.8, rms.scores
+    # Scored on the hiss as well, the same sweep would read about a third of the range.
+    heard = np.isfinite(rms.achieved[:, :, frames // 2 + 8:])
+    assert not heard.any(), "frames after the note were scored"
 
 
 def test_paired_transform(tmp_path):

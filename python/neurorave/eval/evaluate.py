@@ -241,6 +241,7 @@ class Played:
     z: list[np.ndarray]
     curves: np.ndarray           # (n, n_desc, frames) physical, of the input
     reconstructions: np.ndarray  # (n, samples)
+    input_level_db: np.ndarray   # (n, frames): where the input sounds, a sweep is scored
 
 
 def play(model: AlignedModel, windows: Windows) -> Played:
@@ -250,7 +251,7 @@ def play(model: AlignedModel, windows: Windows) -> Played:
                                unit="window", leave=False)):
         z.append(model.encode(x))
         outputs.append(model.decode(z[-1], None if curves is None else curves[i]))
-    return Played(z, curves, np.stack(outputs))
+    return Played(z, curves, np.stack(outputs), _level_db(model, windows.audio))
 
 
 def reconstruction_scores(model: AlignedModel, windows: Windows, played: Played) -> dict:
@@ -343,7 +344,9 @@ def fader_sweep(model: AlignedModel, played: Played, row: int, members: Sequence
     """Ramp descriptor `row` from the bottom to the top of its range and back down (two
     plays), the other curves following the input, on windows `members`; score the output's
     own values (`metrics.fader_sweep_scores`: the two directions cancel the input's own
-    movement, so ignoring the fader scores 0)."""
+    movement, so ignoring the fader scores 0) where both the input and the output sound.
+    A sweep is over a sounding note: where the note has ended, z is silence's, and what
+    the faders make of silence is not this fader's range."""
     name = model.descriptors[row]
     lo, hi = model.ranges[row]
     frames = played.curves.shape[-1]
@@ -363,7 +366,8 @@ def fader_sweep(model: AlignedModel, played: Played, row: int, members: Sequence
         level = _level_db(model, np.stack(outputs))
         reference = _level_db(model, played.reconstructions[w])
         reference[reference < SOUNDING_GATE_DB] = np.nan       # no level to compare with
-        sounding = (level >= SOUNDING_GATE_DB) & warm
+        sounding = ((level >= SOUNDING_GATE_DB) & warm
+                    & (played.input_level_db[w] >= SOUNDING_GATE_DB))
         achieved[k][sounding] = values[sounding]
         scored = metrics.fader_sweep_scores(
             normalise(ramps, (lo, hi)), normalise(values, (lo, hi)), sounding,
@@ -589,9 +593,10 @@ def _sweep_sections(results: dict, names: Sequence[str]) -> list[str]:
     """Fader sweeps and paired transfer (see `fader_sweep`, `paired_transfer_scores`)."""
     lines = ["", "## Fader sweeps: Spearman's rank correlation ↑", "",
              "Each fader ramped from the bottom to the top of its range and back, the others "
-             "following the input; the output's own value on its sounding frames. 1 = it "
-             "rises in the order asked, 0 = the fader is ignored. Ranks only: read it with "
-             "the coverage, as a tiny but steady movement ranks perfectly.", ""]
+             "following the input; the output's own value on the frames where input and "
+             "output sound. 1 = it rises in the order asked, 0 = the fader is ignored. Ranks "
+             "only: read it with the coverage, as a tiny but steady movement ranks "
+             "perfectly.", ""]
     lines += _control_table(results, names, "spearman", "sweeps")
     lines += ["", "## Fader sweeps: coverage ↑", "",
               "(mean achieved over the top tenth of the ramp - over the bottom tenth) / (the "
