@@ -25,7 +25,7 @@ def note() -> torch.Tensor:
 def test_a_line_at_a_multiple_of_the_frame_rate_is_priced(note):
     line = _tone(3 * RATE / FRAME, 0.01)
     assert frame_line_excess(note, note, FRAME) == 0
-    # One of the 63 multiples below Nyquist, about 78 dB above the floor in its bin: 18 nats / 63.
+    # One of the 63 multiples below Nyquist, 78 dB (18 nats) above the floor in its bin.
     assert frame_line_excess(note, note + line, FRAME) > 0.2
     assert frame_line_excess(note + line, note + line, FRAME) == 0, \
         "a line the target has too is no excess"
@@ -34,6 +34,14 @@ def test_a_line_at_a_multiple_of_the_frame_rate_is_priced(note):
 def test_a_tone_between_the_multiples_is_not_a_frame_line(note):
     between = _tone(3.5 * RATE / FRAME, 0.01)
     assert frame_line_excess(note, note + between, FRAME) < 1e-3
+
+
+def test_noise_against_other_noise_has_no_lines():
+    """Chance peaks of a noisy spectrum are not lines: a loss that priced them would
+    reward an output with nulls at the frame rate's multiples."""
+    generator = torch.Generator().manual_seed(1)
+    x, y = (torch.randn(16, 1, FRAME * FRAMES, generator=generator) for _ in range(2))
+    assert frame_line_excess(x, y, FRAME) < 0.01
 
 
 def test_its_gradient_lowers_the_line(note):

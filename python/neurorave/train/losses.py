@@ -35,15 +35,20 @@ def multiscale_spectral_distance(x: Tensor, y: Tensor, scales: Sequence[int] = D
     return total / len(usable)
 
 
+FRAME_LINE_MARGIN = 2.0   # nats of power (8.7 dB): a bin of noise passes it 1 time in 1600
+
+
 def frame_line_excess(x: Tensor, y: Tensor, compression: int, guard: int = 3,
-                      reach: int = 10) -> Tensor:
+                      reach: int = 10, margin: float = FRAME_LINE_MARGIN) -> Tensor:
     """How far y's lines at the frame rate's multiples rise above their neighbourhood,
-    beyond x's (natural log of power, mean over batch and multiples, excess only).
+    beyond x's and a margin (natural log of power, mean over batch and multiples).
 
     x, y: (batch, 1, T), T a whole number of frames, so that every multiple of the frame
     rate falls on a bin of the window-long spectrum. The neighbourhood (bins guard to
     reach away, past the Hann window's main lobe) is y's own and held fixed: the loss
-    lowers the line, it does not raise the floor around it.
+    lowers the line, it does not raise the floor around it. The margin keeps it off the
+    chance peaks of a noisy spectrum, and a dip that x has at a multiple is not asked of
+    y: either would reward a comb filter with nulls at the frame rate's multiples.
     """
     frames = x.shape[-1] // compression
     if frames * compression != x.shape[-1]:
@@ -60,7 +65,8 @@ def frame_line_excess(x: Tensor, y: Tensor, compression: int, guard: int = 3,
             floor = p[:, around].mean(-1)
             return torch.log(p[:, lines]) - torch.log(floor if floor_grad else floor.detach())
 
-        return F.relu(strength(power[1], False) - strength(power[0], True)).mean()
+        allowed = strength(power[0], True).clamp(min=0.0) + margin
+        return F.relu(strength(power[1], False) - allowed).mean()
 
 
 def kl_divergence(mean: Tensor, std: Tensor, free_bits: float = 0.0) -> Tensor:
