@@ -31,3 +31,8 @@ def test_frame_rate_peaks_are_measured_against_the_input():
     clicks = np.zeros_like(x)
     clicks[::FRAME] = 0.3
     assert frame_rate_excess_db(x, x + clicks, RATE, FRAME) > 20
+    # A line high up counts as much as one at the frame rate itself.
+    t = np.arange(len(x)) / RATE
+    high = x + 0.01 * np.sin(2 * np.pi * 40 * RATE / FRAME * t)
+    assert frame_rate_excess_db(x, high, RATE, FRAME) > 20
+    assert frame_rate_excess_db(x, high, RATE, FRAME, harmonics=8) < 1

@@ -579,8 +579,9 @@ def _fidelity_section(results: dict) -> list[str]:
              "of the input's; active: latent channels whose posterior mean varies by more than "
              "0.01 over the notes' sounding frames; note / silence: median distance of a "
              "note's latent from silence's (the prior's units, N(0, 1) per channel); frame-rate "
-             "peaks: the output's spectral peaks at multiples of the frame rate above the "
-             "input's (median over notes).", ""]
+             "peaks: the output's largest spectral peak at a multiple of the frame rate "
+             "(every multiple below Nyquist) above the input's there (median over notes).",
+             ""]
     return lines + _table(
         ["model", "pitch kept ↑", "median error, cents ↓", "active / latent ↑",
          "note / silence ↑", "frame-rate peaks, dB ↓"],

@@ -10,8 +10,8 @@ rest is one repeated frame, a buzz at the frame rate. These measures tell that a
 - latent activity: per channel, the variance of the posterior mean over every frame of
   the set (active above train.losses.ACTIVE_VARIANCE), and how far a note's latent lies from
   silence's (Euclidean, in the prior's units: N(0, 1) per channel).
-- frame-rate artefact: the output's spectral peaks at multiples of the frame rate, in dB
-  above the local spectral floor, beyond what the input has there.
+- frame-rate artefact: the output's spectral peaks at every multiple of the frame rate below
+  Nyquist, in dB above the local spectral floor, beyond what the input has there.
 """
 
 from __future__ import annotations
@@ -63,9 +63,12 @@ def pitch_error_cents(x: np.ndarray, y: np.ndarray, sample_rate: int, midi_pitch
 
 
 def frame_rate_excess_db(x: np.ndarray, y: np.ndarray, sample_rate: int, compression: int,
-                         harmonics: int = 8) -> float:
-    """Largest excess (dB) of y's peak over x's at k * sample_rate / compression."""
+                         harmonics: int | None = None) -> float:
+    """Largest excess (dB) of y's peak over x's at k * sample_rate / compression, k = 1 ..
+    harmonics (None: every multiple below Nyquist, as a listener hears them all)."""
     n = 1 << 16
+    if harmonics is None:
+        harmonics = int(np.ceil(compression / 2)) - 1
 
     def peaks(a: np.ndarray) -> np.ndarray:
         if len(a) < n:
