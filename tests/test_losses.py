@@ -4,7 +4,9 @@ import math
 
 import pytest
 import torch
-from neurorave.train.losses import frame_line_excess
+from neurorave.config import get_config
+from neurorave.nn.model import NeuroRave
+from neurorave.train.losses import band_dc_excess, frame_line_excess
 
 RATE, FRAME, FRAMES = 44100, 128, 64
 
@@ -54,3 +56,28 @@ def test_its_gradient_lowers_the_line(note):
 def test_it_wants_whole_frames(note):
     with pytest.raises(ValueError, match="whole number of frames"):
         frame_line_excess(note[..., :-1], note[..., :-1], FRAME)
+
+
+def test_a_band_whose_mean_is_not_zero_plays_a_tone_at_its_edge():
+    """Why band DC is priced: the synthesis plays band 2's DC at 44100 / 8 Hz."""
+    model = NeuroRave(get_config("lowlatency"))
+    bands = torch.zeros(1, 8, 4096)
+    bands[:, 2] = 0.1
+    with torch.no_grad():
+        out = model.pqmf_synthesis(bands)[0, 0, 1024:-1024]
+    spectrum = torch.fft.rfft(out * torch.hann_window(len(out))).abs()
+    peak_hz = int(spectrum.argmax()) * 44100 / len(out)
+    assert abs(peak_hz - 44100 / 8) < 2 * 44100 / len(out)
+
+
+def test_band_dc_is_priced_in_tens_of_db_above_the_reference_or_the_floor():
+    t = torch.arange(1024) / 5512.5
+    whole = torch.sin(2 * math.pi * 56 * 5512.5 / 1024 * t)[None, None]   # 56 cycles
+    part = torch.sin(2 * math.pi * 300 * t)[None, None]   # 55.7: its mean is not 0
+    assert band_dc_excess(whole, whole) == 0 and band_dc_excess(part, part) == 0
+    assert band_dc_excess(part, whole) > 0.3, "a mean the reference lacks"
+    offset = torch.tensor(0.1 * math.sqrt(0.5), requires_grad=True)   # -20 dB of 0.5
+    excess = band_dc_excess(whole + offset, whole)
+    assert abs(float(excess) - (-20 + 50) / 10) < 0.05
+    excess.backward()
+    assert offset.grad > 0, "its gradient lowers the offset"

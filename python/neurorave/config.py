@@ -167,6 +167,7 @@ class TrainConfig:
     # Lines at the frame rate's multiples in the output that the target lacks
     # (losses.frame_line_excess): what the upsampling's images leave after a nonlinearity.
     frame_line_weight: float = 0.0
+    band_dc_weight: float = 0.0           # losses.band_dc_excess: the lines at band edges
     held_upsampling: bool = False         # ModelConfig.held_upsampling
     seed: int = 0
 

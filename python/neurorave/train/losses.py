@@ -69,6 +69,30 @@ def frame_line_excess(x: Tensor, y: Tensor, compression: int, guard: int = 3,
         return F.relu(strength(power[1], False) - allowed).mean()
 
 
+BAND_DC_FLOOR_DB = -50.0   # the data's own bands, over whole notes: -46 to -67 dB of DC
+
+
+def band_dc_excess(bands: Tensor, reference: Tensor, floor_db: float = BAND_DC_FLOOR_DB
+                   ) -> Tensor:
+    """How far each band signal's mean stands above the reference band's (or `floor_db`,
+    whichever is higher), as a share of the band's power, in tens of dB (mean over batch
+    and bands; 0 below).
+
+    bands, reference: (batch, n_bands, T), before the PQMF synthesis and after the
+    analysis of the target. A band's DC comes out of the synthesis as a steady tone at the
+    band's edge, a multiple of sample_rate / n_bands (5.5, 11 and 16.5 kHz at 44.1 kHz and
+    8 bands), and out of band 0 as DC. The reference keeps what a short crop of a low
+    note has as its mean.
+    """
+    def share_db(b: Tensor) -> Tensor:
+        b = b.float()
+        share = b.mean(-1).pow(2) / (b.pow(2).mean(-1) + 1e-12)
+        return 10.0 * torch.log10(share + 1e-12)
+
+    allowed = share_db(reference.detach()).clamp(min=floor_db)
+    return F.relu(share_db(bands) - allowed).mean() / 10.0
+
+
 def kl_divergence(mean: Tensor, std: Tensor, free_bits: float = 0.0) -> Tensor:
     """KL(N(mean, std^2) || N(0, 1)), summed over latent channels, averaged over frames.
 
