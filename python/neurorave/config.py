@@ -165,7 +165,7 @@ class TrainConfig:
     cycle_weight: float = 1.0             # the latent-cycle term, relative to control
     noise_guard_weight: float = 1.0
     # Lines at the frame rate's multiples in the output that the target lacks
-    # (losses.frame_line_excess): what the upsampling's images leave after a nonlinearity.
+    # (losses.frame_line_excess): images of the upsampling after a nonlinearity, band edges.
     frame_line_weight: float = 0.0
     band_dc_weight: float = 0.0           # losses.band_dc_excess: the lines at band edges
     held_upsampling: bool = False         # ModelConfig.held_upsampling

@@ -199,19 +199,20 @@ class NeuroRaveTraining(L.LightningModule):
         distance = multiscale_spectral_distance(target, y, cfg.stft_scales)
         with torch.set_grad_enabled(cfg.frame_line_weight > 0):
             lines = frame_line_excess(target, y, self.model.config.compression)
+        with torch.set_grad_enabled(cfg.band_dc_weight > 0):
+            band_dc = band_dc_excess(bands, self.model.pqmf_analysis(target))
         # The discriminator reads the posterior mean: what the decoder could recover of
         # a descriptor, without the sampling noise that hides it early in training.
         probe = self.latent_discriminator(mean.detach())
-        logs = {"distance": distance, "frame_lines": lines, "band_dc": band_dc_excess(
-                    bands, self.model.pqmf_analysis(target)),
-                "kl": kl, "probe_loss": descriptor_cross_entropy(probe, bins),
+        logs = {"distance": distance, "frame_lines": lines, "band_dc": band_dc, "kl": kl,
+                "probe_loss": descriptor_cross_entropy(probe, bins),
                 **latent_statistics(mean, std)}
         beta = cfg.beta * ramp(step, 0, cfg.beta_warmup_steps)
         total = distance + beta * kl + logs["probe_loss"]
         if cfg.frame_line_weight > 0:
             total = total + cfg.frame_line_weight * lines
         if cfg.band_dc_weight > 0:
-            total = total + cfg.band_dc_weight * logs["band_dc"]
+            total = total + cfg.band_dc_weight * band_dc
         if cfg.mode == "frave" and not phase2:
             weight = cfg.latent_weight * ramp(step, cfg.latent_delay_steps, cfg.latent_ramp_steps)
             fooled = functional_call(self.latent_discriminator,
