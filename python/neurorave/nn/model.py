@@ -140,7 +140,11 @@ class NeuroRave(nn.Module):
 
     def decode(self, z: Tensor, descriptors: Tensor | None = None) -> Tensor:
         """z (B, latent, F) and normalised descriptors (B, n_desc, F) -> audio (B, 1, F * C)."""
-        return self.pqmf_synthesis(self.decoder(self.condition(z, descriptors)))
+        return self.pqmf_synthesis(self.decode_bands(z, descriptors))
+
+    def decode_bands(self, z: Tensor, descriptors: Tensor | None = None) -> Tensor:
+        """`decode` before the PQMF synthesis: band signals (B, n_bands, F * C / n_bands)."""
+        return self.decoder(self.condition(z, descriptors))
 
     def forward(self, audio: Tensor, descriptors: Tensor | None = None) -> Tensor:
         return self.decode(self.encode(audio), descriptors)

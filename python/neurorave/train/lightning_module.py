@@ -193,8 +193,7 @@ class NeuroRaveTraining(L.LightningModule):
             mean, std = self.model.encode_distribution(source)
             z = mean + std * torch.randn(mean.shape, generator=generator).to(self.device)
             kl = kl_divergence(mean, std, cfg.kl_free_bits)
-        faders = curves if cfg.mode != "rave" else None
-        bands = self.model.decoder(self.model.condition(z, faders))
+        bands = self.model.decode_bands(z, curves if cfg.mode != "rave" else None)
         y = self.model.pqmf_synthesis(bands)
         distance = multiscale_spectral_distance(target, y, cfg.stft_scales)
         with torch.set_grad_enabled(cfg.frame_line_weight > 0):
