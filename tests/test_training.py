@@ -23,12 +23,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from neurorave.config import RunOptions, TrainConfig
+from neurorave.config import RunOptions, TrainConfig, get_config
 from neurorave.data.builders import build_nsynth_like
 from neurorave.data.preprocess import PreprocessConfig, preprocess
 from neurorave.data.store import PROGRESS_FILE, STATS_FILE, TrainingWindows, WindowStore
 from neurorave.descriptors import window_length
+from neurorave.format.nrv import load_into_trainable, load_nrv, save_nrv
 from neurorave.nn.layers import ConvTranspose
+from neurorave.nn.model import NeuroRave
 from neurorave.train.run_folder import (
     LAST_CHECKPOINT,
     PRIOR_CHECKPOINT,
@@ -547,6 +549,73 @@ def test_resume_can_hold_the_kernels_and_change_what_leaves_the_model(runs, tmp_
         hold_upsampling(run)
     with pytest.raises(ValueError, match="config: would change the model"):
         resume_run(run, _options(4), settings={"config": "small"})
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_a_model_file_loads_into_a_trainable_model_that_plays_alike(tmp_path, held):
+    """The weights of an `.nrv` go back through weight norm and held kernels: a fresh
+    trainable model then decodes and encodes what the file's model does."""
+    config = get_config("tiny", held_upsampling=held)
+    torch.manual_seed(3)
+    source = NeuroRave(config)
+    with torch.no_grad():
+        for parameter in source.parameters():
+            if parameter.requires_grad:
+                parameter.add_(0.05 * torch.randn_like(parameter))
+    path = tmp_path / "source.nrv"
+    save_nrv(source, path)
+    played = load_nrv(path)
+    trainable = NeuroRave(config)
+    load_into_trainable(trainable, path)
+    audio = 0.3 * torch.randn(1, 1, 64 * config.compression)
+    z = torch.randn(1, config.latent_size, 64)
+    curves = torch.rand(1, len(config.descriptors), 64) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(trainable.encode(audio), played.encode(audio), atol=1e-5,
+                                   rtol=1e-4)
+        torch.testing.assert_close(trainable.decode_bands(z, curves),
+                                   played.decode_bands(z, curves), atol=1e-5, rtol=1e-4)
+    assert any(p.requires_grad for p in trainable.parameters())
+    other = NeuroRave(get_config("tiny", latent_size=2))
+    with pytest.raises(ValueError, match=r"source\.nrv: another architecture .*latent_size"):
+        load_into_trainable(other, path)
+
+
+def test_init_starts_a_run_from_a_model_file(dataset, tmp_path):
+    """`train DATA -o RUN --init MODEL`: the run takes the model's architecture and starts
+    from its weights (at a learning rate too small to move them, the run exports the
+    model it started from) and says that its faders take the data set's ranges; a file
+    no preset builds, or a run to resume, is refused."""
+    torch.manual_seed(5)
+    start = tmp_path / "start.nrv"
+    save_nrv(NeuroRave(get_config("tiny", held_upsampling=True)), start)
+    run = tmp_path / "fine"
+    done = subprocess.run([*CLI, "train", str(dataset), "-o", str(run), "--init", str(start),
+                           "--steps", "3", "--phase1-steps", "3", "--learning-rate", "1e-12",
+                           "--batch-size", "4", "--accelerator", "cpu", "--no-progress"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    info = json.loads((run / "train.json").read_text())
+    assert info["init_model"] == str(start.resolve()) and info["train"]["config"] == "tiny"
+    assert info["train"]["held_upsampling"]
+    assert "start.nrv: the data set's ranges of rms, centroid" in done.stderr
+    assert _batches_in(run / LAST_CHECKPOINT) == 3
+    export_run(run, tmp_path / "fine.nrv")
+    audio = np.array(WindowStore(dataset).audio[0])
+    before, after = neurorave.Engine(start), neurorave.Engine(tmp_path / "fine.nrv")
+    np.testing.assert_allclose(after.encode(audio), before.encode(audio), atol=1e-4)
+    odd = tmp_path / "odd.nrv"
+    save_nrv(NeuroRave(get_config("tiny", capacity=6)), odd)
+    refused = subprocess.run([*CLI, "train", str(dataset), "-o", str(tmp_path / "odd"),
+                              "--init", str(odd)], capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0
+    assert refused.stderr.strip().splitlines()[-1].endswith(
+        "odd.nrv: its architecture is none of the presets (tiny, small, v1, lowlatency), "
+        "so no run can start from it")
+    assert not (tmp_path / "odd").exists()
+    both = subprocess.run([*CLI, "train", "--resume", str(run), "--init", str(start)],
+                          capture_output=True, text=True, timeout=120)
+    assert both.returncode != 0 and "--init starts a new run" in both.stderr
 
 
 def test_two_ddp_processes_train_on_cpu(dataset, tmp_path):

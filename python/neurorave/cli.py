@@ -140,8 +140,10 @@ def _run_options(args: argparse.Namespace):
 
 def _train(args: argparse.Namespace) -> None:
     from .config import TrainConfig
-    from .train.trainer import hold_upsampling, resume_run, start_run
+    from .train.trainer import hold_upsampling, model_options, resume_run, start_run
 
+    if args.init and args.resume:
+        raise ValueError("--init starts a new run from a model; --resume goes on with a run")
     if args.resume:
         if args.hold_upsampling:
             if removed := hold_upsampling(args.resume):
@@ -163,10 +165,12 @@ def _train(args: argparse.Namespace) -> None:
         options["phase1_steps"] = args.phase1_steps or args.steps * 2 // 3
     elif args.phase1_steps is not None:
         options["phase1_steps"] = args.phase1_steps
-    names = tuple(n for n in args.descriptors.split(",") if n)
+    options["descriptors"] = tuple(n for n in args.descriptors.split(",") if n)
     options.update(_parse_settings(args.set))
-    config = TrainConfig.from_dict({"descriptors": names, **options})
-    start_run(args.dataset, args.output, config, _run_options(args))
+    if args.init:
+        options.update(model_options(args.init))
+    start_run(args.dataset, args.output, TrainConfig.from_dict(options), _run_options(args),
+              init_model=args.init)
 
 
 def _parse_settings(settings: list[str]) -> dict:
@@ -350,6 +354,10 @@ def _add_train_parser(commands) -> None:
     train.add_argument("dataset", nargs="?", help="a folder made by `neurorave preprocess`")
     train.add_argument("-o", "--output", help="the run folder to create")
     train.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint")
+    train.add_argument("--init", metavar="MODEL",
+                       help="a new run starts from the weights of this .nrv file (fine-tuning "
+                            "on DATASET); its architecture sets --config, --causal, "
+                            "--descriptors and held kernels")
     train.add_argument("--config", default=learn.config)
     train.add_argument("--causal", action="store_true", default=learn.causal)
     train.add_argument("--mode", default=learn.mode, choices=MODES)

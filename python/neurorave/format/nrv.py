@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import load_file, save_file
+from torch.nn.utils import parametrize
 
 from ..config import WEIGHT_PRECISIONS, ModelConfig
 from ..descriptors import default_descriptor_entry
@@ -248,6 +249,37 @@ def load_nrv(path: str | Path) -> NeuroRave:
         _load_sequence("encoder", model.encoder, tensors)
         _load_sequence("decoder", model.decoder, tensors)
     return model
+
+
+def load_into_trainable(model: NeuroRave, path: str | Path) -> None:
+    """Sets `model` (weight norm and held kernels kept, as training builds it) to the
+    weights of an `.nrv` file of the same architecture, to train on from there. Each
+    parametrized weight is set through its parametrization's right_inverse. A model file
+    keeps only the posterior's mean rows, so the scale rows stay as `model` has them:
+    a fresh model's narrow posterior."""
+    stored = ModelConfig.from_dict(read_description(path)["config"])
+    if stored != model.config:
+        differ = sorted(k for k, v in stored.to_dict().items() if model.config.to_dict()[k] != v)
+        raise ValueError(f"{path}: another architecture than the run's ({', '.join(differ)})")
+    source = dict(load_nrv(path).named_modules())
+    head = model.encoder.layers[-1].conv
+    rows = model.config.latent_size
+    with torch.no_grad():
+        for name, layer in model.named_modules():
+            if isinstance(layer, ConvTranspose) and layer.bias is not None:
+                layer.bias.copy_(source[name].bias)
+            if not isinstance(layer, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+                continue
+            weight, bias = source[name].weight.clone(), source[name].bias
+            if layer is head:
+                weight[rows:] = layer.weight[rows:]
+                bias = torch.cat([bias[:rows], layer.bias[rows:]])
+            if parametrize.is_parametrized(layer, "weight"):
+                layer.weight = weight  # through the parametrization's right_inverse
+            else:
+                layer.weight.copy_(weight)
+            if layer.bias is not None:
+                layer.bias.copy_(bias)
 
 
 def load_prior(path: str | Path) -> Prior | None:

@@ -32,6 +32,7 @@ from torch.func import functional_call
 from ..config import TrainConfig
 from ..data.store import StepBatchSampler, TrainingWindows, WindowStore
 from ..descriptors import window_length
+from ..format.nrv import load_into_trainable
 from ..nn.model import NeuroRave
 from . import descriptors_torch
 from .augment import random_transform
@@ -70,7 +71,7 @@ class NeuroRaveTraining(L.LightningModule):
     folder."""
 
     def __init__(self, train: dict, dataset: str, descriptor_entries: list[dict],
-                 num_workers: int = 0):
+                 num_workers: int = 0, init_model: str | None = None):
         super().__init__()
         self.save_hyperparameters()
         self.cfg = TrainConfig.from_dict(train)
@@ -105,9 +106,15 @@ class NeuroRaveTraining(L.LightningModule):
         return DataLoader(windows, batch_size=self.cfg.batch_size, shuffle=False)
 
     def on_train_start(self) -> None:
-        """A new run scales its posterior mean on the first training windows (the same on
-        every rank); a resumed run keeps its trained weights."""
-        if self.batches_done > 0 or not self.cfg.init_latent_scale:
+        """A new run starts from the weights of `init_model` if it has one, or else scales
+        its posterior mean on the first training windows (the same on every rank); a
+        resumed run keeps its trained weights."""
+        if self.batches_done > 0:
+            return
+        if self.hparams.init_model:
+            load_into_trainable(self.model, self.hparams.init_model)
+            return
+        if not self.cfg.init_latent_scale:
             return
         windows = self._windows("train")
         count = min(len(windows), 4 * self.cfg.batch_size)

@@ -15,12 +15,14 @@ import time
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from ..config import RunOptions, TrainConfig
+from ..config import CONFIGS, ModelConfig, RunOptions, TrainConfig, get_config
 from ..data.store import WindowStore
 from ..files import write_atomically, write_json_atomically
+from ..format.nrv import read_description
 from .lightning_module import NeuroRaveTraining
 from .previews import PreviewCallback
 from .run_folder import LAST_CHECKPOINT, RUN_FILE, model_weights, read_run_info
@@ -128,8 +130,11 @@ def _check_dataset(store: WindowStore, cfg: TrainConfig) -> list[dict]:
 
 
 def start_run(dataset: str | Path, run_dir: str | Path, cfg: TrainConfig,
-              options: RunOptions = RunOptions()) -> Path:
-    """A new run in `run_dir`, trained until `cfg.steps` batches or interrupted."""
+              options: RunOptions = RunOptions(), init_model: str | Path | None = None
+              ) -> Path:
+    """A new run in `run_dir`, trained until `cfg.steps` batches or interrupted; from the
+    weights of the `.nrv` file `init_model` if given (fine-tuning: cfg must build its
+    architecture, see model_options)."""
     run_dir = Path(run_dir)
     if (run_dir / RUN_FILE).is_file() and not _is_launched_worker():
         raise FileExistsError(f"{run_dir}: already holds a training run; continue it with "
@@ -139,8 +144,39 @@ def start_run(dataset: str | Path, run_dir: str | Path, cfg: TrainConfig,
     if not _is_launched_worker():
         info = {"dataset": str(Path(dataset).resolve()), "train": cfg.to_dict(),
                 "descriptors": entries}
+        if init_model is not None:
+            _check_init_model(init_model, cfg, entries)
+            info["init_model"] = str(Path(init_model).resolve())
         write_json_atomically(run_dir / RUN_FILE, info, indent=1)
     return _fit(run_dir, options, resume=False)
+
+
+def model_options(path: str | Path) -> dict:
+    """The training options that build the architecture of the `.nrv` file at `path`
+    (preset, causality, descriptors, held kernels), for a run that starts from it."""
+    stored = ModelConfig.from_dict(read_description(path)["config"])
+    shape = {"causal": stored.causal, "descriptors": tuple(stored.descriptors),
+             "held_upsampling": stored.held_upsampling}
+    for name in CONFIGS:
+        if get_config(name, **shape) == stored:
+            unconditioned = {"mode": "rave", "descriptors": TrainConfig.descriptors}
+            return {"config": name, **shape, **({} if stored.descriptors else unconditioned)}
+    raise ValueError(f"{path}: its architecture is none of the presets "
+                     f"({', '.join(CONFIGS)}), so no run can start from it")
+
+
+def _check_init_model(path: str | Path, cfg: TrainConfig, entries: list[dict]) -> None:
+    """Refuses a model the run cannot hold; says where its faders' ranges will change."""
+    description = read_description(path)
+    if ModelConfig.from_dict(description["config"]) != cfg.model_config():
+        raise ValueError(f"{path}: another architecture than the run's; start from it with "
+                         "`neurorave train DATA -o RUN --init MODEL` alone")
+    stored = {d["name"]: d["range"] for d in description["descriptors"]}
+    moved = [e["name"] for e in entries
+             if not np.allclose(stored.get(e["name"], e["range"]), e["range"], rtol=1e-4)]
+    if moved:
+        print(f"{path}: the data set's ranges of {', '.join(moved)} differ from the "
+              "model's; the run's faders take the data set's", file=sys.stderr)
 
 
 def resume_run(run_dir: str | Path, options: RunOptions = RunOptions(),
@@ -237,7 +273,7 @@ def _fit(run_dir: Path, options: RunOptions, resume: bool) -> Path:
             return checkpoint
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = NeuroRaveTraining(cfg.to_dict(), info["dataset"], info["descriptors"],
-                               options.num_workers)
+                               options.num_workers, info.get("init_model"))
     trainer = _trainer(run_dir, options)
     trainer.fit(module, ckpt_path=checkpoint if resume and checkpoint.is_file() else None)
     return checkpoint
