@@ -600,7 +600,9 @@ def test_init_starts_a_run_from_a_model_file(dataset, tmp_path):
     assert info["train"]["held_upsampling"]
     assert "start.nrv: the data set's ranges of rms, centroid" in done.stderr
     assert _batches_in(run / LAST_CHECKPOINT) == 3
-    export_run(run, tmp_path / "fine.nrv")
+    provenance = export_run(run, tmp_path / "fine.nrv")["provenance"]
+    assert provenance["batches"] == 3
+    assert provenance["started_from"]["file"] == str(start.resolve())
     audio = np.array(WindowStore(dataset).audio[0])
     before, after = neurorave.Engine(start), neurorave.Engine(tmp_path / "fine.nrv")
     np.testing.assert_allclose(after.encode(audio), before.encode(audio), atol=1e-4)

@@ -23,7 +23,7 @@ import torch
 
 from ..config import PriorConfig, TrainConfig
 from ..files import read_json
-from ..format.nrv import save_nrv
+from ..format.nrv import read_description, save_nrv
 from ..nn.model import NeuroRave
 from ..nn.prior import Prior
 
@@ -81,7 +81,7 @@ def export_run(run_dir: str | Path, output: str | Path,
     """The run's last (or given) checkpoint as a `.nrv` with its data set's ranges and bins,
     and its prior if `neurorave train-prior` fitted one; `weights` as in `save_nrv`."""
     run_dir = Path(run_dir)
-    read_run_info(run_dir)  # a folder that is no run is not "a run with no checkpoint yet"
+    info = read_run_info(run_dir)  # a folder that is no run is not "a run with no checkpoint yet"
     checkpoint = Path(checkpoint) if checkpoint else run_dir / LAST_CHECKPOINT
     if not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint}: no checkpoint yet; train longer than "
@@ -92,9 +92,19 @@ def export_run(run_dir: str | Path, output: str | Path,
     provenance = {"source": "training", "run": str(run_dir.resolve()), "mode": cfg.mode,
                   "config": cfg.config, "batches": batches, "seed": cfg.seed,
                   "probed_descriptors": list(cfg.descriptors)}
+    if "init_model" in info:
+        provenance["started_from"] = _provenance_of(info["init_model"])
     prior, figures = load_trained_prior(run_dir) or (None, None)
     return save_nrv(model, output, descriptors=descriptors, provenance=provenance,
                     prior=prior, prior_figures=figures, weights=weights)
+
+
+def _provenance_of(model_file: str) -> dict:
+    """Where a run's starting model came from, as far as its file still says."""
+    try:
+        return {"file": model_file, **read_description(model_file).get("provenance", {})}
+    except (OSError, ValueError):
+        return {"file": model_file}
 
 
 def _csv_rows(path: Path) -> list[dict]:
