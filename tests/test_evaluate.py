@@ -306,6 +306,10 @@ def test_report_end_to_end(tmp_path, capsys):
         assert recon["multiscale_stft"] > 0 and recon["mel_l1"] > 0
         records = result["control"]["records"]
         assert {r["replaced"] for r in records} == {1, 2, 3, 4}
+        alone = [r for r in records if r.get("alone")]
+        assert len(alone) == 2 * len(result["descriptors"])   # every fader in both batches
+        assert {r["replaced"] for r in alone} == {1}
+        assert set(result["control"]["alone"]["by_descriptor"]) == set(result["descriptors"])
         assert all(0 <= r["cosine"] <= 1 and r["l1"] >= 0 for r in records)
         sweeps = result["sweeps"]["by_descriptor"]
         assert list(sweeps) == result["descriptors"]
@@ -320,6 +324,7 @@ def test_report_end_to_end(tmp_path, capsys):
             assert (out / f).stat().st_size > 1000, f
     report = (out / "report.md").read_text()
     for heading in ("## Reconstruction", "## Control: correlation", "## Control: L1",
+                    "## Control, each fader alone: Pearson's r",
                     "corr / r / L1", "## Fader sweeps: Spearman", "## Fader sweeps: coverage",
                     "## Fader sweeps: loudness change", "## Paired transfer"):
         assert heading in report

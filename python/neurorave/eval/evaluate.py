@@ -280,10 +280,19 @@ def _score(target: np.ndarray, achieved: np.ndarray) -> dict[str, float | None]:
             "cosine": metrics.cosine_score(target, achieved)}
 
 
+def _achieved(model: AlignedModel, played: Played, members: range, targets: np.ndarray
+              ) -> np.ndarray:
+    """The normalised descriptors of `members`' latents decoded with `targets`."""
+    return model.normalise(model.analyse(np.stack([
+        model.decode(played.z[w], model.physical(targets[k])) for k, w in enumerate(members)])))
+
+
 def control_scores(model: AlignedModel, played: Played, config: EvalConfig
                    ) -> tuple[list[dict], ControlExample | None]:
-    """The paper's protocol; one record per (batch, replaced count, descriptor)."""
+    """The paper's protocol, one record per (batch, replaced count, descriptor), then
+    each fader moved alone (records marked "alone": every descriptor in every batch)."""
     rng = np.random.default_rng(config.seed + 1)
+    alone_rng = np.random.default_rng(config.seed + 2)  # leaves the paper's draws as they were
     normalised = model.normalise(played.curves)
     warm = min(model.warm_frames, normalised.shape[-1] - 2)
     records, example = [], None
@@ -294,9 +303,7 @@ def control_scores(model: AlignedModel, played: Played, config: EvalConfig
         for count in range(1, min(config.max_replaced, n_desc) + 1):
             replaced = sorted(rng.choice(n_desc, count, replace=False).tolist())
             targets = draw_targets(normalised[list(members)], replaced, normalised, rng)
-            achieved = model.normalise(model.analyse(np.stack([
-                model.decode(played.z[w], model.physical(targets[k]))
-                for k, w in enumerate(members)])))
+            achieved = _achieved(model, played, members, targets)
             for d in replaced:   # the warm-up frames analyse zeros before the window
                 records.append({"batch": start // config.batch, "replaced": count,
                                 "descriptor": model.descriptors[d],
@@ -304,23 +311,37 @@ def control_scores(model: AlignedModel, played: Played, config: EvalConfig
             if count == min(config.max_replaced, n_desc) and example is None:
                 example = ControlExample([model.descriptors[d] for d in replaced],
                                          normalised[start], targets[0], achieved[0])
+        for d in range(n_desc):
+            targets = draw_targets(normalised[list(members)], [d], normalised, alone_rng)
+            achieved = _achieved(model, played, members, targets)
+            records.append({"batch": start // config.batch, "replaced": 1, "alone": True,
+                            "descriptor": model.descriptors[d],
+                            **_score(targets[:, d, warm:], achieved[:, d, warm:])})
     return records, example
 
 
 def summarise_control(records: list[dict], descriptors: Sequence[str]) -> dict:
-    """Means per descriptor and per number of replaced curves (undefined Pearson left out)."""
+    """Means per descriptor and per number of replaced curves over the paper's records,
+    and per descriptor over those of each fader alone, "alone" (undefined Pearson left
+    out)."""
     def mean(rows: list[dict], key: str) -> float | None:
         values = [r[key] for r in rows if r[key] is not None]
         return float(np.mean(values)) if values else None
 
+    def by_descriptor(rows: list[dict]) -> dict:
+        return {d: {k: mean([r for r in rows if r["descriptor"] == d], k) for k in keys}
+                for d in descriptors}
+
     keys = ("l1", "pearson", "cosine")
-    by_descriptor = {d: {k: mean([r for r in records if r["descriptor"] == d], k)
-                         for k in keys} for d in descriptors}
-    counts = sorted({r["replaced"] for r in records})
-    by_replaced = {str(n): {k: mean([r for r in records if r["replaced"] == n], k)
+    paper = [r for r in records if not r.get("alone")]
+    alone = [r for r in records if r.get("alone")]
+    counts = sorted({r["replaced"] for r in paper})
+    by_replaced = {str(n): {k: mean([r for r in paper if r["replaced"] == n], k)
                             for k in keys} for n in counts}
-    overall = {k: mean(records, k) for k in keys}
-    return {"by_descriptor": by_descriptor, "by_replaced": by_replaced, "overall": overall}
+    return {"by_descriptor": by_descriptor(paper), "by_replaced": by_replaced,
+            "overall": {k: mean(paper, k) for k in keys},
+            "alone": {"by_descriptor": by_descriptor(alone),
+                      "overall": {k: mean(alone, k) for k in keys}}}
 
 
 # ---- fader sweeps and paired transfer ------------------------------------------------------
@@ -638,6 +659,12 @@ def render_report(summary: dict) -> str:
         lines += _control_table(results, names, "cosine")
         lines += ["", "## Control: Pearson's r ↑", ""] + _control_table(results, names,
                                                                           "pearson")
+        alone = {m: {"alone": r["control"]["alone"]} for m, r in results.items()
+                 if (r.get("control") or {}).get("alone")}
+        lines += ["", "## Control, each fader alone: Pearson's r ↑", "",
+                  "One curve replaced (every descriptor in every batch), the others "
+                  "following the input: how a player moves one fader.", ""]
+        lines += _control_table(alone, names, "pearson", "alone")
         lines += ["", "## Control: L1, normalised units ↓", ""]
         lines += _control_table(results, names, "l1")
         lines += ["", "## Control by number of replaced curves (mean over descriptors): "
