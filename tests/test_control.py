@@ -80,6 +80,8 @@ def test_drawn_targets_replace_one_to_four_curves_of_every_kind():
     assert counts.min() >= 1 and counts.max() <= 4
     assert torch.equal(targets[~replaced], curves[~replaced])
     assert (targets[replaced] != curves[replaced]).any(dim=-1).all()
+    _, alone = draw_targets(curves, generator, max_replaced=1)   # control_max_replaced=1
+    assert (alone.sum(1) == 1).all()
     for kind in CURVE_KINDS:
         curve = drawn_curve(kind, curves, 1, 0, generator)
         assert curve.shape == (32,) and curve.abs().max() <= 1.0 + 1e-6

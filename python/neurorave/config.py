@@ -162,6 +162,9 @@ class TrainConfig:
     # Control (train/control.py): drawn target curves, measured in the output.
     control_weight: float = 1.0
     control_delay_steps: int = 0
+    # Curves replaced per window, drawn uniformly from 1..this (the paper's mix: 4; 1: each
+    # window moves one fader, the others following, as a player moves one).
+    control_max_replaced: int = 4
     cycle_weight: float = 1.0             # the latent-cycle term, relative to control
     noise_guard_weight: float = 1.0
     # Lines at the frame rate's multiples in the output that the target lacks
@@ -177,6 +180,9 @@ class TrainConfig:
         if not self.descriptors:
             raise ValueError("name at least one descriptor (the latent discriminator probes "
                              "them in every mode)")
+        if self.control_max_replaced < 1:
+            raise ValueError(f"control_max_replaced must be at least 1, got "
+                             f"{self.control_max_replaced}")
         if not 0 <= self.phase1_steps <= self.steps:
             raise ValueError(f"phase1_steps ({self.phase1_steps}) must lie in 0..steps "
                              f"({self.steps})")

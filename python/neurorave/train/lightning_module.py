@@ -246,7 +246,7 @@ class NeuroRaveTraining(L.LightningModule):
         """Control + noise guard + latent cycle: z decoded with drawn target curves."""
         cfg, model_cfg = self.cfg, self.model.config
         c = model_cfg.compression
-        targets, _ = draw_targets(curves, generator)
+        targets, _ = draw_targets(curves, generator, cfg.control_max_replaced)
         output = self.model.decode(z, targets)
         # The first frames' analysis windows reach back before the span: left out.
         reach = window_length(c) // c - 1
