@@ -251,16 +251,21 @@ def load_nrv(path: str | Path) -> NeuroRave:
     return model
 
 
+def check_architecture(path: str | Path, config: ModelConfig) -> None:
+    """Refuses an `.nrv` file whose model is not built by `config`, naming what differs."""
+    stored = ModelConfig.from_dict(read_description(path)["config"]).to_dict()
+    differ = sorted(k for k, v in stored.items() if config.to_dict()[k] != v)
+    if differ:
+        raise ValueError(f"{path}: another architecture than the run's ({', '.join(differ)})")
+
+
 def load_into_trainable(model: NeuroRave, path: str | Path) -> None:
     """Sets `model` (weight norm and held kernels kept, as training builds it) to the
     weights of an `.nrv` file of the same architecture, to train on from there. Each
     parametrized weight is set through its parametrization's right_inverse. A model file
     keeps only the posterior's mean rows, so the scale rows stay as `model` has them:
     a fresh model's narrow posterior."""
-    stored = ModelConfig.from_dict(read_description(path)["config"])
-    if stored != model.config:
-        differ = sorted(k for k, v in stored.to_dict().items() if model.config.to_dict()[k] != v)
-        raise ValueError(f"{path}: another architecture than the run's ({', '.join(differ)})")
+    check_architecture(path, model.config)
     source = dict(load_nrv(path).named_modules())
     head = model.encoder.layers[-1].conv
     rows = model.config.latent_size

@@ -22,7 +22,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from ..config import CONFIGS, ModelConfig, RunOptions, TrainConfig, get_config
 from ..data.store import WindowStore
 from ..files import write_atomically, write_json_atomically
-from ..format.nrv import read_description
+from ..format.nrv import check_architecture, read_description
 from .lightning_module import NeuroRaveTraining
 from .previews import PreviewCallback
 from .run_folder import LAST_CHECKPOINT, RUN_FILE, model_weights, read_run_info
@@ -167,11 +167,8 @@ def model_options(path: str | Path) -> dict:
 
 def _check_init_model(path: str | Path, cfg: TrainConfig, entries: list[dict]) -> None:
     """Refuses a model the run cannot hold; says where its faders' ranges will change."""
-    description = read_description(path)
-    if ModelConfig.from_dict(description["config"]) != cfg.model_config():
-        raise ValueError(f"{path}: another architecture than the run's; start from it with "
-                         "`neurorave train DATA -o RUN --init MODEL` alone")
-    stored = {d["name"]: d["range"] for d in description["descriptors"]}
+    check_architecture(path, cfg.model_config())
+    stored = {d["name"]: d["range"] for d in read_description(path)["descriptors"]}
     moved = [e["name"] for e in entries
              if not np.allclose(stored.get(e["name"], e["range"]), e["range"], rtol=1e-4)]
     if moved:
