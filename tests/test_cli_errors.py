@@ -4,6 +4,7 @@ no traceback, nothing that was there lost and nothing half-made left behind."""
 from __future__ import annotations
 
 import errno
+import math
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import soundfile as sf
 import torch
 from neurorave import cli
 from neurorave.cli import main
+from neurorave.format.nrv import read_description
 from neurorave.format.onnx_torchscript import OnnxStreamer
 from neurorave.play.default_model import DEFAULT_MODEL
 
@@ -190,6 +192,37 @@ def test_model_file_converts_to_onnx_and_torchscript_that_play_like_the_core(tmp
         script_out = scripted(torch.from_numpy(audio).reshape(1, 1, -1))
     np.testing.assert_allclose(script_out.numpy().ravel()[:-c], played, atol=TOLERANCE,
                                rtol=0)
+
+
+def test_a_model_file_gains_or_loses_the_bands_dc_blocker(tmp_path, capsys):
+    """--band-dc-cutoff rewrites the head of a model file, weights untouched: the same
+    note comes out with its DC offset and band-edge tone taken away."""
+    without, again = tmp_path / "without.nrv", tmp_path / "again.nrv"
+    for source, out, cutoff in ((DEFAULT_MODEL, without, 0), (without, again, 10)):
+        code, printed, err = run(capsys, "export", source, "-o", out, "--band-dc-cutoff", cutoff)
+        assert code == 0, err
+        assert printed.strip().endswith(f"the bands' DC blocker at {cutoff} Hz)")
+    old, new = read_description(without), read_description(again)
+    assert "dc_pole" not in old["decoder"][-1] and old["config"]["band_dc_cutoff_hz"] == 0
+    assert new["decoder"][-1]["dc_pole"] == pytest.approx(math.exp(-2 * math.pi * 10 / 5512.5))
+    assert new["config"]["band_dc_cutoff_hz"] == 10
+    t = np.arange(44100) / 44100
+    note = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    offsets = []
+    for path in (without, again):
+        out = neurorave.Engine(path).process(note)[22050:]
+        offsets.append(abs(out.mean()) / np.sqrt((out ** 2).mean()))
+    assert offsets[1] < 0.01 < offsets[0]
+
+    line = error_of(capsys, "export", DEFAULT_MODEL, "--band-dc-cutoff", 10)
+    assert line.endswith(": --band-dc-cutoff writes another model file: give -o OUT.nrv")
+    line = error_of(capsys, "export", DEFAULT_MODEL, "-o", tmp_path / "x.nrv",
+                    "--band-dc-cutoff", 5000)
+    assert line.startswith(f"neurorave export: {DEFAULT_MODEL}: band_dc_cutoff_hz must lie in")
+    line = error_of(capsys, "export", "--random", "--config", "tiny", "-o", tmp_path / "r.nrv",
+                    "--band-dc-cutoff", 10)
+    assert "a new run: --set band_dc_cutoff_hz=HZ" in line
+    assert tree(tmp_path) == ["again.nrv", "without.nrv"]
 
 
 # ---- files written, errors shown ------------------------------------------------------

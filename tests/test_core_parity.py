@@ -8,6 +8,7 @@ import pytest
 import torch
 from neurorave import _core
 from neurorave.nn.model import stream_in_chunks
+from warm_up import warm_up_frames
 
 TOLERANCE = 1e-4
 FRAMES = 40  # at least 30 frames compared after any warm-up
@@ -53,8 +54,7 @@ def test_player_any_block_size_matches_torch_offline(exported, block):
     model = exported.model
     engine = neurorave.Engine(exported.path)
     c = model.config.compression
-    # Centred models pad each layer offline, so the two agree only after a warm-up.
-    warm_frames = 0 if model.config.causal else 40
+    warm_frames = warm_up_frames(model.config, padding_frames=40)
     frames = 30 + warm_frames + -(-engine.latency // c) + 1
     audio = _signal(model, frames)
     n_descriptors = len(model.config.descriptors)

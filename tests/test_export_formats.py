@@ -17,9 +17,10 @@ from neurorave.format.onnx_torchscript import (
     read_onnx_metadata,
 )
 from neurorave.nn.model import NeuroRave, stream_in_chunks
+from warm_up import warm_up_frames
 
 TOLERANCE = 1e-4
-WARM_UP_FRAMES = 30  # centred models: the start of a stream differs from offline
+PADDING_FRAMES = 30  # centred models: the start of a stream differs from offline
 COMPARED_FRAMES = 30
 CASES = [("tiny", False), ("tiny", True), ("small", False), ("small", True)]
 
@@ -67,7 +68,7 @@ def case(request, tmp_path_factory) -> Case:
     model = NeuroRave(get_config(name, causal=causal)).eval()
     c = model.config.compression
     latency_frames = -(-model.latency.forward_samples // c)
-    frames = WARM_UP_FRAMES + COMPARED_FRAMES + latency_frames + 2
+    frames = warm_up_frames(model.config, PADDING_FRAMES) + COMPARED_FRAMES + latency_frames + 2
     audio = 0.3 * torch.randn(1, 1, frames * c)
     values = torch.rand(len(model.config.descriptors)) * 2 - 1
     controls = values.reshape(1, -1, 1).expand(1, -1, frames).contiguous()
@@ -94,7 +95,7 @@ def test_torch_stream_matches_offline(case: Case):
         other_chunks = stream_in_chunks(model, case.audio, case.controls, 5)
     assert _max_error(other_chunks, case.reference) < TOLERANCE
     delay = model.latency.forward_samples
-    skip = 0 if model.config.causal else WARM_UP_FRAMES * c
+    skip = warm_up_frames(model.config, PADDING_FRAMES) * c
     streamed = case.reference[..., delay + skip:]
     aligned = offline[..., skip:offline.shape[-1] - delay]
     assert streamed.shape[-1] >= COMPARED_FRAMES * c

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from audio_fixtures import load_mono, render_gm_notes
 from neurorave import _core
-from neurorave.format.nrv import convert_weights, load_nrv, with_weight_precision
+from neurorave.format.nrv import convert_model_file, load_nrv, with_weight_precision
 from neurorave.play.default_model import DEFAULT_MODEL
 from neurorave.play.engine import Engine
 from safetensors import safe_open
@@ -23,7 +23,7 @@ from safetensors import safe_open
 @pytest.fixture(scope="module")
 def half_default(tmp_path_factory):
     path = tmp_path_factory.mktemp("half") / "default_fp16.nrv"
-    convert_weights(DEFAULT_MODEL, path, "fp16")
+    convert_model_file(DEFAULT_MODEL, path, "fp16")
     return path
 
 
@@ -76,7 +76,7 @@ def test_fp16_file_holds_half_the_network_weights_and_the_same_description(half_
 
 def test_widening_back_to_fp32_plays_bit_for_bit(half_default, tmp_path):
     widened = tmp_path / "widened.nrv"
-    convert_weights(half_default, widened, "fp32")
+    convert_model_file(half_default, widened, "fp32")
     audio = (0.3 * np.sin(np.arange(8 * 2048) * 0.021)).astype(np.float32)
     np.testing.assert_array_equal(_play_following(half_default, audio),
                                   _play_following(widened, audio))

@@ -106,7 +106,14 @@ std::unique_ptr<Layer> NetworkBuilder::layer(const nlohmann::json& op, int in_ch
   if (kind == "waveform_head") {
     const int bands = bounded(op, "bands", 1, limits::kMaxBands, where);
     const bool noise = op.value("noise", false);
-    auto head = std::make_unique<WaveformHead>(bands, noise);
+    double dc_pole = 0.0;
+    if (op.contains("dc_pole")) {
+      if (!op["dc_pole"].is_number() ||
+          !(op["dc_pole"].get<double>() >= 0.0 && op["dc_pole"].get<double>() < 1.0))
+        file_.fail(where + ": waveform_head needs a dc_pole from 0 up to (not including) 1");
+      dc_pole = op["dc_pole"].get<double>();
+    }
+    auto head = std::make_unique<WaveformHead>(bands, noise, dc_pole);
     if (head->in_channels() != in_channels)
       file_.fail(where + ": waveform head needs " + std::to_string(head->in_channels()) +
                  " channels but gets " + std::to_string(in_channels));

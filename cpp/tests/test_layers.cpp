@@ -591,6 +591,36 @@ TEST_SUITE("layers") {
     CHECK_SAME(stream(head, in, {3, 2}), whole);
   }
 
+  TEST_CASE("WaveformHead with a DC blocker: each band y[n] = x[n] - x[n-1] + pole * y[n-1]") {
+    const double pole = 0.99;
+    WaveformHead plain(2, false), blocked(2, false, pole);
+    plain.prepare(4096);
+    blocked.prepare(4096);
+    // A lopsided wave: tanh(0.8) * sigmoid(2) has a mean the blocker must take away.
+    Matrix in(4, 4096);
+    for (Eigen::Index t = 0; t < in.cols(); ++t) {
+      in(0, t) = 0.8f + 0.3f * std::sin(0.05f * static_cast<float>(t));
+      in(1, t) = -0.5f + 0.2f * std::cos(0.11f * static_cast<float>(t));
+      in.middleRows(2, 2).col(t).setConstant(2.0f);
+    }
+    const Matrix bands = one_shot(plain, in);
+    const Matrix out = one_shot(blocked, in);
+    for (int b = 0; b < 2; ++b) {
+      double last_in = 0.0, last_out = 0.0;
+      for (Eigen::Index t = 0; t < in.cols(); ++t) {
+        last_out = (bands(b, t) - last_in) + pole * last_out;
+        last_in = bands(b, t);
+        CHECK(out(b, t) == static_cast<float>(last_out));
+      }
+      // The band had a mean of about 0.6 (or -0.4); the blocked one keeps under 1 % of it.
+      CHECK(std::abs(bands.row(b).rightCols(2048).mean()) > 0.3);
+      CHECK(std::abs(out.row(b).rightCols(2048).mean()) < 0.004);
+    }
+    CHECK_SAME(stream(blocked, in, {1}), out);
+    CHECK_SAME(stream(blocked, in, {7, 300, 2}), out);  // reset() forgets the memory
+
+  }
+
   TEST_CASE("PQMF-like: Haar analysis (strided conv) + synthesis (transposed conv) reconstruct") {
     // Analysis filters h0 = [1/2, 1/2], h1 = [1/2, -1/2], time-reversed as conv weights
     // (out 2, in 1, kernel 2). Output frame t sees (x[2t-1], x[2t]):

@@ -405,6 +405,14 @@ TEST_SUITE("loader") {
           spoiled(test_model(), [](ModelSpec& s) { s.description["decoder"][1]["slope"] = 3e38; }));
       CHECK_LOAD_FAILS(file.path(), "decoder[1]: leaky_relu needs a slope from 0 to 1");
     }
+    for (const double pole : {1.0, -0.5, 3e38}) {
+      SUBCASE(("a DC blocker pole of " + std::to_string(pole)).c_str()) {
+        file.write(spoiled(test_model(), [pole](ModelSpec& s) {
+          s.description["decoder"].back()["dc_pole"] = pole;
+        }));
+        CHECK_LOAD_FAILS(file.path(), "waveform_head needs a dc_pole from 0 up to");
+      }
+    }
     struct Range {
       double low, high;
       const char* phrase;

@@ -23,9 +23,11 @@ def _export(args: argparse.Namespace) -> None:
         if source.is_file() or source.suffix.lower() == ".nrv":
             _convert_model_file(args, source)
             return
+        _refuse_band_dc_cutoff(args)
         _export_run(args, source)
         model = None  # read back from the .nrv just written
     elif args.random:
+        _refuse_band_dc_cutoff(args)
         _require_output(args)
         model = _random_model(args)
     else:
@@ -33,6 +35,12 @@ def _export(args: argparse.Namespace) -> None:
                          "(with --config NAME)")
     if args.onnx or args.torchscript:
         _export_other_formats(args, model)
+
+
+def _refuse_band_dc_cutoff(args: argparse.Namespace) -> None:
+    if args.band_dc_cutoff is not None:
+        raise ValueError("--band-dc-cutoff converts a MODEL.nrv file; a run's model has the "
+                         "cutoff it trained with (a new run: --set band_dc_cutoff_hz=HZ)")
 
 
 def _require_output(args: argparse.Namespace) -> None:
@@ -56,13 +64,15 @@ def _export_run(args: argparse.Namespace, run: Path) -> None:
 def _convert_model_file(args: argparse.Namespace, path: Path) -> None:
     """MODEL.nrv -> another .nrv (--weights), ONNX and/or TorchScript: the weights the file
     holds, as they play."""
-    from .format.nrv import convert_weights, load_nrv
+    from .format.nrv import convert_model_file, load_nrv
     from .play.engine import Engine
 
     if args.checkpoint or args.random or args.prior:
         raise ValueError(f"{path}: a model file is converted with -o (and --weights), --onnx "
                          "and --torchscript; --checkpoint, --random and --prior go with a "
                          "training RUN folder or with --random")
+    if args.band_dc_cutoff is not None and not args.output:
+        raise ValueError(f"{path}: --band-dc-cutoff writes another model file: give -o OUT.nrv")
     if not (args.output or args.onnx or args.torchscript):
         raise ValueError(f"{path}: give -o OUT.nrv (with --weights fp16 for half-size "
                          "weights), --onnx OUT.onnx and/or --torchscript OUT.ts to convert it")
@@ -70,10 +80,12 @@ def _convert_model_file(args: argparse.Namespace, path: Path) -> None:
     # safetensors' own errors are vaguer. A file the core cannot play is not converted.
     Engine(path)
     if args.output:
-        convert_weights(path, args.output, args.weights)
-        print(f"wrote {args.output} ({args.weights} weights)")
+        convert_model_file(path, args.output, args.weights, args.band_dc_cutoff)
+        blocker = "" if args.band_dc_cutoff is None else \
+            f", the bands' DC blocker at {args.band_dc_cutoff:g} Hz"
+        print(f"wrote {args.output} ({args.weights} weights{blocker})")
     if args.onnx or args.torchscript:
-        _export_other_formats(args, load_nrv(path))
+        _export_other_formats(args, load_nrv(args.output or path))
 
 
 def _random_model(args: argparse.Namespace):
@@ -166,9 +178,9 @@ def _train(args: argparse.Namespace) -> None:
     elif args.phase1_steps is not None:
         options["phase1_steps"] = args.phase1_steps
     options["descriptors"] = tuple(n for n in args.descriptors.split(",") if n)
-    options.update(_parse_settings(args.set))
-    if args.init:
+    if args.init:  # the file's architecture, unless --set asks otherwise (then checked)
         options.update(model_options(args.init))
+    options.update(_parse_settings(args.set))
     start_run(args.dataset, args.output, TrainConfig.from_dict(options), _run_options(args),
               init_model=args.init)
 
@@ -302,6 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--weights", choices=WEIGHT_PRECISIONS, default=WEIGHT_PRECISIONS[0],
                         help="how the .nrv stores the network's weights: fp16 halves the "
                              "file and the bytes read per frame (default %(default)s)")
+    export.add_argument("--band-dc-cutoff", type=float, metavar="HZ",
+                        help="with a MODEL.nrv and -o: set its bands' DC blocker to this "
+                             "cutoff (0: none); a model file from before the blocker gains it "
+                             "without training")
     export.set_defaults(func=_export)
 
     _add_preprocess_parser(commands)

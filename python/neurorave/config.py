@@ -42,10 +42,27 @@ class ModelConfig:
     # collapses and the notes are lost; a trained run is held with `train --resume RUN
     # --hold-upsampling` (docs/experiments/2026-12-03-held-kernels-and-the-control-weight.md).
     held_upsampling: bool = False
+    # Each band signal through a DC blocker with this cutoff (0: none), so that no band
+    # plays a steady tone at its edge (nn/layers.WaveformHead). 0 here so that a model
+    # file from before it reads as it was built; every preset sets it.
+    band_dc_cutoff_hz: float = 0.0
+
+    def __post_init__(self) -> None:
+        highest = self.sample_rate / self.n_bands / 4  # a quarter of the band rate
+        if not 0.0 <= self.band_dc_cutoff_hz < highest:
+            raise ValueError(f"band_dc_cutoff_hz must lie in [0, {highest:g}) Hz, "
+                             f"got {self.band_dc_cutoff_hz}")
 
     @property
     def compression(self) -> int:
         return self.n_bands * math.prod(self.ratios)
+
+    @property
+    def band_dc_pole(self) -> float:
+        """The pole of the bands' DC blocker: exp(-2 pi cutoff / band rate); 0: none."""
+        band_rate = self.sample_rate / self.n_bands
+        return math.exp(-2 * math.pi * self.band_dc_cutoff_hz / band_rate) \
+            if self.band_dc_cutoff_hz > 0 else 0.0
 
     @property
     def encoder_channels(self) -> list[int]:
@@ -76,26 +93,32 @@ class ModelConfig:
         return cls(**data)
 
 
+# The presets' cutoff of the bands' DC blocker: a 10 Hz high-pass on the audio and a
+# notch 20 Hz wide at each band edge, where the lines were
+# (docs/experiments/2026-12-03-a-dc-blocker-on-the-bands.md).
+BAND_DC_CUTOFF_HZ = 10.0
+
 CONFIGS: dict[str, ModelConfig] = {
     # Seconds to build and run: for tests.
     "tiny": ModelConfig(
         sample_rate=16000, n_bands=4, ratios=(2, 2), capacity=8, latent_size=4,
-        residual_dilations=(1, 3), noise=True,
+        residual_dilations=(1, 3), noise=True, band_dc_cutoff_hz=BAND_DC_CUTOFF_HZ,
     ),
     # The embedded module's model: about 1.5 M parameters.
     "small": ModelConfig(
         sample_rate=44100, n_bands=16, ratios=(4, 4, 2), capacity=44, latent_size=8,
-        residual_dilations=(1, 3, 9), noise=True,
+        residual_dilations=(1, 3, 9), noise=True, band_dc_cutoff_hz=BAND_DC_CUTOFF_HZ,
     ),
     # RAVE v1 scale: about 17 M parameters, compression 2048.
     "v1": ModelConfig(
         sample_rate=44100, n_bands=16, ratios=(4, 4, 4, 2), capacity=76, latent_size=16,
-        residual_dilations=(1, 3, 9), noise=True,
+        residual_dilations=(1, 3, 9), noise=True, band_dc_cutoff_hz=BAND_DC_CUTOFF_HZ,
     ),
     # Causal, compression 128: 2.9 ms frames at 44.1 kHz.
     "lowlatency": ModelConfig(
         sample_rate=44100, n_bands=8, pqmf_taps_per_band=4, ratios=(4, 4), capacity=32,
         latent_size=8, residual_dilations=(1, 3, 9), noise=True, causal=True,
+        band_dc_cutoff_hz=BAND_DC_CUTOFF_HZ,
     ),
 }
 
@@ -172,6 +195,7 @@ class TrainConfig:
     frame_line_weight: float = 0.0
     band_dc_weight: float = 0.0           # losses.band_dc_excess: the lines at band edges
     held_upsampling: bool = False         # ModelConfig.held_upsampling
+    band_dc_cutoff_hz: float | None = None  # ModelConfig.band_dc_cutoff_hz; None: the preset's
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -189,8 +213,10 @@ class TrainConfig:
 
     def model_config(self) -> ModelConfig:
         conditioned = self.descriptors if self.mode != "rave" else ()
+        cutoff = {} if self.band_dc_cutoff_hz is None else \
+            {"band_dc_cutoff_hz": self.band_dc_cutoff_hz}
         return get_config(self.config, causal=self.causal, descriptors=tuple(conditioned),
-                          held_upsampling=self.held_upsampling)
+                          held_upsampling=self.held_upsampling, **cutoff)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "descriptors": list(self.descriptors),
@@ -201,6 +227,23 @@ class TrainConfig:
         _refuse_unknown(cls, data, "training options")
         data = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**data)
+
+    @classmethod
+    def from_stored(cls, data: dict) -> TrainConfig:
+        """The options a run folder or checkpoint recorded, read as that run trained:
+        an option it predates takes the value that left its model as it was."""
+        return cls.from_dict({**_BEFORE_THEIR_OPTION, **data})
+
+    def resolved(self) -> TrainConfig:
+        """With the preset's values written in, so that the run keeps them if a preset
+        changes."""
+        if self.band_dc_cutoff_hz is not None:
+            return self
+        return replace(self, band_dc_cutoff_hz=self.model_config().band_dc_cutoff_hz)
+
+
+# What a run from before an option played as: runs before the bands' DC blocker had none.
+_BEFORE_THEIR_OPTION = {"band_dc_cutoff_hz": 0.0}
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,12 @@
 #pragma once
-// Band signals = tanh(wave) * sigmoid(amplitude) [+ sigmoid(noise_gain - 5) * noise].
+// Band signals = tanh(wave) * sigmoid(amplitude) [+ sigmoid(noise_gain - 5) * noise],
+// then, with a pole, each band through a DC blocker: a band's mean would play as a steady
+// tone at the band's edge (nn/layers.WaveformHead says more).
 
 #include <cstdint>
+#include <optional>
 
+#include "layers/dc_blocker.hpp"
 #include "layers/gemm_kernel.hpp"
 #include "layers/layer.hpp"
 #include "layers/noise.hpp"
@@ -11,7 +15,10 @@ namespace neurorave {
 
 class WaveformHead final : public Layer {
  public:
-  WaveformHead(int bands, bool noise) : bands_(bands), noise_(noise) {}
+  // dc_pole 0: no DC blocker.
+  WaveformHead(int bands, bool noise, double dc_pole = 0.0) : bands_(bands), noise_(noise) {
+    if (dc_pole > 0.0) dc_blocker_.emplace(bands, dc_pole);
+  }
 
   int in_channels() const override { return bands_ * (noise_ ? 3 : 2); }
   int out_channels() const override { return bands_; }
@@ -19,7 +26,10 @@ class WaveformHead final : public Layer {
     output_ = Matrix::Zero(bands_, max_in_frames);
     noise_values_ = Matrix::Zero(noise_ ? bands_ : 0, max_in_frames);
   }
-  void reset() override { counter_ = counter_start_; }
+  void reset() override {
+    counter_ = counter_start_;
+    if (dc_blocker_) dc_blocker_->reset();
+  }
   // Where the noise counter starts after reset (see NeuroRave.init_decoder_state).
   void set_counter_start(int64_t start) { counter_start_ = counter_ = start; }
 
@@ -35,6 +45,7 @@ class WaveformHead final : public Layer {
              noise_values_.leftCols(frames).array();
     }
     counter_ += frames;
+    if (dc_blocker_) dc_blocker_->process(output_, frames);
     return leading_columns(output_, frames);
   }
 
@@ -45,6 +56,7 @@ class WaveformHead final : public Layer {
   int64_t counter_ = 0;
   Matrix output_;
   Matrix noise_values_;  // bands x max frames
+  std::optional<DcBlocker> dc_blocker_;
 };
 
 }  // namespace neurorave

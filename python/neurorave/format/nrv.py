@@ -89,7 +89,8 @@ class _Collector:
                 ops.append({"op": "residual", "delay": layer.delay,
                             "branch": self.sequence(name, layer.branch)})
             elif isinstance(layer, WaveformHead):
-                ops.append({"op": "waveform_head", "bands": layer.bands, "noise": layer.noise})
+                head = {"op": "waveform_head", "bands": layer.bands, "noise": layer.noise}
+                ops.append({**head, "dc_pole": layer.dc_pole} if layer.dc_pole else head)
             else:
                 raise TypeError(f"cannot export layer {type(layer).__name__}")
         return ops
@@ -180,14 +181,32 @@ def with_weight_precision(tensors: dict[str, np.ndarray], weights: str,
     return out
 
 
-def convert_weights(source: str | Path, output: str | Path, weights: str) -> dict:
-    """Another `.nrv` of the same model with its network weights stored as `weights`; the
-    description and everything else are kept as they are."""
+def convert_model_file(source: str | Path, output: str | Path, weights: str,
+                       band_dc_cutoff_hz: float | None = None) -> dict:
+    """Another `.nrv` of the same model with its network weights stored as `weights` and,
+    given a cutoff, its bands' DC blocker set to it (0: none); the description and
+    everything else are kept as they are."""
     description = read_description(source)
     with _named_errors(source):
         tensors = load_file(str(source))
+    if band_dc_cutoff_hz is not None:
+        try:
+            description = _with_band_dc_cutoff(description, band_dc_cutoff_hz)
+        except ValueError as error:
+            raise ValueError(f"{source}: {error}") from None
     _write(output, with_weight_precision(tensors, weights, source), description)
     return description
+
+
+def _with_band_dc_cutoff(description: dict, cutoff_hz: float) -> dict:
+    """The description with the waveform head's DC blocker at `cutoff_hz`: it holds no
+    weights, so any model's weights play under it."""
+    config = ModelConfig.from_dict({**description["config"], "band_dc_cutoff_hz": cutoff_hz})
+    head = {k: v for k, v in description["decoder"][-1].items() if k != "dc_pole"}
+    if config.band_dc_pole:
+        head["dc_pole"] = config.band_dc_pole
+    return {**description, "config": config.to_dict(),
+            "decoder": [*description["decoder"][:-1], head]}
 
 
 def read_description(path: str | Path) -> dict:
@@ -251,10 +270,16 @@ def load_nrv(path: str | Path) -> NeuroRave:
     return model
 
 
+# Architecture fields that hold no weights: a model file's weights play under either value.
+_WEIGHTLESS_FIELDS = ("band_dc_cutoff_hz",)
+
+
 def check_architecture(path: str | Path, config: ModelConfig) -> None:
-    """Refuses an `.nrv` file whose model is not built by `config`, naming what differs."""
+    """Refuses an `.nrv` file whose weights `config`'s model cannot hold, naming what
+    differs."""
     stored = ModelConfig.from_dict(read_description(path)["config"]).to_dict()
-    differ = sorted(k for k, v in stored.items() if config.to_dict()[k] != v)
+    differ = sorted(k for k, v in stored.items()
+                    if config.to_dict()[k] != v and k not in _WEIGHTLESS_FIELDS)
     if differ:
         raise ValueError(f"{path}: another architecture than the run's ({', '.join(differ)})")
 
@@ -296,5 +321,5 @@ def load_prior(path: str | Path) -> Prior | None:
                               len(description["descriptors"]), load_file(str(path)))
 
 
-__all__ = ["FORMAT_VERSION", "METADATA_KEY", "WEIGHT_PRECISIONS", "convert_weights", "describe",
+__all__ = ["FORMAT_VERSION", "METADATA_KEY", "WEIGHT_PRECISIONS", "convert_model_file", "describe",
            "load_nrv", "load_prior", "read_description", "save_nrv", "with_weight_precision"]

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from ..files import write_atomically
-from ..nn.layers import strip_weight_norm
+from ..nn.layers import dc_block_span, strip_weight_norm
 from ..nn.model import NeuroRave
 
 ONNX_OPSET = 17
@@ -100,7 +100,15 @@ def _onnx_metadata(model: NeuroRave, initial: dict[str, np.ndarray]) -> dict:
         "causal": cfg.causal,
         "forward_latency_samples": model.latency.forward_samples,
         "initial_state_nonzero": nonzero,
+        "max_samples_per_call": _max_samples_per_call(model),
     }
+
+
+def _max_samples_per_call(model: NeuroRave) -> int | None:
+    """The longest call the traced graph plays: the bands' DC blocker's one closed-form
+    pass (nn/layers.dc_block_span); None: any."""
+    pole = model.config.band_dc_pole
+    return dc_block_span(pole) * model.config.n_bands if pole else None
 
 
 def export_onnx(model: NeuroRave, path: str | Path, frames_per_call: int | None = None) -> None:
@@ -114,7 +122,8 @@ def export_onnx(model: NeuroRave, path: str | Path, frames_per_call: int | None 
     `onnx_initial_state(model)` (also stored in the file's metadata).
 
     `frames_per_call`: None keeps the time axis dynamic (any whole number of frames
-    per call); a number fixes it to that many frames.
+    per call, up to the metadata's `max_samples_per_call` where the bands' DC blocker
+    bounds it); a number fixes it to that many frames.
     """
     if frames_per_call is not None and frames_per_call < 1:
         raise ValueError("frames_per_call must be at least 1")
@@ -193,7 +202,8 @@ class OnnxStreamer:
         self.reset()
 
     def _from_graph(self) -> dict[str, np.ndarray]:
-        dtypes = {"tensor(float)": np.float32, "tensor(int64)": np.int64}
+        dtypes = {"tensor(float)": np.float32, "tensor(double)": np.float64,
+                  "tensor(int64)": np.int64}
         nonzero = self.metadata["initial_state_nonzero"]
         initial = {}
         for spec in self.session.get_inputs():
@@ -215,6 +225,10 @@ class OnnxStreamer:
         frames, rest = divmod(audio.shape[-1], self.compression)
         if rest or frames == 0:
             raise ValueError(f"audio must hold whole frames of {self.compression} samples")
+        longest = self.metadata.get("max_samples_per_call")
+        if longest is not None and audio.shape[-1] > longest:
+            raise ValueError(f"this graph plays at most {longest} samples per call, "
+                             f"got {audio.shape[-1]}")
         feed = {"audio": audio, **self.state}
         if self.n_descriptors:
             if controls is None:

@@ -13,6 +13,8 @@ kept as attributes), so all three run the same code.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
@@ -252,16 +254,70 @@ def hash_noise(index: Tensor, bands: int) -> Tensor:
     return top24 * (2.0 / 16777216.0) - 1.0
 
 
+def dc_block_span(pole: float) -> int:
+    """Samples `dc_block` takes in one closed-form pass: pole ** -span stays far inside
+    float64's range. A traced graph (ONNX) plays calls of up to this many samples."""
+    return max(1, int(600.0 / -math.log(pole)))
+
+
+def _dc_block_pass(x: Tensor, previous_in: Tensor, previous_out: Tensor, pole: float
+                   ) -> Tensor:
+    n = torch.arange(x.shape[-1], dtype=torch.float64)
+    growth = torch.pow(pole, n)
+    step = x - torch.cat([previous_in, x[..., :-1]], dim=-1)
+    return growth * (pole * previous_out + torch.cumsum(step / growth, dim=-1))
+
+
+def dc_block(x: Tensor, previous_in: Tensor, previous_out: Tensor, pole: float
+             ) -> tuple[Tensor, Tensor, Tensor]:
+    """A one-pole DC blocker over the last axis, y[n] = x[n] - x[n-1] + pole * y[n-1],
+    from the samples before (`previous_in`, `previous_out`: (..., 1), float64).
+
+    Returns (y in x's dtype, the last x, the last y in float64: the next call's
+    previous_in and previous_out). In closed form, y[n] = pole^n * (pole * y[-1] +
+    cumsum(pole^-k * (x[k] - x[k-1]))), so that it back-propagates and traces to a graph
+    (ONNX) without a loop over samples; in float64, so that it equals the core's
+    recurrence to rounding. A call longer than `dc_block_span` goes span by span.
+    """
+    x64 = x.to(torch.float64)
+    span = dc_block_span(pole)
+    if not torch.jit.is_tracing() and x.shape[-1] == 0:
+        return x, previous_in, previous_out
+    if torch.jit.is_tracing() or x.shape[-1] <= span:
+        y = _dc_block_pass(x64, previous_in, previous_out, pole)
+    else:
+        pieces = []
+        for start in range(0, x.shape[-1], span):
+            piece = _dc_block_pass(x64[..., start:start + span], previous_in, previous_out,
+                                   pole)
+            previous_in, previous_out = x64[..., start + span - 1:start + span], piece[..., -1:]
+            pieces.append(piece)
+        y = torch.cat(pieces, dim=-1)
+    return y.to(x.dtype), x64[..., -1:], y[..., -1:]
+
+
 class WaveformHead(nn.Module):
-    """Band signals = tanh(wave) * sigmoid(amp) [+ sigmoid(noise - 5) * noise].
+    """Band signals = tanh(wave) * sigmoid(amp) [+ sigmoid(noise - 5) * noise], then,
+    with `dc_pole` > 0, each band through a DC blocker (`dc_block`).
 
     Channels in: 2 * bands, or 3 * bands with the noise branch.
+
+    Why the blocker: a band signal's mean leaves the PQMF synthesis as a steady tone at
+    the band's edge (5512.5 Hz and its multiples for 8 bands at 44.1 kHz), and tanh(wave)
+    has a mean wherever the decoder makes it lopsided. The blocker removes it by
+    construction, for a notch a few hertz wide at each band edge
+    (docs/experiments/2026-12-03-a-dc-blocker-on-the-bands.md). Being recursive, it
+    remembers what a centred model's stream plays before it equals the offline output
+    (its warm-up), for a time of about 1 / (1 - dc_pole) band samples.
     """
 
-    def __init__(self, tracker: DelayTracker, bands: int, noise: bool):
+    def __init__(self, tracker: DelayTracker, bands: int, noise: bool, dc_pole: float = 0.0):
         super().__init__()
+        if not 0.0 <= dc_pole < 1.0:
+            raise ValueError(f"dc_pole must lie in [0, 1), got {dc_pole}")
         self.bands = bands
         self.noise = noise
+        self.dc_pole = float(dc_pole)
         self.noise_offset = tracker.delay
 
     def _synthesize(self, x: Tensor, index: Tensor) -> Tensor:
@@ -271,19 +327,33 @@ class WaveformHead(nn.Module):
             out = out + torch.sigmoid(x[:, 2 * b:3 * b] - 5.0) * hash_noise(index, b)
         return out
 
+    def _dc_state(self, batch: int) -> State:
+        return [torch.zeros(batch, self.bands, 1, dtype=torch.float64) for _ in range(2)]
+
     def forward(self, x: Tensor) -> Tensor:
         index = torch.arange(x.shape[-1], dtype=torch.int64) + self.noise_offset
-        return self._synthesize(x, index)
+        out = self._synthesize(x, index)
+        if self.dc_pole:
+            at_rest = self._dc_state(x.shape[0])
+            out = dc_block(out, at_rest[0], at_rest[1], self.dc_pole)[0]
+        return out
 
     def init_state(self, batch: int) -> State:
-        return [torch.zeros(1, dtype=torch.int64)] if self.noise else []
+        """The blocker's last input and output, then the noise counter (the last slot)."""
+        dc = self._dc_state(batch) if self.dc_pole else []
+        return dc + ([torch.zeros(1, dtype=torch.int64)] if self.noise else [])
 
     def stream(self, x: Tensor, state: State, i: int) -> tuple[Tensor, int]:
-        if not self.noise:
-            return self._synthesize(x, torch.zeros(0, dtype=torch.int64)), i
-        index = torch.arange(x.shape[-1], dtype=torch.int64) + state[i]
-        state[i] = state[i] + x.shape[-1]
-        return self._synthesize(x, index), i + 1
+        counter = i + (2 if self.dc_pole else 0)
+        if self.noise:
+            index = torch.arange(x.shape[-1], dtype=torch.int64) + state[counter]
+            state[counter] = state[counter] + x.shape[-1]
+        else:
+            index = torch.zeros(0, dtype=torch.int64)
+        out = self._synthesize(x, index)
+        if self.dc_pole:
+            out, state[i], state[i + 1] = dc_block(out, state[i], state[i + 1], self.dc_pole)
+        return out, counter + (1 if self.noise else 0)
 
 
 def strip_weight_norm(model: nn.Module) -> None:

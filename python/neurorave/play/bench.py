@@ -19,7 +19,7 @@ import torch
 
 from .. import _core
 from ..format.cost import multiply_adds_per_second
-from ..format.nrv import convert_weights, load_nrv, read_description
+from ..format.nrv import convert_model_file, load_nrv, read_description
 from ..format.onnx_torchscript import OnnxStreamer, export_onnx, export_torchscript
 
 
@@ -70,7 +70,7 @@ def run_benchmark(model_path: str, seconds: float = 10.0,
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         half_path = str(Path(tmp) / "fp16.nrv")
-        convert_weights(model_path, half_path, "fp16")
+        convert_model_file(model_path, half_path, "fp16")
         references = None if core_only else _references(model_path, Path(tmp))
         for block in blocks:
             frame_block = max(1, block // compression) * compression

@@ -74,7 +74,7 @@ class NeuroRaveTraining(L.LightningModule):
                  num_workers: int = 0, init_model: str | None = None):
         super().__init__()
         self.save_hyperparameters()
-        self.cfg = TrainConfig.from_dict(train)
+        self.cfg = TrainConfig.from_stored(train)
         self.model = NeuroRave(self.cfg.model_config())
         self.latent_discriminator = LatentDiscriminator(
             self.model.config.latent_size, len(self.cfg.descriptors), self.cfg.latent_hidden,

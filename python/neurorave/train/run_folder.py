@@ -57,7 +57,7 @@ def load_checkpoint_model(checkpoint: str | Path):
     except (pickle.UnpicklingError, EOFError, KeyError, TypeError) as error:
         raise ValueError(f"{checkpoint}: not a training checkpoint "
                          f"({type(error).__name__}: {error})") from None
-    cfg = TrainConfig.from_dict(dict(hparams["train"]))
+    cfg = TrainConfig.from_stored(dict(hparams["train"]))
     model = NeuroRave(cfg.model_config())
     model.load_state_dict(model_weights(state))
     return model.eval(), cfg, list(hparams["descriptor_entries"]), int(state["batches_done"])

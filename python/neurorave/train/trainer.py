@@ -136,6 +136,7 @@ def start_run(dataset: str | Path, run_dir: str | Path, cfg: TrainConfig,
     weights of the `.nrv` file `init_model` if given (fine-tuning: cfg must build its
     architecture, see model_options)."""
     run_dir = Path(run_dir)
+    cfg = cfg.resolved()
     if (run_dir / RUN_FILE).is_file() and not _is_launched_worker():
         raise FileExistsError(f"{run_dir}: already holds a training run; continue it with "
                               f"`neurorave train --resume {run_dir}` or choose another -o")
@@ -153,10 +154,12 @@ def start_run(dataset: str | Path, run_dir: str | Path, cfg: TrainConfig,
 
 def model_options(path: str | Path) -> dict:
     """The training options that build the architecture of the `.nrv` file at `path`
-    (preset, causality, descriptors, held kernels), for a run that starts from it."""
+    (preset, causality, descriptors, held kernels, the bands' DC blocker), for a run that
+    starts from it."""
     stored = ModelConfig.from_dict(read_description(path)["config"])
     shape = {"causal": stored.causal, "descriptors": tuple(stored.descriptors),
-             "held_upsampling": stored.held_upsampling}
+             "held_upsampling": stored.held_upsampling,
+             "band_dc_cutoff_hz": stored.band_dc_cutoff_hz}
     for name in CONFIGS:
         if get_config(name, **shape) == stored:
             unconditioned = {"mode": "rave", "descriptors": TrainConfig.descriptors}
@@ -195,8 +198,8 @@ def _revised(run_dir: Path, train: dict, steps: int | None, phase1_steps: int | 
     """`train` (a run's train.json entry) with the changes asked on resume, every one
     checked before the run's record is written."""
     if settings:
-        changed = TrainConfig.from_dict({**train, **settings})
-        if changed.model_config() != TrainConfig.from_dict(train).model_config():
+        changed = TrainConfig.from_stored({**train, **settings})
+        if changed.model_config() != TrainConfig.from_stored(train).model_config():
             raise ValueError(f"{run_dir}: {', '.join(sorted(settings))}: would change the "
                              "model a checkpoint holds; start a new run")
         train = changed.to_dict()
@@ -261,7 +264,7 @@ def _trainer(run_dir: Path, options: RunOptions) -> L.Trainer:
 
 def _fit(run_dir: Path, options: RunOptions, resume: bool) -> Path:
     info = read_run_info(run_dir)
-    cfg = TrainConfig.from_dict(info["train"])
+    cfg = TrainConfig.from_stored(info["train"])
     checkpoint = run_dir / LAST_CHECKPOINT
     if resume and checkpoint.is_file():
         done = _batches_done(run_dir)
@@ -291,7 +294,7 @@ def hold_upsampling(run_dir: str | Path) -> list[float]:
         return []
     run_dir = Path(run_dir)
     info = read_run_info(run_dir)
-    cfg = TrainConfig.from_dict(info["train"])
+    cfg = TrainConfig.from_stored(info["train"])
     if cfg.held_upsampling:
         raise ValueError(f"{run_dir}: its upsampling kernels are held already")
     path = run_dir / LAST_CHECKPOINT
