@@ -324,7 +324,8 @@ def test_realtime_loads_every_half_second_leave_no_hole(pd_binary, external, tmp
     own = max(np.abs(np.diff(neurorave.Engine(p, smoothing_ms=10.0).process(audio))).max()
               for p in (tiny.path, other.path))
     steps = np.abs(np.diff(out[latency:]))
-    assert steps.max() <= own, (steps.max(), own)
+    # one float32 rounding apart is the same step: Pd's float chain vs the Engine's
+    assert steps.max() <= own * (1 + 1e-6), (steps.max(), own)
 
 
 def test_info_latency_and_bypass(pd_binary, external, tmp_path, tiny):

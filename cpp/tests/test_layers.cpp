@@ -618,7 +618,6 @@ TEST_SUITE("layers") {
     }
     CHECK_SAME(stream(blocked, in, {1}), out);
     CHECK_SAME(stream(blocked, in, {7, 300, 2}), out);  // reset() forgets the memory
-
   }
 
   TEST_CASE("PQMF-like: Haar analysis (strided conv) + synthesis (transposed conv) reconstruct") {

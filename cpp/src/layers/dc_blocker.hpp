@@ -14,7 +14,8 @@ namespace neurorave {
 class DcBlocker {
  public:
   DcBlocker(int channels, double pole)
-      : pole_(pole), last_in_(static_cast<size_t>(channels), 0.0),
+      : pole_(pole),
+        last_in_(static_cast<size_t>(channels), 0.0),
         last_out_(static_cast<size_t>(channels), 0.0) {}
 
   void reset() {
