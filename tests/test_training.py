@@ -423,12 +423,16 @@ def test_a_run_folder_is_never_overwritten(runs, dataset):
 
 # ---- resume and DDP: through the command line, as a user runs them ------------------------
 
+# QUICK's training settings as the command line's `--set`s, so that both train alike.
+_QUICK_SETS = [arg for key in ("latent_delay_steps", "latent_ramp_steps", "latent_weight",
+                               "latent_learning_rate", "control_weight")
+               for arg in ("--set", f"{key}={QUICK[key]}")]
+
+
 def _cli_train(dataset: Path, run: Path, *extra: str) -> list[str]:
     return [*CLI, "train", str(dataset), "-o", str(run), "--config", "tiny",
             "--mode", "frave", "--steps", str(STEPS), "--phase1-steps", str(STEPS),
-            "--learning-rate", "1e-3", "--set", "latent_delay_steps=0", "--set",
-            "latent_ramp_steps=100", "--set", "latent_weight=10.0", "--set",
-            "latent_learning_rate=3e-3", "--set", "control_weight=4.0", "--accelerator", "cpu",
+            "--learning-rate", str(QUICK["learning_rate"]), *_QUICK_SETS, "--accelerator", "cpu",
             "--validate-every", str(STEPS), "--validation-batches", "4", "--log-every", "5",
             "--no-progress", *extra]
 
