@@ -124,7 +124,8 @@ def test_sweep_scores_of_ignoring_and_following_outputs(speech):
     ignored = scores(np.stack([own, own]))
     assert abs(ignored["coverage"]) < 1e-6 and abs(ignored["spearman"]) < 1e-6
     assert scores(np.zeros_like(requested)) == {"spearman": 0.0, "coverage": 0.0,
-                                                "loudness_change_db": None}
+                                                "loudness_change_db": None,
+                                                "flatness_rise_db": None}
     obeyed = scores(requested)
     assert obeyed["coverage"] == pytest.approx(1.0) and obeyed["spearman"] == pytest.approx(1.0)
     # follows half way, on top of its own curve: coverage sees exactly the half; the
@@ -151,6 +152,25 @@ def test_loudness_change(tmp_path):
     change = metrics.loudness_change_db(faded[sounding], own[sounding], 6)
     assert 11.0 < change < 12.5, change
     assert 11.5 < metrics.loudness_change_db(faded[sounding], own[sounding]) < 12.5
+
+
+def test_flatness_rise_tells_noise_from_partials(tmp_path):
+    """Brightness bought with noise (hiss rising with the fader) reads tens of dB at the
+    top of the sweep; driven harder into saturation (partials), a few; a gain, nothing."""
+    notes = load_mono(render_gm_notes(tmp_path, RATE), RATE)[: 2 * RATE]
+    rising = np.linspace(0.0, 1.0, notes.size)
+    noisy = notes + rising * 0.3 * notes.std() * np.random.default_rng(0).standard_normal(
+        notes.size)
+    drive, peak = 1.0 + 6.0 * rising, np.abs(notes).max()
+    saturated = np.tanh(drive * notes / peak) / np.tanh(drive) * peak
+
+    def rise(played: np.ndarray) -> float:
+        own, out = (compute(x, RATE, C_SWEEP, ["flatness"])[0] for x in (notes, played))
+        return metrics.flatness_rise_db(np.linspace(-1.0, 1.0, own.size), out, own)
+
+    assert rise(notes) == 0.0 and abs(rise(3.0 * notes)) < 0.1
+    assert rise(noisy) > 20.0 and 1.0 < rise(saturated) < 10.0
+    assert math.isnan(metrics.flatness_rise_db(np.zeros(4), np.full(4, np.nan), np.ones(4)))
 
 
 class GainModel:
@@ -189,6 +209,7 @@ def test_fader_sweep_on_speech(speech, tmp_path):
         else:        # nothing is: about 0, whatever the speech does by itself
             assert abs(rms.scores["coverage"]) < 1e-6 and abs(rms.scores["spearman"]) < 1e-6
             assert centroid.scores["loudness_change_db"] == 0.0
+            assert centroid.scores["flatness_rise_db"] == 0.0
         assert abs(centroid.scores["coverage"]) < 0.1   # the gain leaves brightness alone
     for f in ev.write_sweep_plots(tmp_path, "gain", [rms, centroid]):
         assert (tmp_path / f).stat().st_size > 1000, f

@@ -590,6 +590,40 @@ def test_a_model_file_loads_into_a_trainable_model_that_plays_alike(tmp_path, he
         load_into_trainable(other, path)
 
 
+def test_the_weight_average_follows_the_batches_and_is_what_export_writes(dataset,
+                                                                          tmp_path):
+    """A run that turns the average on when resumed starts it from its trained weights,
+    moves it by (1 - decay) towards each batch's weights, keeps it across a resumption,
+    and exports it, unless --last-weights."""
+    run = _train(dataset, tmp_path / "averaged", 1)
+
+    def state() -> dict:
+        return torch.load(run / LAST_CHECKPOINT, weights_only=False)["state_dict"]
+
+    resume_run(run, _options(1), steps=2, phase1_steps=2,
+               settings={"weight_average_decay": 0.75})
+    second = state()
+    resume_run(run, _options(1), steps=3, phase1_steps=3)
+    third = state()
+    assert int(third["averaged_model.n_averaged"]) == 2
+    weights = [k for k, v in third.items() if k.startswith("model.") and v.is_floating_point()]
+    assert weights
+    for key in weights:
+        averaged = "averaged_model.module." + key.removeprefix("model.")
+        torch.testing.assert_close(second[averaged], second[key], rtol=0, atol=0)
+        torch.testing.assert_close(third[averaged], 0.75 * second[key] + 0.25 * third[key])
+    moved = [k for k in weights if not torch.equal(second[k], third[k])]
+    assert moved, "the third batch changed no weight"
+    files = {}
+    for last in (False, True):
+        files[last] = tmp_path / f"last-{last}.nrv"
+        provenance = export_run(run, files[last], last_weights=last)["provenance"]
+        assert provenance["averaged_weights"] is not last
+    audio = np.array(WindowStore(dataset).audio[0])
+    averaged, latest = (neurorave.Engine(files[k]).encode(audio) for k in (False, True))
+    assert not np.allclose(averaged, latest, atol=1e-6)
+
+
 def test_init_starts_a_run_from_a_model_file(dataset, tmp_path):
     """`train DATA -o RUN --init MODEL`: the run takes the model's architecture and starts
     from its weights (at a learning rate too small to move them, the run exports the

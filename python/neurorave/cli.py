@@ -57,7 +57,8 @@ def _export_run(args: argparse.Namespace, run: Path) -> None:
         raise ValueError("--prior goes with --random; a run's own prior comes from "
                          "`neurorave train-prior RUN`")
     _require_output(args)
-    export_run(run, args.output, args.checkpoint, weights=args.weights)
+    export_run(run, args.output, args.checkpoint, weights=args.weights,
+               last_weights=args.last_weights)
     print(f"wrote {args.output}")
 
 
@@ -301,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a training run folder to export, or a .nrv model file to "
                              "convert (with -o and --weights, --onnx, --torchscript)")
     export.add_argument("--checkpoint", help="a checkpoint of the run (default: the last)")
+    export.add_argument("--last-weights", action="store_true",
+                        help="a run's last weights, not their average (where the run "
+                             "keeps one: --set weight_average_decay=D)")
     export.add_argument("--config", default="small", help="tiny, small, v1 or lowlatency")
     export.add_argument("--random", action="store_true", help="randomly initialised weights")
     export.add_argument("--causal", action="store_true", help="force a causal model")

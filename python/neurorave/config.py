@@ -158,6 +158,11 @@ class TrainConfig:
     # per CPU-second.
     crop_samples: int = 8192
     learning_rate: float = 1e-4
+    # An exponential moving average of the auto-encoder's weights, updated every batch
+    # (0: none); `export` writes the averaged weights when a run has them. Adam at
+    # beta1 0.5 moves the figures a few per cent between checkpoints; the average smooths
+    # that out.
+    weight_average_decay: float = 0.0
     beta: float = 0.01                    # KL weight after warm-up (0.1 collapses z)
     beta_warmup_steps: int = 20_000
     kl_free_bits: float = 1.0             # nats per latent channel the KL leaves unpriced
@@ -207,6 +212,9 @@ class TrainConfig:
         if self.control_max_replaced < 1:
             raise ValueError(f"control_max_replaced must be at least 1, got "
                              f"{self.control_max_replaced}")
+        if not 0.0 <= self.weight_average_decay < 1.0:
+            raise ValueError(f"weight_average_decay must lie in [0, 1), got "
+                             f"{self.weight_average_decay}")
         if not 0 <= self.phase1_steps <= self.steps:
             raise ValueError(f"phase1_steps ({self.phase1_steps}) must lie in 0..steps "
                              f"({self.steps})")

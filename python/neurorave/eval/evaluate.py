@@ -360,6 +360,10 @@ def _level_db(model: AlignedModel, audio: np.ndarray) -> np.ndarray:
     return compute(audio, model.sample_rate, model.compression, ["rms"])[..., 0, :]
 
 
+def _flatness(model: AlignedModel, audio: np.ndarray) -> np.ndarray:
+    return compute(audio, model.sample_rate, model.compression, ["flatness"])[..., 0, :]
+
+
 def fader_sweep(model: AlignedModel, played: Played, row: int, members: Sequence[int]
                 ) -> Sweep:
     """Ramp descriptor `row` from the bottom to the top of its range and back down (two
@@ -390,10 +394,12 @@ def fader_sweep(model: AlignedModel, played: Played, row: int, members: Sequence
         sounding = ((level >= SOUNDING_GATE_DB) & warm
                     & (played.input_level_db[w] >= SOUNDING_GATE_DB))
         achieved[k][sounding] = values[sounding]
+        spectral = name != "rms"   # rms: its loudness change is the request
         scored = metrics.fader_sweep_scores(
             normalise(ramps, (lo, hi)), normalise(values, (lo, hi)), sounding,
-            level if name != "rms" else None,   # rms: its loudness change is the request
-            reference, smooth, MIN_SWEEP_FRAMES)
+            level if spectral else None, reference, smooth, MIN_SWEEP_FRAMES,
+            _flatness(model, np.stack(outputs)) if spectral else None,
+            _flatness(model, played.reconstructions[w]))
         if scored is not None:
             scores.append(scored)
     return Sweep(name, ramps, achieved, _mean_scores(scores))
@@ -402,7 +408,7 @@ def fader_sweep(model: AlignedModel, played: Played, row: int, members: Sequence
 def _means(rows: Sequence[dict]) -> dict:
     """The mean of each sweep score over `rows`; None where no row has it."""
     means = {}
-    for key in ("spearman", "coverage", "loudness_change_db"):
+    for key in ("spearman", "coverage", "loudness_change_db", "flatness_rise_db"):
         values = [r[key] for r in rows if r[key] is not None]
         means[key] = float(np.mean(values)) if values else None
     return means
@@ -578,7 +584,7 @@ def _control_table(results: dict, names: Sequence[str], key: str, section: str =
         scores = result.get(section)
         by = scores["by_descriptor"] if scores else {}
         rows.append([model] + [_cell((by.get(d) or {}).get(key)) for d in names]
-                    + [_cell(scores["overall"][key] if scores else None)])
+                    + [_cell(scores["overall"].get(key) if scores else None)])
     return _table(["model", *names, "mean"], rows)
 
 
@@ -629,6 +635,13 @@ def _sweep_sections(results: dict, names: Sequence[str]) -> list[str]:
               "max - min of the output's level relative to the followed reconstruction, "
               f"smoothed over {LOUDNESS_SMOOTH_SECONDS} s.", ""]
     lines += _control_table(results, names, "loudness_change_db", "sweeps")
+    lines += ["", "## Fader sweeps: noise at the top of a spectral fader, dB ↓", "",
+              "How much flatter the output's spectrum is than the followed reconstruction's "
+              "over the top tenth of the ramp (mean of 10 log10 of the flatness ratio): 0 = "
+              "as tonal as the sound it follows; brightness bought with noise instead of "
+              "partials reads several dB (a tonal note's flatness lies near -30 dB, white "
+              "noise's near -2.5).", ""]
+    lines += _control_table(results, names, "flatness_rise_db", "sweeps")
     lines += ["", "## Paired transfer: multi-scale STFT distance to T(x) ↓", "",
               "z(x) decoded with the descriptor curves of T(x) (`augment.paired_transform`: "
               "the transforms training draws: gain, tilt, low shelf, low-pass, saturation), "

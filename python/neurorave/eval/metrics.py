@@ -10,8 +10,8 @@
   ((cos + 1) / 2: 1 = they move together, 0.5 = unrelated, 0 = opposite).
 - Fader sweeps (a fader ramped from the bottom to the top of its range): `spearman`
   (does the output rise in the order asked?), `coverage` (how much of the span asked for
-  does it travel?) and `loudness_change_db` (how much does loudness move while a spectral
-  fader does?).
+  does it travel?), `loudness_change_db` (how much does loudness move while a spectral
+  fader does?) and `flatness_rise_db` (is brightness bought with noise?).
 """
 
 from __future__ import annotations
@@ -157,12 +157,36 @@ def coverage(requested: np.ndarray, achieved: np.ndarray,
     requested, achieved = _as_pair(requested, achieved)
     r, a = requested.ravel(), achieved.ravel()
     count = max(1, int(round(fraction * r.size)))
-    order = np.argsort(r, kind="stable")
-    low, high = order[:count], order[-count:]
+    low, high = np.argsort(r, kind="stable")[:count], top_requested(r, fraction)
     asked = r[high].mean() - r[low].mean()
     if not asked > 1e-12 * max(1.0, np.abs(r).max(initial=0.0)):
         return float("nan")
     return float((a[high].mean() - a[low].mean()) / asked)
+
+
+def top_requested(requested: np.ndarray, fraction: float = COVERAGE_FRACTION) -> np.ndarray:
+    """Indices of the top `fraction` of `requested` (flattened; at least one), as
+    `coverage` takes them."""
+    r = np.asarray(requested).ravel()
+    count = max(1, int(round(fraction * r.size)))
+    return np.argsort(r, kind="stable")[-count:]
+
+
+def flatness_rise_db(requested: np.ndarray, flatness: np.ndarray,
+                     reference_flatness: np.ndarray,
+                     fraction: float = COVERAGE_FRACTION) -> float:
+    """How much flatter (noisier) the output is than the sound it follows where the fader
+    asks for most: the mean of 10 log10(flatness / reference flatness) over the frames of
+    the top `fraction` of the requested values. 0 = as tonal as its own sound; brightness
+    bought with noise instead of partials shows as a rise of several dB (a tonal note's
+    flatness lies near -30 dB, white noise's near -2.5). NaN when no frame has both."""
+    top = top_requested(requested, fraction)
+    out = np.asarray(flatness, np.float64).ravel()[top]
+    ref = np.asarray(reference_flatness, np.float64).ravel()[top]
+    both = np.isfinite(out) & np.isfinite(ref) & (out > 0) & (ref > 0)
+    if not both.any():
+        return float("nan")
+    return float(np.mean(10.0 * np.log10(out[both] / ref[both])))
 
 
 def moving_average(values: np.ndarray, frames: int) -> np.ndarray:
@@ -195,7 +219,9 @@ def loudness_change_db(rms_db: np.ndarray, reference_db: np.ndarray | None = Non
 def fader_sweep_scores(requested: np.ndarray, achieved: np.ndarray, sounding: np.ndarray,
                        level_db: np.ndarray | None = None,
                        reference_db: np.ndarray | None = None, smooth_frames: int = 1,
-                       min_frames: int = 8) -> dict[str, float | None] | None:
+                       min_frames: int = 8, flatness: np.ndarray | None = None,
+                       reference_flatness: np.ndarray | None = None
+                       ) -> dict[str, float | None] | None:
     """One window of a fader sweep, scored on its `sounding` frames; None when fewer than
     `min_frames` sound.
 
@@ -210,6 +236,8 @@ def fader_sweep_scores(requested: np.ndarray, achieved: np.ndarray, sounding: np
     `loudness_change_db`, over the sounding frames where both are finite (NaN marks a
     silent reference); the mean over plays. None when no level is given (the rms fader's
     own sweep, whose loudness change is what was asked) or when no frame has both.
+    flatness_rise_db: `flatness_rise_db` of `flatness` (as `level_db`) against
+    `reference_flatness` (frames,), pooled over the plays' sounding frames; None likewise.
     """
     mask = np.asarray(sounding, bool)
     if mask.sum() < min_frames:
@@ -225,7 +253,13 @@ def fader_sweep_scores(requested: np.ndarray, achieved: np.ndarray, sounding: np
         changes = [loudness_change_db(lv[m], rf[m], smooth_frames)
                    for lv, rf, m in zip(level, reference, both, strict=True) if m.any()]
         loudness = float(np.mean(changes)) if changes else None
+    rise = None
+    if flatness is not None and reference_flatness is not None:
+        reference = np.broadcast_to(np.asarray(reference_flatness, np.float64),
+                                    np.shape(flatness))
+        rise = flatness_rise_db(r, np.asarray(flatness)[mask], reference[mask])
     return {"spearman": 0.0 if math.isnan(rho) else rho,
             "coverage": None if math.isnan(span) else span,
-            "loudness_change_db": loudness}
+            "loudness_change_db": loudness,
+            "flatness_rise_db": None if rise is None or math.isnan(rise) else rise}
 

@@ -28,6 +28,7 @@ import torch
 from numpy.random import SeedSequence
 from torch import Tensor
 from torch.func import functional_call
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..config import TrainConfig
 from ..data.store import StepBatchSampler, TrainingWindows, WindowStore
@@ -51,6 +52,7 @@ from .losses import (
     latent_statistics,
     multiscale_spectral_distance,
 )
+from .run_folder import AVERAGED_PREFIX
 
 MIN_CROP_FRAMES = 8   # the decoder's context at the latent rate spans a few frames
 
@@ -81,6 +83,10 @@ class NeuroRaveTraining(L.LightningModule):
             unit_frames=self.cfg.latent_unit_frames)
         self.waveform_discriminator = WaveformDiscriminator(self.cfg.waveform_capacity,
                                                             self.cfg.waveform_layers)
+        self.averaged_model = (
+            AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(
+                self.cfg.weight_average_decay), use_buffers=True).requires_grad_(False)
+            if self.cfg.weight_average_decay > 0 else None)
         self.automatic_optimization = False
         self.batches_done = 0
         self._last_step_end: float | None = None
@@ -236,6 +242,8 @@ class NeuroRaveTraining(L.LightningModule):
         self.manual_backward(total)
         for optimizer in self.optimizers():
             optimizer.step()
+        if self.averaged_model is not None:
+            self.averaged_model.update_parameters(self.model)
         self._log_step(logs, bin_accuracy(probe, bins), beta)
         self.batches_done += 1
         if self.batches_done >= cfg.steps:
@@ -308,3 +316,11 @@ class NeuroRaveTraining(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.batches_done = int(checkpoint["batches_done"])
+        # A run that starts averaging on resumption (or whose kernels were just held)
+        # has no average yet: it starts from the trained weights.
+        state = checkpoint["state_dict"]
+        if self.averaged_model is not None and AVERAGED_PREFIX + "n_averaged" not in state:
+            for key, value in self.averaged_model.state_dict().items():
+                model_key = "model." + key.removeprefix("module.")
+                state[AVERAGED_PREFIX + key] = state.get(model_key, value)
+            state[AVERAGED_PREFIX + "n_averaged"] = torch.tensor(0, dtype=torch.long)

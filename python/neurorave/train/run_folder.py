@@ -41,16 +41,22 @@ def read_run_info(run_dir: str | Path) -> dict:
     return read_json(path)
 
 
-def model_weights(state: dict) -> dict:
+AVERAGED_PREFIX = "averaged_model."   # TrainConfig.weight_average_decay's weights
+
+
+def model_weights(state: dict, last_weights: bool = False) -> dict:
     """The auto-encoder's state dict out of a training checkpoint's (which also holds the
-    discriminators')."""
-    return {k.removeprefix("model."): v for k, v in state["state_dict"].items()
-            if k.startswith("model.")}
+    discriminators'): the weight average where the run keeps one, unless `last_weights`."""
+    weights = state["state_dict"]
+    prefix = "model."
+    if not last_weights and weights.get(AVERAGED_PREFIX + "n_averaged", 0) > 0:
+        prefix = AVERAGED_PREFIX + "module."
+    return {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
 
 
-def load_checkpoint_model(checkpoint: str | Path):
+def load_checkpoint_model(checkpoint: str | Path, last_weights: bool = False):
     """(NeuroRave in eval mode, TrainConfig, descriptor entries, batches done) of a training
-    checkpoint."""
+    checkpoint, with its averaged weights where it has them, unless `last_weights`."""
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)
         hparams = state["hyper_parameters"]
@@ -59,7 +65,7 @@ def load_checkpoint_model(checkpoint: str | Path):
                          f"({type(error).__name__}: {error})") from None
     cfg = TrainConfig.from_stored(dict(hparams["train"]))
     model = NeuroRave(cfg.model_config())
-    model.load_state_dict(model_weights(state))
+    model.load_state_dict(model_weights(state, last_weights))
     return model.eval(), cfg, list(hparams["descriptor_entries"]), int(state["batches_done"])
 
 
@@ -77,21 +83,25 @@ def load_trained_prior(run_dir: str | Path) -> tuple[Prior, dict] | None:
 
 
 def export_run(run_dir: str | Path, output: str | Path,
-               checkpoint: str | Path | None = None, weights: str = "fp32") -> dict:
+               checkpoint: str | Path | None = None, weights: str = "fp32",
+               last_weights: bool = False) -> dict:
     """The run's last (or given) checkpoint as a `.nrv` with its data set's ranges and bins,
-    and its prior if `neurorave train-prior` fitted one; `weights` as in `save_nrv`."""
+    and its prior if `neurorave train-prior` fitted one; `weights` as in `save_nrv`; the
+    weight average where the run keeps one, unless `last_weights`."""
     run_dir = Path(run_dir)
     info = read_run_info(run_dir)  # a folder that is no run is not "a run with no checkpoint yet"
     checkpoint = Path(checkpoint) if checkpoint else run_dir / LAST_CHECKPOINT
     if not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint}: no checkpoint yet; train longer than "
                                 "`checkpoint_every` batches first")
-    model, cfg, entries, batches = load_checkpoint_model(checkpoint)
+    model, cfg, entries, batches = load_checkpoint_model(checkpoint, last_weights)
+    averaged = cfg.weight_average_decay > 0 and not last_weights
     by_name = {e["name"]: e for e in entries}
     descriptors = [by_name[name] for name in model.config.descriptors]
     provenance = {"source": "training", "run": str(run_dir.resolve()), "mode": cfg.mode,
                   "config": cfg.config, "batches": batches, "seed": cfg.seed,
-                  "probed_descriptors": list(cfg.descriptors)}
+                  "probed_descriptors": list(cfg.descriptors),
+                  "averaged_weights": averaged}
     if "init_model" in info:
         provenance["started_from"] = _provenance_of(info["init_model"])
     prior, figures = load_trained_prior(run_dir) or (None, None)

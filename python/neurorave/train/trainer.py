@@ -25,7 +25,13 @@ from ..files import write_atomically, write_json_atomically
 from ..format.nrv import check_architecture, read_description
 from .lightning_module import NeuroRaveTraining
 from .previews import PreviewCallback
-from .run_folder import LAST_CHECKPOINT, RUN_FILE, model_weights, read_run_info
+from .run_folder import (
+    AVERAGED_PREFIX,
+    LAST_CHECKPOINT,
+    RUN_FILE,
+    model_weights,
+    read_run_info,
+)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -320,6 +326,8 @@ def hold_upsampling(run_dir: str | Path) -> list[float]:
             state["optimizer_states"][0]["state"].pop(trained.index(key), None)
         projected = held_kernel(gain, taps)
         removed.append(float((kernel - projected).norm() / kernel.norm()))
+    for key in [k for k in state["state_dict"] if k.startswith(AVERAGED_PREFIX)]:
+        del state["state_dict"][key]   # an average of free kernels: restarted from the held
     state["hyper_parameters"]["train"] = held_cfg.to_dict()
     info["train"] = held_cfg.to_dict()
     shutil.copy2(path, path.with_name("before-hold.ckpt"))
