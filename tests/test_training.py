@@ -9,6 +9,7 @@ batches.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -622,6 +623,17 @@ def test_the_weight_average_follows_the_batches_and_is_what_export_writes(datase
     audio = np.array(WindowStore(dataset).audio[0])
     averaged, latest = (neurorave.Engine(files[k]).encode(audio) for k in (False, True))
     assert not np.allclose(averaged, latest, atol=1e-6)
+
+
+def test_the_learning_rate_falls_along_a_cosine_over_phase_one(dataset, tmp_path):
+    run = _train(dataset, tmp_path / "cosine", 12, _options(12, log_every=1),
+                 phase1_steps=8, final_learning_rate_ratio=0.1)
+    rates = _logged(run, "train/learning_rate")
+    base = QUICK["learning_rate"]
+    expected = [base * (0.1 + 0.45 * (1.0 + math.cos(math.pi * k / 8))) for k in range(8)]
+    np.testing.assert_allclose(rates, expected + [base] * 4, rtol=1e-6)
+    with pytest.raises(ValueError, match="final_learning_rate_ratio must lie in"):
+        TrainConfig(final_learning_rate_ratio=0.0)
 
 
 def test_init_starts_a_run_from_a_model_file(dataset, tmp_path):

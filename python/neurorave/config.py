@@ -158,6 +158,10 @@ class TrainConfig:
     # per CPU-second.
     crop_samples: int = 8192
     learning_rate: float = 1e-4
+    # The auto-encoder's rate falls along a half cosine over phase 1 to this share of
+    # `learning_rate` (1: constant); phase 2 starts again at `learning_rate`. A rate
+    # that ends low settles the weights where a constant one keeps them wandering.
+    final_learning_rate_ratio: float = 1.0
     # An exponential moving average of the auto-encoder's weights, updated every batch
     # (0: none); `export` writes the averaged weights when a run has them. Adam at
     # beta1 0.5 moves the figures a few per cent between checkpoints; the average smooths
@@ -212,6 +216,9 @@ class TrainConfig:
         if self.control_max_replaced < 1:
             raise ValueError(f"control_max_replaced must be at least 1, got "
                              f"{self.control_max_replaced}")
+        if not 0.0 < self.final_learning_rate_ratio <= 1.0:
+            raise ValueError(f"final_learning_rate_ratio must lie in (0, 1], got "
+                             f"{self.final_learning_rate_ratio}")
         if not 0.0 <= self.weight_average_decay < 1.0:
             raise ValueError(f"weight_average_decay must lie in [0, 1), got "
                              f"{self.weight_average_decay}")

@@ -21,6 +21,7 @@ per step, and resuming a run replays exactly: batch k and its random draws depen
 
 from __future__ import annotations
 
+import math
 import time
 
 import lightning as L
@@ -62,6 +63,14 @@ def ramp(step: int, start: int, length: int) -> float:
     if step < start:
         return 0.0
     return 1.0 if length <= 0 else min(1.0, (step - start) / length)
+
+
+def cosine_decay(step: int, length: int, final_ratio: float) -> float:
+    """1 at step 0, falling along a half cosine to `final_ratio` at `length` and after."""
+    if length <= 0 or final_ratio >= 1.0:
+        return 1.0
+    progress = min(1.0, step / length)
+    return final_ratio + (1.0 - final_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def _detached(module: torch.nn.Module) -> dict[str, Tensor]:
@@ -237,6 +246,10 @@ class NeuroRaveTraining(L.LightningModule):
                 z.detach(), mean.detach(), curves, source, generator, logs)
         if phase2:
             total = total + self._adversarial_losses(target, y, logs, step)
+        rate = cfg.learning_rate * (1.0 if phase2 else cosine_decay(
+            step, cfg.phase1_steps, cfg.final_learning_rate_ratio))
+        self.optimizers()[0].param_groups[0]["lr"] = rate
+        logs["learning_rate"] = torch.tensor(rate)
         for optimizer in self.optimizers():
             optimizer.zero_grad(set_to_none=True)
         self.manual_backward(total)
