@@ -106,3 +106,27 @@ def test_control_loss_is_zero_on_the_targets_own_audio_and_sees_shortcuts(notes)
     louder = (0.5 * notes).requires_grad_()
     losses(louder)["control"].backward()
     assert torch.isfinite(louder.grad).all()
+
+
+def test_a_descriptor_weight_scales_only_that_descriptors_error(notes):
+    """The control term is linear in the descriptor weights: the terms with one weight
+    each add up to the unweighted one, and a heavier sharpness weighs only sharpness."""
+    entries = _entries(notes)
+    ranges = torch.tensor([e["range"] for e in entries], dtype=torch.float32)
+    targets = descriptors_torch.normalise(
+        descriptors_torch.compute(notes, RATE, COMPRESSION, NAMES), ranges)
+    darker = torch.nn.functional.avg_pool1d(notes, 9, stride=1, padding=4)   # a low-pass
+
+    def control(weights=None) -> dict[str, torch.Tensor]:
+        return control_losses(darker, notes, targets, NAMES, ranges, RATE, COMPRESSION,
+                              descriptor_weights=weights)
+
+    plain = control()
+    alone = [control([float(i == k) for i in range(len(NAMES))])["control"]
+             for k in range(len(NAMES))]
+    assert torch.allclose(sum(alone), plain["control"], rtol=1e-4)
+    assert plain["control_sharpness"] > 0.01 and alone[NAMES.index("sharpness")] > 0
+    heavier = control([3.0 if n == "sharpness" else 1.0 for n in NAMES])
+    expected = plain["control"] + 2 * alone[NAMES.index("sharpness")]
+    assert torch.allclose(heavier["control"], expected, rtol=1e-4)
+    assert all(torch.equal(heavier[f"control_{n}"], plain[f"control_{n}"]) for n in NAMES)

@@ -242,6 +242,43 @@ def test_a_sweep_is_scored_where_the_note_sounds():
     assert not heard.any(), "frames after the note were scored"
 
 
+class ScoredHissModel(HissModel):
+    """HissModel with what `control_scores` reads besides decoding."""
+
+    path = Path("hiss.nrv")
+
+    def normalise(self, curves: np.ndarray) -> np.ndarray:
+        return np.stack([normalise(curves[..., i, :], r) for i, r in enumerate(self.ranges)],
+                        axis=-2)
+
+    def physical(self, normalised: np.ndarray) -> np.ndarray:
+        return np.stack([ev.denormalise(normalised[..., i, :], r)
+                         for i, r in enumerate(self.ranges)], axis=-2)
+
+
+def test_a_fader_alone_is_also_scored_where_the_note_sounds():
+    """The rms fader obeyed over the note and ignored over silence's latent (a hiss below
+    the fader's range, at least 0.67 under any request): scored on every frame it misses,
+    where the input sounds it follows."""
+    frames = 64
+    note = tone(frames * C_SWEEP / RATE / 2, 220.0)
+    windows = np.stack([np.concatenate([tone(len(note) / RATE, 220.0 * (1 + s / 8), seed=s),
+                                        np.zeros(len(note))]) for s in range(4)])
+    model = ScoredHissModel(follow=True)
+    played = ev.Played(list(windows), model.analyse(windows), windows.copy(),
+                       model.analyse(windows)[:, 0])
+    config = ev.EvalConfig(batch=2, max_replaced=1)
+    records, _ = ev.control_scores(model, played, config)
+    rms = [r for r in records if r.get("alone") and r["descriptor"] == "rms"]
+    assert len(rms) == 2
+    for record in rms:
+        assert record["where_sounding"]["pearson"] > 0.95, record
+        assert record["where_sounding"]["l1"] < 0.05 and record["l1"] > 0.3, record
+    summary = ev.summarise_control(records, model.descriptors)
+    scored = summary["alone_where_sounding"]["by_descriptor"]["rms"]["pearson"]
+    assert scored == np.mean([r["where_sounding"]["pearson"] for r in rms])
+
+
 def test_paired_transform(tmp_path):
     notes = load_mono(render_gm_notes(tmp_path, RATE), RATE)[: 2 * RATE]
     once = paired_transform(notes, RATE, seed=3)
@@ -334,6 +371,7 @@ def test_report_end_to_end(tmp_path, capsys):
         assert len(alone) == 2 * len(result["descriptors"])   # every fader in both batches
         assert {r["replaced"] for r in alone} == {1}
         assert set(result["control"]["alone"]["by_descriptor"]) == set(result["descriptors"])
+        assert all("where_sounding" in r for r in alone)
         assert all(0 <= r["cosine"] <= 1 and r["l1"] >= 0 for r in records)
         sweeps = result["sweeps"]["by_descriptor"]
         assert list(sweeps) == result["descriptors"]
@@ -349,6 +387,7 @@ def test_report_end_to_end(tmp_path, capsys):
     report = (out / "report.md").read_text()
     for heading in ("## Reconstruction", "## Control: correlation", "## Control: L1",
                     "## Control, each fader alone: Pearson's r",
+                    "## Control, each fader alone, where the input sounds: Pearson's r",
                     "corr / r / L1", "## Fader sweeps: Spearman", "## Fader sweeps: coverage",
                     "## Fader sweeps: loudness change", "## Paired transfer"):
         assert heading in report

@@ -632,8 +632,20 @@ def test_the_learning_rate_falls_along_a_cosine_over_phase_one(dataset, tmp_path
     base = QUICK["learning_rate"]
     expected = [base * (0.1 + 0.45 * (1.0 + math.cos(math.pi * k / 8))) for k in range(8)]
     np.testing.assert_allclose(rates, expected + [base] * 4, rtol=1e-6)
+    for name in TrainConfig.descriptors:   # each fader's control error, for the logs
+        assert np.isfinite(_logged(run, f"train/control_{name}")).all()
     with pytest.raises(ValueError, match="final_learning_rate_ratio must lie in"):
         TrainConfig(final_learning_rate_ratio=0.0)
+
+
+def test_control_descriptor_weights_name_descriptors_of_the_run():
+    assert TrainConfig(control_descriptor_weights={"sharpness": 3.0}).control_descriptor_weights
+    with pytest.raises(ValueError, match="names brightness, not among the descriptors"):
+        TrainConfig(control_descriptor_weights={"brightness": 2.0})
+    with pytest.raises(ValueError, match="must map descriptor names to weights"):
+        TrainConfig(control_descriptor_weights=3)
+    with pytest.raises(ValueError, match="must not be negative"):
+        TrainConfig(control_descriptor_weights={"centroid": -1.0})
 
 
 def test_init_starts_a_run_from_a_model_file(dataset, tmp_path):

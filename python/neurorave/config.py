@@ -9,7 +9,7 @@ Without torch on purpose: the command line reads its defaults from here, and mus
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 DEFAULT_DESCRIPTORS = ("rms", "centroid", "bandwidth", "sharpness", "boominess")
 # The data sets `neurorave data build` renders (data.builders.BUILDERS, in this order).
@@ -197,6 +197,9 @@ class TrainConfig:
     # Curves replaced per window, drawn uniformly from 1..this (the paper's mix: 4; 1: each
     # window moves one fader, the others following, as a player moves one).
     control_max_replaced: int = 4
+    # A descriptor's share of the control term, by name (1 where not named): a lagging
+    # fader pulled harder without weakening the others.
+    control_descriptor_weights: dict[str, float] = field(default_factory=dict)
     cycle_weight: float = 1.0             # the latent-cycle term, relative to control
     noise_guard_weight: float = 1.0
     # Lines at the frame rate's multiples in the output that the target lacks
@@ -216,6 +219,16 @@ class TrainConfig:
         if self.control_max_replaced < 1:
             raise ValueError(f"control_max_replaced must be at least 1, got "
                              f"{self.control_max_replaced}")
+        if not isinstance(self.control_descriptor_weights, dict):
+            raise ValueError(f"control_descriptor_weights must map descriptor names to weights, "
+                             f"e.g. {{\"sharpness\": 3}}; got {self.control_descriptor_weights!r}")
+        unknown = sorted(set(self.control_descriptor_weights) - set(self.descriptors))
+        if unknown:
+            raise ValueError(f"control_descriptor_weights names {', '.join(unknown)}, not among "
+                             f"the descriptors ({', '.join(self.descriptors)})")
+        if any(w < 0 for w in self.control_descriptor_weights.values()):
+            raise ValueError(f"control_descriptor_weights must not be negative, got "
+                             f"{self.control_descriptor_weights}")
         if not 0.0 < self.final_learning_rate_ratio <= 1.0:
             raise ValueError(f"final_learning_rate_ratio must lie in (0, 1], got "
                              f"{self.final_learning_rate_ratio}")

@@ -86,12 +86,16 @@ def sounding_frames(targets: Tensor, names: Sequence[str], ranges: Tensor,
 
 
 def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Sequence[str],
-                   ranges: Tensor, sample_rate: int, compression: int, skip_frames: int = 0
-                   ) -> dict[str, Tensor]:
-    """{"control", "noise_guard"} for `output` (B, 1, T) decoded with `targets` (B, n, F).
+                   ranges: Tensor, sample_rate: int, compression: int, skip_frames: int = 0,
+                   descriptor_weights: Sequence[float] | None = None) -> dict[str, Tensor]:
+    """{"control", "noise_guard", "control_<name>" for each descriptor} for `output`
+    (B, 1, T) decoded with `targets` (B, n, F).
 
     control: mean absolute error between the output's normalised descriptors and the
-    targets (rms over every frame, the others over sounding frames). noise_guard: how
+    targets (rms over every frame, the others over sounding frames), each descriptor's
+    error scaled by its `descriptor_weights` entry (1 each by default; the mean is still
+    over the unscaled count, so raising one weight leaves the others' pull as it was).
+    control_<name>: that descriptor's unscaled mean error, for the logs. noise_guard: how
     much flatter than `reference` (the sound the latent came from) the output's spectrum
     is, on sounding frames, beyond a margin of 0.05.
     `skip_frames`: leading frames left out (a decoder started from silence on a crop).
@@ -110,10 +114,16 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
     error = (achieved - targets).abs()
     weights = torch.stack([torch.ones_like(sounding) if name == "rms" else sounding
                            for name in names], dim=1)
-    control = (error * weights).sum() / weights.sum().clamp(min=1.0)
+    scale = torch.ones(len(names)) if descriptor_weights is None else torch.tensor(
+        [float(w) for w in descriptor_weights])
+    per_descriptor = (error * weights).sum((0, 2))
+    control = (per_descriptor * scale.to(error)).sum() / weights.sum().clamp(min=1.0)
     flatter = torch.relu(measured[:, -1, frames] - ref[:, 1, frames] - 0.05)
     noise_guard = (flatter * sounding).sum() / sounding.sum().clamp(min=1.0)
-    return {"control": control, "noise_guard": noise_guard}
+    counts = weights.sum((0, 2)).clamp(min=1.0)
+    return {"control": control, "noise_guard": noise_guard,
+            **{f"control_{name}": (per_descriptor[i] / counts[i]).detach()
+               for i, name in enumerate(names)}}
 
 
 __all__ = ["CURVE_KINDS", "control_losses", "draw_targets", "drawn_curve", "sounding_frames"]

@@ -271,8 +271,10 @@ class NeuroRaveTraining(L.LightningModule):
         output = self.model.decode(z, targets)
         # The first frames' analysis windows reach back before the span: left out.
         reach = window_length(c) // c - 1
+        weights = [cfg.control_descriptor_weights.get(d, 1.0) for d in cfg.descriptors]
         terms = control_losses(output, source, targets, cfg.descriptors, self._ranges,
-                               model_cfg.sample_rate, c, skip_frames=reach)
+                               model_cfg.sample_rate, c, skip_frames=reach,
+                               descriptor_weights=weights)
         encoded = functional_call(self.model.encoder, _detached(self.model.encoder),
                                   (self.model.pqmf_analysis(output),))
         terms["cycle"] = (encoded[:, :model_cfg.latent_size] - mean).abs().mean()
