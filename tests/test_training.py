@@ -273,11 +273,17 @@ def test_frave_keeps_the_pitch_that_a_collapsed_latent_loses(runs, notes):
     posterior's noise. Measured (seeds 0 and 2): 2 of 3 pitched held-out notes within 50
     cents, median error 18-19 cents, against 0 of 3 and 3124 cents for the collapsed
     latent and for the confusion on raw frames
-    (docs/experiments/2026-12-03-pitch-under-the-confusion-loss.md)."""
+    (docs/experiments/2026-12-03-pitch-under-the-confusion-loss.md). On another machine
+    (2026-12-04, the same code) the collapsed latent's output happened to land one note
+    within 50 cents, median error 716 cents: a decoder that ignores z plays some pitch,
+    and with three notes one may fall near the input's by chance, so the test asks for
+    more notes kept than the collapsed latent keeps and a median error apart by 5
+    semitones or more, not for none kept."""
     kept, collapsed = (_held_out_fidelity(runs[r], notes) for r in ("frave", "frave-no-init"))
     assert kept["pitched_notes"] == collapsed["pitched_notes"] == 3
     assert kept["pitch_kept"] > 0.3 and kept["median_pitch_error_cents"] < 100, kept
-    assert collapsed["pitch_kept"] == 0 and collapsed["median_pitch_error_cents"] > 1000, collapsed
+    assert collapsed["pitch_kept"] < kept["pitch_kept"], (kept, collapsed)
+    assert collapsed["median_pitch_error_cents"] > 500, collapsed
 
 
 def _held_out_control_error(run: Path, dataset: Path) -> float:

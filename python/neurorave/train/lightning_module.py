@@ -271,7 +271,8 @@ class NeuroRaveTraining(L.LightningModule):
         output = self.model.decode(z, targets)
         # The first frames' analysis windows reach back before the span: left out.
         reach = window_length(c) // c - 1
-        weights = [cfg.control_descriptor_weights.get(d, 1.0) for d in cfg.descriptors]
+        weights = ([cfg.control_descriptor_weights.get(d, 1.0) for d in cfg.descriptors]
+                   if cfg.control_descriptor_weights else None)
         terms = control_losses(output, source, targets, cfg.descriptors, self._ranges,
                                model_cfg.sample_rate, c, skip_frames=reach,
                                descriptor_weights=weights)
