@@ -246,14 +246,8 @@ class ScoredHissModel(HissModel):
     """HissModel with what `control_scores` reads besides decoding."""
 
     path = Path("hiss.nrv")
-
-    def normalise(self, curves: np.ndarray) -> np.ndarray:
-        return np.stack([normalise(curves[..., i, :], r) for i, r in enumerate(self.ranges)],
-                        axis=-2)
-
-    def physical(self, normalised: np.ndarray) -> np.ndarray:
-        return np.stack([ev.denormalise(normalised[..., i, :], r)
-                         for i, r in enumerate(self.ranges)], axis=-2)
+    normalise = ev.AlignedModel.normalise   # they read only `ranges`
+    physical = ev.AlignedModel.physical
 
 
 def test_a_fader_alone_is_also_scored_where_the_note_sounds():

@@ -342,8 +342,7 @@ def summarise_control(records: list[dict], descriptors: Sequence[str]) -> dict:
     counts = sorted({r["replaced"] for r in paper})
     by_replaced = {str(n): {k: mean([r for r in paper if r["replaced"] == n], k)
                             for k in keys} for n in counts}
-    sounding = [{"descriptor": r["descriptor"], **r["where_sounding"]} for r in alone
-                if "where_sounding" in r]
+    sounding = [{"descriptor": r["descriptor"], **r["where_sounding"]} for r in alone]
     return {"by_descriptor": by_descriptor(paper), "by_replaced": by_replaced,
             "overall": {k: mean(paper, k) for k in keys},
             "alone": {"by_descriptor": by_descriptor(alone),

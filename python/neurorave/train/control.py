@@ -114,15 +114,14 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
     error = (achieved - targets).abs()
     weights = torch.stack([torch.ones_like(sounding) if name == "rms" else sounding
                            for name in names], dim=1)
-    weighted = error * weights
+    masked = error * weights
+    per_descriptor = masked.detach().sum((0, 2)) / weights.sum((0, 2)).clamp(min=1.0)
     if descriptor_weights is not None:   # at 1 each, the sum below is the one before, bit for bit
-        weighted = weighted * torch.tensor([float(w) for w in descriptor_weights]).to(error)[
+        masked = masked * torch.tensor([float(w) for w in descriptor_weights]).to(error)[
             None, :, None]
-    control = weighted.sum() / weights.sum().clamp(min=1.0)
+    control = masked.sum() / weights.sum().clamp(min=1.0)
     flatter = torch.relu(measured[:, -1, frames] - ref[:, 1, frames] - 0.05)
     noise_guard = (flatter * sounding).sum() / sounding.sum().clamp(min=1.0)
-    with torch.no_grad():
-        per_descriptor = (error * weights).sum((0, 2)) / weights.sum((0, 2)).clamp(min=1.0)
     return {"control": control, "noise_guard": noise_guard,
             **{f"control_{name}": per_descriptor[i] for i, name in enumerate(names)}}
 
