@@ -206,6 +206,8 @@ class TrainConfig:
     # (losses.frame_line_excess): images of the upsampling after a nonlinearity, band edges.
     frame_line_weight: float = 0.0
     band_dc_weight: float = 0.0           # losses.band_dc_excess: the lines at band edges
+    # Octave errors (losses.periodicity_distance): the lags a pitch tracker reads.
+    periodicity_weight: float = 0.0
     held_upsampling: bool = False         # ModelConfig.held_upsampling
     band_dc_cutoff_hz: float | None = None  # ModelConfig.band_dc_cutoff_hz; None: the preset's
     seed: int = 0

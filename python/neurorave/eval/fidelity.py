@@ -94,9 +94,12 @@ class Note:
 
 
 def load_notes(split_dir: Path, sample_rate: int, limit: int | None = None) -> list[Note]:
-    """An NSynth-layout split (audio/*.wav + examples.json) at the model's rate."""
+    """An NSynth-layout split (audio/*.wav + examples.json) at the model's rate; `limit`
+    notes spread evenly over the sorted names (a prefix would be a few instrument families)."""
     examples = json.loads((split_dir / "examples.json").read_text())
-    names = sorted(examples)[:limit]
+    names = sorted(examples)
+    if limit is not None and limit < len(names):
+        names = [names[i * len(names) // limit] for i in range(limit)]
     return [Note(n, read_mono(split_dir / "audio" / f"{n}.wav", sample_rate),
                  float(examples[n]["pitch"])) for n in names]
 

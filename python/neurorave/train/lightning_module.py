@@ -52,6 +52,7 @@ from .losses import (
     kl_divergence,
     latent_statistics,
     multiscale_spectral_distance,
+    periodicity_distance,
 )
 from .run_folder import AVERAGED_PREFIX
 
@@ -222,10 +223,13 @@ class NeuroRaveTraining(L.LightningModule):
             lines = frame_line_excess(target, y, self.model.config.compression)
         with torch.set_grad_enabled(cfg.band_dc_weight > 0):
             band_dc = band_dc_excess(bands, self.model.pqmf_analysis(target))
+        with torch.set_grad_enabled(cfg.periodicity_weight > 0):
+            periodicity = periodicity_distance(target, y, self.model.config.sample_rate)
         # The discriminator reads the posterior mean: what the decoder could recover of
         # a descriptor, without the sampling noise that hides it early in training.
         probe = self.latent_discriminator(mean.detach())
-        logs = {"distance": distance, "frame_lines": lines, "band_dc": band_dc, "kl": kl,
+        logs = {"distance": distance, "frame_lines": lines, "band_dc": band_dc,
+                "periodicity": periodicity, "kl": kl,
                 "probe_loss": descriptor_cross_entropy(probe, bins),
                 **latent_statistics(mean, std)}
         beta = cfg.beta * ramp(step, 0, cfg.beta_warmup_steps)
@@ -234,6 +238,8 @@ class NeuroRaveTraining(L.LightningModule):
             total = total + cfg.frame_line_weight * lines
         if cfg.band_dc_weight > 0:
             total = total + cfg.band_dc_weight * band_dc
+        if cfg.periodicity_weight > 0:
+            total = total + cfg.periodicity_weight * periodicity
         if cfg.mode == "frave" and not phase2:
             weight = cfg.latent_weight * ramp(step, cfg.latent_delay_steps, cfg.latent_ramp_steps)
             fooled = functional_call(self.latent_discriminator,

@@ -69,6 +69,43 @@ def frame_line_excess(x: Tensor, y: Tensor, compression: int, guard: int = 3,
         return F.relu(strength(power[1], False) - allowed).mean()
 
 
+PERIOD_FRAME = 2048          # 46 ms at 44.1 kHz: two periods of the lowest pitch searched
+PERIOD_LOWEST_HZ = 50.0
+PERIOD_HIGHEST_HZ = 2000.0
+PERIOD_GATE_DB = -60.0       # frames of the target quieter than this are not scored
+
+
+def periodicity_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PERIOD_FRAME,
+                         gate_db: float = PERIOD_GATE_DB) -> Tensor:
+    """Mean |r_x - r_y| of the frames' normalised autocorrelations over the lags of the
+    periods a pitch tracker searches (50 Hz to 2 kHz), on frames where x sounds.
+
+    x, y: (batch, 1, T), T >= frame. A tracker (YIN) reads the pitch off these lags: an
+    output that plays the note an octave up peaks at half the period where the input dips,
+    though its spectrum differs from the input's only in a few weak harmonics, which the
+    spectral distance barely prices. Normalised by each frame's energy: the loudness is
+    the spectral distance's business. Invariant to phase (the autocorrelation is the
+    power spectrum's transform).
+    """
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        window = torch.hann_window(frame, device=x.device)
+
+        def frames(s: Tensor) -> Tensor:
+            return s.float().flatten(0, 1).unfold(-1, frame, frame // 4) * window
+
+        def autocorrelation(f: Tensor) -> Tensor:
+            power = torch.fft.rfft(f, n=2 * frame).abs().pow(2)
+            r = torch.fft.irfft(power, n=2 * frame)[..., :frame]
+            return r / (r[..., :1] + 1e-9)
+
+        fx, fy = frames(x), frames(y)
+        lags = slice(int(sample_rate / PERIOD_HIGHEST_HZ), int(sample_rate / PERIOD_LOWEST_HZ) + 1)
+        gap = (autocorrelation(fx)[..., lags] - autocorrelation(fy)[..., lags]).abs().mean(-1)
+        level_db = 10.0 * torch.log10(fx.pow(2).sum(-1) / window.pow(2).sum() + 1e-12)
+        sounding = (level_db > gate_db).float()
+        return (gap * sounding).sum() / sounding.sum().clamp(min=1.0)
+
+
 BAND_DC_FLOOR_DB = -50.0   # the data's own bands, over whole notes: -46 to -67 dB of DC
 
 
