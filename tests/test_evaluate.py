@@ -346,7 +346,8 @@ def test_report_end_to_end(tmp_path, capsys):
               for i, c in enumerate((False, True))]
     def run(out: Path) -> int:
         return main(["evaluate", *map(str, models), str(data), "-o", str(out), "--windows",
-                     "4", "--window-seconds", "0.5", "--batch", "2", "--renders", "1"])
+                     "4", "--window-seconds", "0.5", "--batch", "2", "--renders", "1",
+                     "--sweep-windows", "3"])
 
     out = tmp_path / "report"
     assert run(out) == 0
@@ -370,7 +371,7 @@ def test_report_end_to_end(tmp_path, capsys):
         sweeps = result["sweeps"]["by_descriptor"]
         assert list(sweeps) == result["descriptors"]
         for descriptor, scores in sweeps.items():   # random weights: any value, but defined
-            assert scores["windows"] == 4 and -1.0 <= scores["spearman"] <= 1.0
+            assert scores["windows"] == 3 and -1.0 <= scores["spearman"] <= 1.0
             assert math.isfinite(scores["coverage"])
             assert (scores["loudness_change_db"] is None) == (descriptor == "rms")
             assert f"plots/{name}_sweep_{descriptor}.png" in result["files"]

@@ -269,7 +269,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     from .eval.evaluate import EvalConfig, evaluate
 
     config = EvalConfig(**_given(args, "windows", "window_seconds", "batch", "renders",
-                                 "seed"))
+                                 "sweep_windows", "fidelity_notes", "seed"))
     summary = evaluate([Path(m) for m in args.models], Path(args.dataset),
                        Path(args.output), config)
     print(f"wrote {args.output}/report.md, results.json, plots/ and renders/ for "
@@ -287,6 +287,10 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--window-seconds", type=float)
     evaluate.add_argument("--batch", type=int, help="windows per correlation")
     evaluate.add_argument("--renders", type=int, help="transfer examples written")
+    evaluate.add_argument("--sweep-windows", type=int,
+                          help="windows each fader sweep is played on (default 8)")
+    evaluate.add_argument("--fidelity-notes", type=int,
+                          help="test notes scored for pitch and latent (default every one)")
     evaluate.add_argument("--seed", type=int)
     evaluate.set_defaults(func=_evaluate)
 
