@@ -82,10 +82,10 @@ def periodicity_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PE
 
     x, y: (batch, 1, T), T >= frame. A tracker (YIN) reads the pitch off these lags: an
     output that plays the note an octave up peaks at half the period where the input dips,
-    though its spectrum differs from the input's only in a few weak harmonics, which the
-    spectral distance barely prices. Normalised by each frame's energy: the loudness is
-    the spectral distance's business. Invariant to phase (the autocorrelation is the
-    power spectrum's transform).
+    though its spectrum differs from the input's in a few partials among thousands of
+    bins, which the spectral distance prices little. Normalised by each frame's energy:
+    the loudness is the spectral distance's business. Invariant to phase (the
+    autocorrelation is the power spectrum's transform).
     """
     with torch.autocast(device_type=x.device.type, enabled=False):
         window = torch.hann_window(frame, device=x.device)
