@@ -9,6 +9,7 @@ import numpy as np
 import soundfile as sf
 from neurorave.eval.fidelity import (
     frame_rate_excess_db,
+    frame_rate_lines,
     load_notes,
     midi_to_hz,
     pitch_error_cents,
@@ -45,6 +46,21 @@ def test_frame_rate_peaks_are_measured_against_the_input():
     high = x + 0.01 * np.sin(2 * np.pi * 40 * RATE / FRAME * t)
     assert frame_rate_excess_db(x, high, RATE, FRAME) > 20
     assert frame_rate_excess_db(x, high, RATE, FRAME, harmonics=8) < 1
+
+
+def test_lines_are_counted_beyond_chance():
+    """Faint noise moves the largest excess over the 63 multiples of a 128-sample frame by
+    a few dB, never a line's count; two lines are two."""
+    rng, frame, seconds = np.random.default_rng(1), 128, 4.0
+    x = tone(midi_to_hz(57), seconds) + 1e-4 * rng.standard_normal(int(seconds * RATE))
+    for seed in range(3):
+        noise = np.random.default_rng(seed).standard_normal(len(x))
+        assert frame_rate_lines(x, x + 1e-3 * noise, RATE, frame) == 0
+    t = np.arange(len(x)) / RATE
+    two_lines = x + 0.003 * (np.sin(2 * np.pi * 3 * RATE / frame * t)
+                             + np.sin(2 * np.pi * 30 * RATE / frame * t))
+    assert frame_rate_lines(x, two_lines, RATE, frame) == 2
+    assert frame_rate_lines(two_lines, two_lines, RATE, frame) == 0, "the input's own lines"
 
 
 def test_a_limited_set_of_notes_spans_the_families(tmp_path: Path):

@@ -643,14 +643,17 @@ def _fidelity_section(results: dict) -> list[str]:
              "0.01 over the notes' sounding frames; note / silence: median distance of a "
              "note's latent from silence's (the prior's units, N(0, 1) per channel); frame-rate "
              "peaks: the output's largest spectral peak at a multiple of the frame rate "
-             "(every multiple below Nyquist) above the input's there (median over notes).",
+             "(every multiple below Nyquist) above the input's there (median over notes; "
+             "4-6 dB by chance); lines: how many multiples carry such a peak beyond chance "
+             "(10 dB; median over notes).",
              ""]
     return lines + _table(
         ["model", "pitch kept ↑", "median error, cents ↓", "active / latent ↑",
-         "note / silence ↑", "frame-rate peaks, dB ↓"],
+         "note / silence ↑", "frame-rate peaks, dB ↓", "lines ↓"],
         [[m, _pitch_cell(f), _cell(f["median_pitch_error_cents"], 0),
           f"{f['active_dims']} / {f['latent_size']}", _cell(f["note_to_silence"]),
-          _cell(f["frame_rate_excess_db"], 1)] for m, f in rows])
+          _cell(f["frame_rate_excess_db"], 1), _cell(f["frame_rate_lines"], 0)]
+         for m, f in rows])
 
 
 def _sweep_sections(results: dict, names: Sequence[str]) -> list[str]:
