@@ -98,10 +98,14 @@ def frame_rate_excess_db(x: np.ndarray, y: np.ndarray, sample_rate: int, compres
     return float(np.max(frame_rate_line_excess_db(x, y, sample_rate, compression, harmonics)))
 
 
-def frame_rate_lines(x: np.ndarray, y: np.ndarray, sample_rate: int, compression: int,
-                     beyond_db: float = LINE_BEYOND_CHANCE_DB) -> int:
+def lines_beyond_chance(excess: np.ndarray) -> int:
+    """How many of `frame_rate_line_excess_db`'s multiples carry a line beyond chance."""
+    return int((excess > LINE_BEYOND_CHANCE_DB).sum())
+
+
+def frame_rate_lines(x: np.ndarray, y: np.ndarray, sample_rate: int, compression: int) -> int:
     """Multiples of the frame rate where y has a line that x lacks, beyond chance."""
-    return int((frame_rate_line_excess_db(x, y, sample_rate, compression) > beyond_db).sum())
+    return lines_beyond_chance(frame_rate_line_excess_db(x, y, sample_rate, compression))
 
 
 @dataclass
@@ -168,8 +172,7 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
         "note_to_silence": float(np.median(gap)),
         "frame_rate_excess_db": float(np.median([e.max() for e in excess])),
         "frame_rate_excess_db_max": float(np.max(excess)),
-        "frame_rate_lines": float(np.median([(e > LINE_BEYOND_CHANCE_DB).sum()
-                                             for e in excess])),
+        "frame_rate_lines": float(np.median([lines_beyond_chance(e) for e in excess])),
     }
 
 
