@@ -29,7 +29,7 @@ from neurorave.data.builders import build_nsynth_like
 from neurorave.data.preprocess import PreprocessConfig, preprocess
 from neurorave.data.store import PROGRESS_FILE, STATS_FILE, TrainingWindows, WindowStore
 from neurorave.descriptors import window_length
-from neurorave.format.nrv import load_into_trainable, load_nrv, save_nrv
+from neurorave.format.nrv import load_into_trainable, load_nrv, read_description, save_nrv
 from neurorave.nn.layers import ConvTranspose
 from neurorave.nn.model import NeuroRave
 from neurorave.train.run_folder import (
@@ -595,6 +595,36 @@ def test_a_model_file_loads_into_a_trainable_model_that_plays_alike(tmp_path, he
     other = NeuroRave(get_config("tiny", latent_size=2))
     with pytest.raises(ValueError, match=r"source\.nrv: another architecture .*latent_size"):
         load_into_trainable(other, path)
+    narrower = NeuroRave(config.with_(capacity=config.capacity - 2))
+    with pytest.raises(ValueError, match=r"source\.nrv: another architecture .*capacity"):
+        load_into_trainable(narrower, path)
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_a_narrower_model_file_loads_widened_and_plays_alike(tmp_path, held):
+    """A model file of capacity 8 in a trainable model of capacity 12: the added channels
+    do not reach the old ones, so the wider model encodes and decodes what the file's
+    does, and every added weight can learn (a gradient reaches each)."""
+    config = get_config("tiny", held_upsampling=held)
+    torch.manual_seed(4)
+    source = NeuroRave(config)
+    path = tmp_path / "narrow.nrv"
+    save_nrv(source, path)
+    played = load_nrv(path)
+    wide = NeuroRave(config.with_(capacity=12))
+    load_into_trainable(wide, path)
+    audio = 0.3 * torch.randn(1, 1, 64 * config.compression)
+    curves = torch.rand(1, len(config.descriptors), 64) * 2 - 1
+    with torch.no_grad():
+        z = played.encode(audio)
+        torch.testing.assert_close(wide.encode(audio), z, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(wide.decode_bands(z, curves), played.decode_bands(z, curves),
+                                   atol=1e-5, rtol=1e-4)
+    mean, _ = wide.encode_distribution(audio)
+    (wide.decode_bands(mean, curves).square().mean() + mean.square().mean()).backward()
+    silent = [name for name, p in wide.named_parameters()
+              if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)]
+    assert not silent, f"no gradient reaches {silent}"
 
 
 def test_the_weight_average_follows_the_batches_and_is_what_export_writes(dataset,
@@ -657,8 +687,9 @@ def test_control_descriptor_weights_name_descriptors_of_the_run():
 def test_init_starts_a_run_from_a_model_file(dataset, tmp_path):
     """`train DATA -o RUN --init MODEL`: the run takes the model's architecture and starts
     from its weights (at a learning rate too small to move them, the run exports the
-    model it started from) and says that its faders take the data set's ranges; a file
-    no preset builds, or a run to resume, is refused."""
+    model it started from) and says that its faders take the data set's ranges; with
+    `--set capacity=...` it starts from the model widened; a file no preset builds, or a
+    run to resume, is refused."""
     torch.manual_seed(5)
     start = tmp_path / "start.nrv"
     save_nrv(NeuroRave(get_config("tiny", held_upsampling=True)), start)
@@ -679,8 +710,18 @@ def test_init_starts_a_run_from_a_model_file(dataset, tmp_path):
     audio = np.array(WindowStore(dataset).audio[0])
     before, after = neurorave.Engine(start), neurorave.Engine(tmp_path / "fine.nrv")
     np.testing.assert_allclose(after.encode(audio), before.encode(audio), atol=1e-4)
+    wide = tmp_path / "wide"
+    done = subprocess.run([*CLI, "train", str(dataset), "-o", str(wide), "--init", str(start),
+                           "--set", "capacity=12", "--steps", "1", "--phase1-steps", "1",
+                           "--learning-rate", "1e-12", "--batch-size", "4", "--accelerator",
+                           "cpu", "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    export_run(wide, tmp_path / "wide.nrv")
+    assert read_description(tmp_path / "wide.nrv")["config"]["capacity"] == 12
+    np.testing.assert_allclose(neurorave.Engine(tmp_path / "wide.nrv").encode(audio),
+                               neurorave.Engine(start).encode(audio), atol=1e-4)
     odd = tmp_path / "odd.nrv"
-    save_nrv(NeuroRave(get_config("tiny", capacity=6)), odd)
+    save_nrv(NeuroRave(get_config("tiny", latent_size=2)), odd)
     refused = subprocess.run([*CLI, "train", str(dataset), "-o", str(tmp_path / "odd"),
                               "--init", str(odd)], capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0

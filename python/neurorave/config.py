@@ -147,6 +147,10 @@ class TrainConfig:
     folder's train.json, so fixed for the life of a run."""
 
     config: str = "small"                 # model preset (CONFIGS)
+    # Channels of the first layer (doubling at each stage); 0: the preset's. A run started
+    # (--init) from a narrower model widens it without changing what it plays
+    # (format/nrv.py: load_into_trainable).
+    capacity: int = 0
     causal: bool = False
     mode: str = "frave"
     descriptors: tuple[str, ...] = DEFAULT_DESCRIPTORS
@@ -237,6 +241,8 @@ class TrainConfig:
         if not 0.0 <= self.weight_average_decay < 1.0:
             raise ValueError(f"weight_average_decay must lie in [0, 1), got "
                              f"{self.weight_average_decay}")
+        if self.capacity < 0:
+            raise ValueError(f"capacity must be positive (0: the preset's), got {self.capacity}")
         if not 0 <= self.phase1_steps <= self.steps:
             raise ValueError(f"phase1_steps ({self.phase1_steps}) must lie in 0..steps "
                              f"({self.steps})")
@@ -245,8 +251,9 @@ class TrainConfig:
         conditioned = self.descriptors if self.mode != "rave" else ()
         cutoff = {} if self.band_dc_cutoff_hz is None else \
             {"band_dc_cutoff_hz": self.band_dc_cutoff_hz}
+        width = {"capacity": self.capacity} if self.capacity else {}
         return get_config(self.config, causal=self.causal, descriptors=tuple(conditioned),
-                          held_upsampling=self.held_upsampling, **cutoff)
+                          held_upsampling=self.held_upsampling, **cutoff, **width)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "descriptors": list(self.descriptors),
@@ -267,9 +274,8 @@ class TrainConfig:
     def resolved(self) -> TrainConfig:
         """With the preset's values written in, so that the run keeps them if a preset
         changes."""
-        if self.band_dc_cutoff_hz is not None:
-            return self
-        return replace(self, band_dc_cutoff_hz=self.model_config().band_dc_cutoff_hz)
+        model = self.model_config()
+        return replace(self, band_dc_cutoff_hz=model.band_dc_cutoff_hz, capacity=model.capacity)
 
 
 # What a run from before an option played as: runs before the bands' DC blocker had none.

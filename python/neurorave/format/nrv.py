@@ -274,33 +274,57 @@ def load_nrv(path: str | Path) -> NeuroRave:
 _WEIGHTLESS_FIELDS = ("band_dc_cutoff_hz",)
 
 
-def check_architecture(path: str | Path, config: ModelConfig) -> None:
+def check_architecture(path: str | Path, config: ModelConfig, widening: bool = False) -> None:
     """Refuses an `.nrv` file whose weights `config`'s model cannot hold, naming what
-    differs."""
+    differs; `widening`: a model narrower than `config`'s is held too (load_into_trainable
+    widens it)."""
     stored = ModelConfig.from_dict(read_description(path)["config"]).to_dict()
     differ = sorted(k for k, v in stored.items()
                     if config.to_dict()[k] != v and k not in _WEIGHTLESS_FIELDS)
+    if widening and "capacity" in differ and stored["capacity"] < config.capacity:
+        differ.remove("capacity")
     if differ:
         raise ValueError(f"{path}: another architecture than the run's ({', '.join(differ)})")
 
 
+def _widened(narrow: torch.Tensor, fresh: torch.Tensor, transposed: bool) -> torch.Tensor:
+    """`narrow`'s kernels inside `fresh`'s larger weight: the added outputs keep their
+    fresh kernels and the added inputs reach the old outputs with weight zero, so the wider
+    network computes what the narrow one did on its old channels, and the added ones can
+    learn (their outgoing zeros get gradients)."""
+    weight = fresh.clone()
+    view = weight.transpose(0, 1) if transposed else weight   # (outputs, inputs, taps)
+    narrow = narrow.transpose(0, 1) if transposed else narrow
+    outputs, inputs = narrow.shape[:2]
+    view[:outputs, inputs:] = 0
+    view[:outputs, :inputs] = narrow
+    return weight
+
+
+def _widened_bias(narrow: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
+    return torch.cat([narrow, fresh[len(narrow):]])
+
+
 def load_into_trainable(model: NeuroRave, path: str | Path) -> None:
     """Sets `model` (weight norm and held kernels kept, as training builds it) to the
-    weights of an `.nrv` file of the same architecture, to train on from there. Each
-    parametrized weight is set through its parametrization's right_inverse. A model file
-    keeps only the posterior's mean rows, so the scale rows stay as `model` has them:
-    a fresh model's narrow posterior."""
-    check_architecture(path, model.config)
+    weights of an `.nrv` file of the same architecture, or of a narrower capacity (widened
+    so that it plays the same: _widened), to train on from there. Each parametrized weight
+    is set through its parametrization's right_inverse. A model file keeps only the
+    posterior's mean rows, so the scale rows stay as `model` has them: a fresh model's
+    narrow posterior."""
+    check_architecture(path, model.config, widening=True)
     source = dict(load_nrv(path).named_modules())
     head = model.encoder.layers[-1].conv
     rows = model.config.latent_size
     with torch.no_grad():
         for name, layer in model.named_modules():
             if isinstance(layer, ConvTranspose) and layer.bias is not None:
-                layer.bias.copy_(source[name].bias)
+                layer.bias.copy_(_widened_bias(source[name].bias, layer.bias))
             if not isinstance(layer, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
                 continue
-            weight, bias = source[name].weight.clone(), source[name].bias
+            weight = _widened(source[name].weight, layer.weight,
+                              isinstance(layer, torch.nn.ConvTranspose1d))
+            bias = source[name].bias
             if layer is head:
                 weight[rows:] = layer.weight[rows:]
                 bias = torch.cat([bias[:rows], layer.bias[rows:]])
@@ -309,7 +333,7 @@ def load_into_trainable(model: NeuroRave, path: str | Path) -> None:
             else:
                 layer.weight.copy_(weight)
             if layer.bias is not None:
-                layer.bias.copy_(bias)
+                layer.bias.copy_(_widened_bias(bias, layer.bias))
 
 
 def load_prior(path: str | Path) -> Prior | None:

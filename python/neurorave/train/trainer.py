@@ -160,12 +160,12 @@ def start_run(dataset: str | Path, run_dir: str | Path, cfg: TrainConfig,
 
 def model_options(path: str | Path) -> dict:
     """The training options that build the architecture of the `.nrv` file at `path`
-    (preset, causality, descriptors, held kernels, the bands' DC blocker), for a run that
-    starts from it."""
+    (preset, causality, descriptors, held kernels, the bands' DC blocker, width), for a
+    run that starts from it."""
     stored = ModelConfig.from_dict(read_description(path)["config"])
     shape = {"causal": stored.causal, "descriptors": tuple(stored.descriptors),
              "held_upsampling": stored.held_upsampling,
-             "band_dc_cutoff_hz": stored.band_dc_cutoff_hz}
+             "band_dc_cutoff_hz": stored.band_dc_cutoff_hz, "capacity": stored.capacity}
     for name in CONFIGS:
         if get_config(name, **shape) == stored:
             unconditioned = {"mode": "rave", "descriptors": TrainConfig.descriptors}
@@ -176,7 +176,7 @@ def model_options(path: str | Path) -> dict:
 
 def _check_init_model(path: str | Path, cfg: TrainConfig, entries: list[dict]) -> None:
     """Refuses a model the run cannot hold; says where its faders' ranges will change."""
-    check_architecture(path, cfg.model_config())
+    check_architecture(path, cfg.model_config(), widening=True)
     stored = {d["name"]: d["range"] for d in read_description(path)["descriptors"]}
     moved = [e["name"] for e in entries
              if not np.allclose(stored.get(e["name"], e["range"]), e["range"], rtol=1e-4)]
