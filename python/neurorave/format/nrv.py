@@ -287,22 +287,29 @@ def check_architecture(path: str | Path, config: ModelConfig, widening: bool = F
         raise ValueError(f"{path}: another architecture than the run's ({', '.join(differ)})")
 
 
+# The added channels' fresh kernels, scaled down: Adam moves their outgoing zeros by about
+# the learning rate from the first batch, and at full scale the fresh channels' activations
+# would pour that much noise into the trained ones.
+ADDED_CHANNEL_SCALE = 0.01
+
+
 def _widened(narrow: torch.Tensor, fresh: torch.Tensor, transposed: bool) -> torch.Tensor:
     """`narrow`'s kernels inside `fresh`'s larger weight: the added outputs keep their
-    fresh kernels and the added inputs reach the old outputs with weight zero, so the wider
-    network computes what the narrow one did on its old channels, and the added ones can
-    learn (their outgoing zeros get gradients)."""
+    fresh kernels (quietened) and the added inputs reach the old outputs with weight zero,
+    so the wider network computes what the narrow one did on its old channels, and the
+    added ones can learn (their outgoing zeros get gradients)."""
     weight = fresh.clone()
     view = weight.transpose(0, 1) if transposed else weight   # (outputs, inputs, taps)
     narrow = narrow.transpose(0, 1) if transposed else narrow
     outputs, inputs = narrow.shape[:2]
+    view[outputs:] *= ADDED_CHANNEL_SCALE
     view[:outputs, inputs:] = 0
     view[:outputs, :inputs] = narrow
     return weight
 
 
 def _widened_bias(narrow: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
-    return torch.cat([narrow, fresh[len(narrow):]])
+    return torch.cat([narrow, ADDED_CHANNEL_SCALE * fresh[len(narrow):]])
 
 
 def load_into_trainable(model: NeuroRave, path: str | Path) -> None:
