@@ -242,7 +242,8 @@ class TrainConfig:
             raise ValueError(f"weight_average_decay must lie in [0, 1), got "
                              f"{self.weight_average_decay}")
         if self.capacity < 0:
-            raise ValueError(f"capacity must be positive (0: the preset's), got {self.capacity}")
+            raise ValueError(f"capacity must not be negative (0: the preset's), got "
+                             f"{self.capacity}")
         if not 0 <= self.phase1_steps <= self.steps:
             raise ValueError(f"phase1_steps ({self.phase1_steps}) must lie in 0..steps "
                              f"({self.steps})")
