@@ -181,6 +181,8 @@ void check_streamed_convolutions(WeightPrecision precision) {
     CHECK_SAME(stream(*conv, x, {st}), whole);
     CHECK_SAME(stream(*conv, x, {st, 3 * st, 2 * st, 7 * st, st, 16 * st}), whole);
     CHECK_SAME(stream(*conv, x, {24 * st}), whole);
+    // Every remainder after AVX-512's 8-column tiles: 13 = 8 + 4 + 1, 11 = 8 + 3.
+    CHECK_SAME(stream(*conv, x, {13 * st, 11 * st}), whole);
   }
 }
 
