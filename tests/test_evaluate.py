@@ -317,6 +317,16 @@ def test_the_test_split_is_used(tmp_path):
         ev.audio_files((tmp_path / "empty").mkdir() or tmp_path / "empty")
 
 
+def test_a_linked_audio_folder_is_read(tmp_path):
+    """A split whose audio folder is a link (Path.rglob would not follow it)."""
+    real = write_set(tmp_path / "real")
+    (tmp_path / "linked" / "test").mkdir(parents=True)
+    (tmp_path / "linked" / "test" / "audio").symlink_to(real / "test" / "audio",
+                                                        target_is_directory=True)
+    assert ([f.name for f in ev.audio_files(tmp_path / "linked")]
+            == ["broken.wav", "tone_220.wav", "tone_330.wav", "tone_440.wav"])
+
+
 def test_aligned_model_matches_torch_offline(tmp_path):
     """encode and decode, flushed and shifted, equal the offline torch model."""
     exported = export_random(tmp_path, "tiny", causal=False)

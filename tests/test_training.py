@@ -26,7 +26,7 @@ import soundfile as sf
 import torch
 from neurorave.config import RunOptions, TrainConfig, get_config
 from neurorave.data.builders import build_nsynth_like
-from neurorave.data.preprocess import PreprocessConfig, preprocess
+from neurorave.data.preprocess import PreprocessConfig, find_audio, preprocess
 from neurorave.data.store import PROGRESS_FILE, STATS_FILE, TrainingWindows, WindowStore
 from neurorave.descriptors import window_length
 from neurorave.format.nrv import load_into_trainable, load_nrv, read_description, save_nrv
@@ -97,6 +97,17 @@ def test_preprocess_keeps_the_nsynth_splits(notes, dataset):
         assert len(entry["bins"]) == 17 and entry["range"][0] < entry["range"][1]
     # A window's curves are the file's curves at its frames, and its audio the file's.
     assert store.audio.shape[1] == 16384 and store.curves.shape[1:] == (7, 1024)
+
+
+def test_preprocess_follows_linked_folders_once(notes, tmp_path):
+    folder = tmp_path / "linked"
+    folder.mkdir()
+    (folder / "notes").symlink_to(notes / "train" / "audio", target_is_directory=True)
+    (folder / "again").symlink_to(folder, target_is_directory=True)  # a loop: walked once
+    sources = find_audio(folder, 0.1, report=lambda *_: None)
+    assert ([s.path.name for s in sources]
+            == sorted(p.name for p in (notes / "train" / "audio").glob("*.wav")))
+    assert {s.path.parent for s in sources} == {folder / "notes"}
 
 
 def test_preprocess_reports_and_skips_bad_files(notes, tmp_path, capsys):

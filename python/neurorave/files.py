@@ -55,3 +55,21 @@ def read_json(path: str | Path):
 
 
 __all__ = ["naming", "read_json", "write_atomically", "write_json_atomically"]
+
+
+def files_under(root: str | Path) -> list[Path]:
+    """Every file under `root`, sorted, following linked folders (each real folder once).
+
+    `Path.rglob` does not follow a link to a folder, so a data set assembled from links
+    (`test/audio -> /data/notes`) would read as empty; a link back up the tree is walked
+    only once.
+    """
+    found, seen = [], set()
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders.clear()
+            continue
+        seen.add(real)
+        found += [Path(folder) / name for name in names]
+    return sorted(found)

@@ -29,7 +29,7 @@ import numpy as np
 import soundfile as sf
 
 from .. import descriptors as desc
-from ..files import naming, read_json, write_json_atomically
+from ..files import files_under, naming, read_json, write_json_atomically
 from . import SPLITS
 from .audio import AUDIO_SUFFIXES, is_loud, load_mono
 from .store import (
@@ -144,8 +144,8 @@ def _nsynth_sources(folder: Path, report) -> Iterator[Path]:
         examples = json.loads(examples_file.read_text())
     except (OSError, ValueError) as error:
         report(examples_file, f"unreadable examples.json ({error}); using every audio file")
-        yield from sorted(p for p in (folder / "audio").rglob("*")
-                          if p.suffix.lower() in AUDIO_SUFFIXES)
+        yield from (p for p in files_under(folder / "audio")
+                    if p.suffix.lower() in AUDIO_SUFFIXES)
         return
     for key in examples:
         yield folder / "audio" / f"{key}.wav"
@@ -156,8 +156,9 @@ def find_audio(root: Path, valid_fraction: float, report) -> list[AudioSource]:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder")
-    nsynth_folders = sorted(p.parent for p in root.rglob("examples.json")
-                            if (p.parent / "audio").is_dir())
+    every_file = files_under(root)
+    nsynth_folders = sorted(p.parent for p in every_file
+                            if p.name == "examples.json" and (p.parent / "audio").is_dir())
     sources: list[AudioSource] = []
     for folder in nsynth_folders:
         split = _split_from_folder(folder)
@@ -165,7 +166,7 @@ def find_audio(root: Path, valid_fraction: float, report) -> list[AudioSource]:
             relative = str(path.relative_to(root))
             sources.append(AudioSource(path, split or _hashed_split(relative, valid_fraction)))
     claimed = {s.path for s in sources}
-    for path in sorted(root.rglob("*")):
+    for path in every_file:
         if (path.suffix.lower() in AUDIO_SUFFIXES and path not in claimed
                 and not any(folder in path.parents for folder in nsynth_folders)):
             relative = str(path.relative_to(root))

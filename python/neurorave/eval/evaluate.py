@@ -43,6 +43,7 @@ from ..descriptors import (
     spec_of,
     window_length,
 )
+from ..files import files_under
 from ..format.nrv import load_nrv, read_description
 from ..play.engine import Engine
 from ..plotting import pyplot
@@ -82,7 +83,7 @@ def audio_files(dataset: Path) -> list[Path]:
     if not dataset.is_dir():
         raise FileNotFoundError(f"{dataset}: no such data set folder or audio file")
     root = next((dataset / s for s in TEST_SPLITS if (dataset / s).is_dir()), dataset)
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
+    files = [p for p in files_under(root) if p.suffix.lower() in AUDIO_SUFFIXES]
     if not files:
         raise ValueError(f"{root}: no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
     return files
