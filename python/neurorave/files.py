@@ -54,9 +54,6 @@ def read_json(path: str | Path):
         raise ValueError(f"{path}: damaged, not JSON ({error})") from None
 
 
-__all__ = ["naming", "read_json", "write_atomically", "write_json_atomically"]
-
-
 def files_under(root: str | Path) -> list[Path]:
     """Every file under `root`, sorted, following linked folders (each real folder once).
 
@@ -73,3 +70,6 @@ def files_under(root: str | Path) -> list[Path]:
         seen.add(real)
         found += [Path(folder) / name for name in names]
     return sorted(found)
+
+
+__all__ = ["files_under", "naming", "read_json", "write_atomically", "write_json_atomically"]

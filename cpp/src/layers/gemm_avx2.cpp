@@ -17,7 +17,6 @@ struct Avx2 {
   using Packet = __m256;
   using Weight = float;
   static constexpr int kLanes = 8;
-  static constexpr int kTileCols = 4;  // 16 registers (gemm_tile.hpp)
   static Packet load_weights(const float* p) { return _mm256_loadu_ps(p); }
   static Packet broadcast(float v) { return _mm256_set1_ps(v); }
   static Packet multiply_add(Packet a, Packet b, Packet c) { return _mm256_fmadd_ps(a, b, c); }

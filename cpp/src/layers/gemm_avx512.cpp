@@ -17,7 +17,6 @@ struct Avx512 {
   using Packet = __m512;
   using Weight = float;
   static constexpr int kLanes = 16;
-  static constexpr int kTileCols = 8;  // 32 registers (gemm_tile.hpp)
   static Packet load_weights(const float* p) { return _mm512_loadu_ps(p); }
   static Packet broadcast(float v) { return _mm512_set1_ps(v); }
   static Packet multiply_add(Packet a, Packet b, Packet c) { return _mm512_fmadd_ps(a, b, c); }

@@ -26,9 +26,6 @@ struct BuildSimd {
   using Packet = Eigen::internal::packet_traits<float>::type;
   using Weight = float;
   static constexpr int kLanes = Eigen::internal::packet_traits<float>::size;
-  // AVX-512's 32 registers hold the wider tile; 4 elsewhere (16 registers on SSE and AVX;
-  // NEON has 32, but the wider tile is unmeasured on an ARM core).
-  static constexpr int kTileCols = kLanes == 16 ? 8 : 4;
   // Gemm's packed weights are aligned as Eigen aligns for this build.
   static Packet load_weights(const float* p) { return Eigen::internal::pload<Packet>(p); }
   static Packet broadcast(float v) { return Eigen::internal::pset1<Packet>(v); }

@@ -4,11 +4,11 @@
 // rows padding the last packet), B read in place with one broadcast per value. A tile
 // of Packets x Cols packets stays in registers for the whole depth: per depth step it
 // loads Packets weight packets and broadcasts Cols signal values for Packets * Cols FMAs.
-// How many columns a tile takes is the instruction set's (`S::kTileCols`): 4 where there
-// are 16 vector registers (3 x 4 accumulators + 3 weights + 1 broadcast), 8 with
-// AVX-512's 32, which halves how often a weight packet is reloaded (measured on a Xeon
-// core with two 512-bit FMA ports, 24 columns: 66-83 against 48-54 G multiply-adds/s with
-// the weights in L2 or L3; its peak is 115).
+// A tile takes tile_cols<S>() columns: 4 where there are 16 vector registers (3 x 4
+// accumulators + 3 weights + 1 broadcast), 8 with AVX-512's 32, which halves how often a
+// weight packet is reloaded (measured on a Xeon core with two 512-bit FMA ports, 24
+// columns: 66-83 against 48-54 G multiply-adds/s with the weights in L2 or L3; its peak is
+// 115).
 // `S::Weight` is how A is stored: float, or Half (IEEE binary16 bits) that S::load_weights
 // widens to float as it loads, so that half-size weights halve the bytes read per product
 // while the arithmetic and the accumulators stay float.
@@ -26,6 +26,13 @@ namespace neurorave::gemm_kernel {
 using Index = std::ptrdiff_t;
 using Half = unsigned short;  // the bits of an IEEE binary16 value
 constexpr int kPanelPackets = 3;
+
+// 16 float lanes means AVX-512 (SSE and NEON have 4, AVX 8), and so 32 registers. NEON
+// also has 32, but the wider tile is unmeasured on an ARM core.
+template <class S>
+constexpr int tile_cols() {
+  return S::kLanes == 16 ? 8 : 4;
+}
 
 // Pins a loaded weight packet to a register. Without it GCC 12 folds the load into
 // every FMA that uses it, loading each packet once per column: that saturates the load
@@ -87,12 +94,12 @@ inline void tile(const typename S::Weight* a, Index depth, const float* b, Index
     }
 }
 
-// One panel against every column, S::kTileCols at a time, then 4 (where the tile is
+// One panel against every column, tile_cols<S>() at a time, then 4 (where the tile is
 // wider) and the last 1 to 3.
 template <class S, int Packets>
 inline void panel(const typename S::Weight* a, Index depth, const float* b, Index col_step,
                   Index cols, float* c, Index c_stride, Index valid_rows) {
-  constexpr int wide = S::kTileCols;
+  constexpr int wide = tile_cols<S>();
   static_assert(wide == 4 || wide == 8, "the remainders below handle 4 and then 1 to 3 columns");
   Index j = 0;
   for (; j + wide <= cols; j += wide)
