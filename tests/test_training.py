@@ -685,6 +685,21 @@ def test_the_learning_rate_falls_along_a_cosine_over_phase_one(dataset, tmp_path
         TrainConfig(final_learning_rate_ratio=0.0)
 
 
+def test_a_floor_under_the_posterior_spread_bounds_what_z_carries(dataset, tmp_path):
+    """The same first batch (same seed, same initial latent) with and without a floor: the
+    floor is the noise the decoder reads z against, so the latent's mutual information
+    with the input is bounded by it (init: means spread ~1, spread 0.05 without a floor:
+    0.5 ln(1 + 1 / 0.05^2) = 3.0 nats per channel; under a floor of 0.3, 1.25)."""
+    informations = {}
+    for floor in (0.0, 0.3):
+        run = _train(dataset, tmp_path / f"floor-{floor}", 1, _options(1, log_every=1),
+                     posterior_min_std=floor)
+        informations[floor] = float(_logged(run, "train/latent_mi")[0])
+    assert 0 < informations[0.3] < 0.6 * informations[0.0], informations
+    with pytest.raises(ValueError, match="posterior_min_std must lie in"):
+        TrainConfig(posterior_min_std=-0.1)
+
+
 def test_control_descriptor_weights_name_descriptors_of_the_run():
     assert TrainConfig(control_descriptor_weights={"sharpness": 3.0}).control_descriptor_weights
     with pytest.raises(ValueError, match="names brightness, not among the descriptors"):

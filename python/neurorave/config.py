@@ -174,6 +174,12 @@ class TrainConfig:
     beta: float = 0.01                    # KL weight after warm-up (0.1 collapses z)
     beta_warmup_steps: int = 20_000
     kl_free_bits: float = 1.0             # nats per latent channel the KL leaves unpriced
+    # The posterior's spread never falls below this in training (0: the model's own 1e-4).
+    # With beta small the spread shrinks to ~0.004 and the KL's mean term then shrinks
+    # the whole latent with it, information intact: the posterior means' variance drifts
+    # under any fixed activity threshold over a long run. A floor makes the decoder read z
+    # against a noise of known size, so the means must keep their spread to carry anything.
+    posterior_min_std: float = 0.0
     init_latent_scale: bool = True        # data-dependent init of the posterior mean (nn/model.py)
     latent_weight: float = 1.0            # lambda of the confusion loss (frave)
     latent_delay_steps: int = 10_000
@@ -241,6 +247,9 @@ class TrainConfig:
         if not 0.0 <= self.weight_average_decay < 1.0:
             raise ValueError(f"weight_average_decay must lie in [0, 1), got "
                              f"{self.weight_average_decay}")
+        if not 0.0 <= self.posterior_min_std < 1.0:
+            raise ValueError(f"posterior_min_std must lie in [0, 1) (the prior's spread is 1), "
+                             f"got {self.posterior_min_std}")
         if self.capacity < 0:
             raise ValueError(f"capacity must not be negative (0: the preset's), got "
                              f"{self.capacity}")

@@ -205,6 +205,11 @@ class NeuroRaveTraining(L.LightningModule):
         target_curves, _ = self._measured(target)
         return source, source_bins, target, target_curves
 
+    def _posterior(self, audio: Tensor) -> tuple[Tensor, Tensor]:
+        """The posterior's mean and spread, the spread held at posterior_min_std or above."""
+        mean, std = self.model.encode_distribution(audio)
+        return mean, std.clamp(min=self.cfg.posterior_min_std)
+
     def training_step(self, batch, batch_idx):
         audio, curves, bins = batch
         step, cfg = self.batches_done, self.cfg
@@ -213,7 +218,7 @@ class NeuroRaveTraining(L.LightningModule):
         audio, curves, bins = self._crop(audio, curves, bins, generator)
         source, bins, target, curves = self._paired_views(audio, curves, bins, generator)
         with torch.set_grad_enabled(not phase2):
-            mean, std = self.model.encode_distribution(source)
+            mean, std = self._posterior(source)
             z = mean + std * torch.randn(mean.shape, generator=generator).to(self.device)
             kl = kl_divergence(mean, std, cfg.kl_free_bits)
         bands = self.model.decode_bands(z, curves if cfg.mode != "rave" else None)
@@ -322,7 +327,7 @@ class NeuroRaveTraining(L.LightningModule):
     # ---- validation ----------------------------------------------------------------------
     def validation_step(self, batch, batch_idx):
         audio, curves, bins = batch
-        mean, std = self.model.encode_distribution(audio)
+        mean, std = self._posterior(audio)
         y = self.model.decode(mean, curves if self.cfg.mode != "rave" else None)
         accuracy = bin_accuracy(self.latent_discriminator(mean), bins)
         values = {"val/distance": multiscale_spectral_distance(audio, y, self.cfg.stft_scales),
