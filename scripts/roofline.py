@@ -49,6 +49,10 @@ def main() -> None:
     parser.add_argument("--bandwidth", type=float, required=True,
                         help="GB/s one core reads from L3 or memory")
     args = parser.parse_args()
+    frame = get_config(args.config, causal=True).compression
+    if args.block % frame:
+        parser.error(f"--block must be a multiple of {args.config}'s {frame}-sample frame: a "
+                     f"smaller block plays a whole frame every few calls, as block {frame} does")
     layers = layer_products(args.config, args.block)
     peak, bandwidth = args.peak * 1e9, args.bandwidth * 1e9
     arithmetic = sum(w * c for w, c in layers) / peak
