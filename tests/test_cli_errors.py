@@ -18,7 +18,7 @@ import soundfile as sf
 import torch
 from neurorave import cli
 from neurorave.cli import main
-from neurorave.format.nrv import read_description
+from neurorave.format.nrv import load_nrv, read_description, save_nrv
 from neurorave.format.onnx_torchscript import OnnxStreamer
 from neurorave.play.default_model import DEFAULT_MODEL
 
@@ -194,11 +194,25 @@ def test_model_file_converts_to_onnx_and_torchscript_that_play_like_the_core(tmp
                                rtol=0)
 
 
+def _with_lopsided_bands(path: Path) -> None:
+    """The default model with every band's waveform pushed off centre (tanh(wave + 1)):
+    each band then has a mean, which plays as DC and as tones at the band edges, what the
+    blocker is for. (A trained model may have learnt to leave none to remove.)"""
+    model = load_nrv(DEFAULT_MODEL)
+    heads = (2 * model.config.n_bands, 3 * model.config.n_bands)
+    last = [m for m in model.decoder.modules()
+            if isinstance(m, torch.nn.Conv1d) and m.out_channels in heads][-1]
+    with torch.no_grad():
+        last.bias[: model.config.n_bands] += 1.0
+    save_nrv(model, path, read_description(DEFAULT_MODEL)["descriptors"])
+
+
 def test_a_model_file_gains_or_loses_the_bands_dc_blocker(tmp_path, capsys):
     """--band-dc-cutoff rewrites the head of a model file, weights untouched: the same
     note comes out with its DC offset and band-edge tone taken away."""
-    without, again = tmp_path / "without.nrv", tmp_path / "again.nrv"
-    for source, out, cutoff in ((DEFAULT_MODEL, without, 0), (without, again, 10)):
+    lopsided, without, again = (tmp_path / f"{n}.nrv" for n in ("lopsided", "without", "again"))
+    _with_lopsided_bands(lopsided)
+    for source, out, cutoff in ((lopsided, without, 0), (without, again, 10)):
         code, printed, err = run(capsys, "export", source, "-o", out, "--band-dc-cutoff", cutoff)
         assert code == 0, err
         assert printed.strip().endswith(f"the bands' DC blocker at {cutoff} Hz)")
@@ -222,7 +236,7 @@ def test_a_model_file_gains_or_loses_the_bands_dc_blocker(tmp_path, capsys):
     line = error_of(capsys, "export", "--random", "--config", "tiny", "-o", tmp_path / "r.nrv",
                     "--band-dc-cutoff", 10)
     assert "a new run: --set band_dc_cutoff_hz=HZ" in line
-    assert tree(tmp_path) == ["again.nrv", "without.nrv"]
+    assert tree(tmp_path) == ["again.nrv", "lopsided.nrv", "without.nrv"]
 
 
 # ---- files written, errors shown ------------------------------------------------------

@@ -175,7 +175,7 @@ class TrainConfig:
     beta_warmup_steps: int = 20_000
     kl_free_bits: float = 1.0             # nats per latent channel the KL leaves unpriced
     # The posterior's spread never falls below this in training (0: the model's own 1e-4).
-    # With beta small the spread shrinks to ~0.004 and the KL's mean term then shrinks
+    # With beta small the spread shrinks to a few thousandths and the KL's mean term shrinks
     # the whole latent with it, information intact: the posterior means' variance drifts
     # under any fixed activity threshold over a long run. A floor makes the decoder read z
     # against a noise of known size, so the means must keep their spread to carry anything.
