@@ -6,7 +6,12 @@ import pytest
 import torch
 from neurorave.config import get_config
 from neurorave.nn.model import NeuroRave
-from neurorave.train.losses import band_dc_excess, frame_line_excess, periodicity_distance
+from neurorave.train.losses import (
+    band_dc_excess,
+    frame_line_excess,
+    partial_distance,
+    periodicity_distance,
+)
 
 RATE, FRAME, FRAMES = 44100, 128, 64
 
@@ -114,3 +119,44 @@ def test_periodicity_gradient_restores_a_missing_harmonic():
     output = _harmonics(165.0, [0.0, 1.0, 0.4]) + level * _harmonics(165.0, [1.0, 0.0, 0.0])
     periodicity_distance(note, output, RATE).backward()
     assert level.grad < 0, "its gradient raises the fundamental"
+
+
+FULL = [1.0, 0.7, 0.5, 0.35, 0.25, 0.18, 0.12, 0.09, 0.06]
+
+
+@pytest.mark.parametrize("f0", [110.0, 440.0, 1000.0])
+def test_partials_keep_a_note_whatever_its_envelope_and_price_another_pitch(f0):
+    """What a drawn curve may change (level, phase, brightness) against what it may not."""
+    noise = torch.Generator().manual_seed(0)
+
+    def heard(a: torch.Tensor) -> torch.Tensor:  # a floor 60 dB down, as real audio has
+        return a + 1e-3 * torch.randn(a.shape, generator=noise)
+
+    note = heard(_harmonics(f0, FULL))
+    darker = heard(_harmonics(f0, [0.35 ** k for k in range(9)]))
+    same = [heard(0.3 * torch.roll(_harmonics(f0, FULL), 37, dims=-1)), darker,
+            heard(_harmonics(f0, [0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.0, 0.9, 0.8]))]
+    other = [heard(_harmonics(2 * f0, FULL[:4])),                          # an octave up
+             heard(_harmonics(f0 / 2, [0.3, 1.0, 0.2, 0.7, 0.1, 0.5, 0.05, 0.35])),  # down
+             heard(_harmonics(1.5 * f0, FULL[:6]))]                        # a fifth up
+    assert max(float(partial_distance(note, y, RATE)) for y in same) < 0.01
+    assert min(float(partial_distance(note, y, RATE)) for y in other) > 0.2
+    # Why not the autocorrelation: there, the darker copy reads like another pitch.
+    assert periodicity_distance(note, darker, RATE) > 0.15
+
+
+def test_partials_score_only_where_both_sound():
+    silence = torch.zeros(1, 1, RATE // 2)
+    note = _harmonics(220.0, [1.0, 0.5])
+    assert partial_distance(note, silence, RATE) == 0
+    assert partial_distance(silence, note, RATE) == 0
+
+
+def test_partials_gradient_restores_the_missing_odd_partials():
+    note = _harmonics(165.0, FULL)
+    level = torch.tensor(0.05, requires_grad=True)
+    odd = [v if k % 2 == 0 else 0.0 for k, v in enumerate(FULL)]
+    output = _harmonics(165.0, [v - o for v, o in zip(FULL, odd, strict=True)]) \
+        + level * _harmonics(165.0, odd)
+    partial_distance(note, output, RATE).backward()
+    assert level.grad < 0, "its gradient raises the odd partials"

@@ -211,6 +211,9 @@ class TrainConfig:
     # fader pulled harder without weakening the others.
     control_descriptor_weights: dict[str, float] = field(default_factory=dict)
     cycle_weight: float = 1.0             # the latent-cycle term, relative to control
+    # losses.partial_distance of the control branch's output to the encoded audio, relative
+    # to control: a drawn curve may move the envelope, not the partials (the pitch).
+    control_partial_weight: float = 0.0
     noise_guard_weight: float = 1.0
     # Lines at the frame rate's multiples in the output that the target lacks
     # (losses.frame_line_excess): images of the upsampling after a nonlinearity, band edges.

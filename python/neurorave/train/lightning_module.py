@@ -52,6 +52,7 @@ from .losses import (
     kl_divergence,
     latent_statistics,
     multiscale_spectral_distance,
+    partial_distance,
     periodicity_distance,
 )
 from .run_folder import AVERAGED_PREFIX
@@ -290,9 +291,12 @@ class NeuroRaveTraining(L.LightningModule):
         encoded = functional_call(self.model.encoder, _detached(self.model.encoder),
                                   (self.model.pqmf_analysis(output),))
         terms["cycle"] = (encoded[:, :model_cfg.latent_size] - mean).abs().mean()
+        with torch.set_grad_enabled(cfg.control_partial_weight > 0):
+            terms["control_partials"] = partial_distance(source, output, model_cfg.sample_rate)
         logs.update(terms)
         return (terms["control"] + cfg.noise_guard_weight * terms["noise_guard"]
-                + cfg.cycle_weight * terms["cycle"])
+                + cfg.cycle_weight * terms["cycle"]
+                + cfg.control_partial_weight * terms["control_partials"])
 
     def _adversarial_losses(self, audio: Tensor, y: Tensor, logs: dict, step: int) -> Tensor:
         disc = self.waveform_discriminator

@@ -106,6 +106,64 @@ def periodicity_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PE
         return (gap * sounding).sum() / sounding.sum().clamp(min=1.0)
 
 
+PARTIAL_FRAME = 4096           # 93 ms at 44.1 kHz: partials of 65 Hz and up resolved
+PARTIAL_PEAK_HZ = 170.0        # a bin against its neighbours this far around: is it a peak?
+PARTIAL_ENVELOPE_HZ = 3000.0   # the spectral envelope: is there sound in this region at all?
+PARTIAL_TOP_HZ = 6000.0
+PARTIAL_FLOOR_DB = -30.0       # envelopes further below the frame's loudest: not scored
+PARTIAL_PEAK_RATIO = 4.0       # a peak: 4 x its neighbours' mean (noise: 1 bin in 55) ...
+PARTIAL_PEAK_DB = -40.0        # ... within 40 dB of the frame's loudest bin (a noise floor's: not)
+
+
+def partial_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PARTIAL_FRAME,
+                     gate_db: float = PERIOD_GATE_DB) -> Tensor:
+    """Mean |p_x - p_y| over the bins where either signal has a partial: p = r / (1 + r),
+    r a bin's power over its neighbours' mean (PARTIAL_PEAK_HZ around it), whatever the
+    level there. A partial: r above PARTIAL_PEAK_RATIO within 40 dB of the frame's loudest
+    bin. Scored below PARTIAL_TOP_HZ, where both signals' envelopes (PARTIAL_ENVELOPE_HZ
+    wide) are within 30 dB of their loudest, in frames where both sound.
+
+    x, y: (batch, 1, T); a T shorter than frame takes the longest power of two it holds.
+    The pitch without the spectral envelope: a y asked for another brightness, bandwidth
+    or loudness than x's (drawn control curves) moves its envelope and keeps x's partials
+    where they are (a darker, brighter or quieter copy of a harmonic note scores 0.005 at
+    most); a y an octave up lacks every other partial of x, one an octave down has
+    partials between x's (0.2-0.45 from 110 Hz to 1 kHz). The normalised autocorrelation
+    (periodicity_distance) reads the envelope too: a darker copy scores there like an
+    octave. Neighbourhoods and masks are held fixed under the gradient, which moves y's
+    partials, not its envelope.
+    """
+    if x.shape[-1] < frame:
+        frame = 1 << (x.shape[-1].bit_length() - 1)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        window = torch.hann_window(frame, device=x.device)
+        top = int(PARTIAL_TOP_HZ * frame / sample_rate)
+        floor = 10.0 ** (PARTIAL_FLOOR_DB / 10.0)
+
+        def moving_mean(power: Tensor, hz: float) -> Tensor:
+            span = 2 * round(hz / 2 * frame / sample_rate) + 1
+            return F.avg_pool1d(power.flatten(0, 1)[:, None], span, 1, span // 2,
+                                count_include_pad=False).view(power.shape)
+
+        def analyse(s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+            frames = s.float().flatten(0, 1).unfold(-1, frame, frame // 4) * window
+            power = torch.fft.rfft(frames).abs().pow(2)[..., :top]
+            ratio = power / moving_mean(power.detach(), PARTIAL_PEAK_HZ).clamp(min=1e-20)
+            loud = power.detach() > 10.0 ** (PARTIAL_PEAK_DB / 10.0) * power.detach().amax(
+                -1, keepdim=True)
+            peak = loud & (ratio.detach() > PARTIAL_PEAK_RATIO)
+            envelope = moving_mean(power.detach(), PARTIAL_ENVELOPE_HZ)
+            level_db = 10.0 * torch.log10(frames.detach().pow(2).sum(-1, keepdim=True)
+                                          / window.pow(2).sum() + 1e-12)
+            scored = (envelope > floor * envelope.amax(-1, keepdim=True)) & (level_db > gate_db)
+            return ratio, scored, peak
+
+        (rx, sx, peak_x), (ry, sy, peak_y) = analyse(x), analyse(y)
+        scored = (sx & sy & (peak_x | peak_y)).float()
+        gap = (rx / (1.0 + rx) - ry / (1.0 + ry)).abs()
+        return (gap * scored).sum() / scored.sum().clamp(min=1.0)
+
+
 BAND_DC_FLOOR_DB = -50.0   # the data's own bands, over whole notes: -46 to -67 dB of DC
 
 
