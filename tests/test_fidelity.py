@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import soundfile as sf
+import torch
 from neurorave.eval.fidelity import (
+    Note,
     frame_rate_excess_db,
     frame_rate_lines,
     load_notes,
     midi_to_hz,
     pitch_error_cents,
+    pitch_kept_under_other_curves,
 )
 
 RATE, FRAME = 44100, 512
@@ -76,3 +80,34 @@ def test_a_limited_set_of_notes_spans_the_families(tmp_path: Path):
     assert len(load_notes(tmp_path, RATE)) == 12
     chosen = [note.name.split("_")[0] for note in load_notes(tmp_path, RATE, 4)]
     assert chosen == ["bass", "flute", "reed", "vocal"]
+
+
+class _ToneModel:
+    """Encodes a tone's fundamental (its strongest bin) into z; decodes a tone whose pitch
+    comes from z, or from the brightness curve (a decoder that reads the register there)."""
+
+    config = SimpleNamespace(sample_rate=RATE, compression=FRAME, descriptors=("centroid",),
+                             latent_size=1)
+
+    def __init__(self, pitch_from_curves: bool):
+        self.pitch_from_curves = pitch_from_curves
+
+    def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        spectrum = np.abs(np.fft.rfft(x[0, 0].numpy()))
+        f0 = float(np.argmax(spectrum)) * RATE / x.shape[-1]
+        mean = torch.full((1, 1, x.shape[-1] // FRAME), f0)
+        return mean, torch.ones_like(mean)
+
+    def decode(self, mean: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        f0 = 60.0 + 600.0 * float(cond.mean()) if self.pitch_from_curves else float(mean[0, 0, 0])
+        return torch.from_numpy(tone(f0, mean.shape[-1] * FRAME / RATE)).float()[None, None]
+
+
+def test_pitch_under_another_notes_curves_tells_a_latent_pitch_from_a_fader_pitch():
+    notes = [Note(f"reed_acoustic_071-{p:03d}-075", tone(midi_to_hz(p)), float(p))
+             for p in (40, 52, 64)]
+    entries = [{"range": [100.0, 4000.0]}]
+    assert pitch_kept_under_other_curves(_ToneModel(False), entries, notes) == 1.0
+    assert pitch_kept_under_other_curves(_ToneModel(True), entries, notes) == 0.0
+    # One note per instrument: no pair to score.
+    assert pitch_kept_under_other_curves(_ToneModel(False), entries, notes[:1]) is None

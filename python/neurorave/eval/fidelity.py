@@ -6,7 +6,9 @@ rest is one repeated frame, a buzz at the frame rate. These measures tell that a
 
 - pitch: YIN f0 of input and output on the frames where the input's f0 agrees with the
   note's MIDI pitch (so unpitched notes and attacks do not count); a note keeps its pitch
-  when the output's median error there is within 50 cents.
+  when the output's median error there is within 50 cents. And the same with each note's
+  latent decoded with the curves of another note of its instrument (another octave): the
+  pitch should come from z, the faders from the curves.
 - latent activity: per channel, the variance of the posterior mean over every frame of
   the set (active above train.losses.ACTIVE_VARIANCE), and how far a note's latent lies from
   silence's (Euclidean, in the prior's units: N(0, 1) per channel).
@@ -127,22 +129,56 @@ def load_notes(split_dir: Path, sample_rate: int, limit: int | None = None) -> l
 
 
 @torch.no_grad()
-def reconstruct(model: NeuroRave, entries: list[dict], audio: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """(output audio, posterior mean (latent, F)) with every descriptor following the input."""
+def encode_with_curves(model: NeuroRave, entries: list[dict], audio: np.ndarray
+                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(posterior mean (1, latent, F), the input's own normalised curves (1, D, F) or None)."""
     cfg = model.config
     length = len(audio) // cfg.compression * cfg.compression
     x = np.asarray(audio[:length], np.float32)
-    xt = torch.from_numpy(x)[None, None]
-    mean, _ = model.encode_distribution(xt)
-    cond = None
-    if cfg.descriptors:
-        curves = desc.compute(x, cfg.sample_rate, cfg.compression, list(cfg.descriptors))
-        normalised = np.stack([desc.normalise(c, e["range"])
-                               for c, e in zip(curves, entries, strict=True)])
-        cond = torch.from_numpy(normalised.astype(np.float32))[None]
+    mean, _ = model.encode_distribution(torch.from_numpy(x)[None, None])
+    if not cfg.descriptors:
+        return mean, None
+    curves = desc.compute(x, cfg.sample_rate, cfg.compression, list(cfg.descriptors))
+    normalised = np.stack([desc.normalise(c, e["range"])
+                           for c, e in zip(curves, entries, strict=True)])
+    return mean, torch.from_numpy(normalised.astype(np.float32))[None]
+
+
+@torch.no_grad()
+def reconstruct(model: NeuroRave, entries: list[dict], audio: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(output audio, posterior mean (latent, F)) with every descriptor following the input."""
+    mean, cond = encode_with_curves(model, entries, audio)
     y = model.decode(mean, cond)[0, 0].numpy()
     return y, mean[0].numpy()
+
+
+@torch.no_grad()
+def pitch_kept_under_other_curves(model: NeuroRave, entries: list[dict], notes: list[Note]
+                                  ) -> float | None:
+    """Share of (note, another note of its instrument) pairs in which the first's latent,
+    decoded with the second's descriptor curves, keeps the first's pitch (as `fidelity`
+    scores it). The faders carry brightness and loudness, and the latent the rest: a
+    decoder that reads the register off the curves instead plays the other note's octave.
+    An instrument is the name before its first '-' (NSynth's); None without descriptors or
+    without two pitched notes of one instrument."""
+    groups: dict[str, list[Note]] = {}
+    for note in notes:
+        groups.setdefault(note.name.split("-")[0], []).append(note)
+    kept = []
+    for group in groups.values():
+        encoded = [encode_with_curves(model, entries, note.audio) for note in group]
+        for note, (mean, _) in zip(group, encoded, strict=True):
+            for other, (_, cond) in zip(group, encoded, strict=True):
+                if other is note or cond is None:
+                    continue
+                frames = min(mean.shape[-1], cond.shape[-1])
+                y = model.decode(mean[..., :frames], cond[..., :frames])[0, 0].numpy()
+                error = pitch_error_cents(note.audio[: len(y)], y, model.config.sample_rate,
+                                          note.pitch)
+                if error is not None:
+                    kept.append(error <= PITCH_TOLERANCE_CENTS)
+    return float(np.mean(kept)) if kept else None
 
 
 def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
@@ -165,6 +201,7 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
         "notes": len(notes), "pitched_notes": len(pitched),
         "pitch_kept": float(np.mean([e <= PITCH_TOLERANCE_CENTS for e in pitched]))
         if pitched else None,
+        "pitch_kept_other_curves": pitch_kept_under_other_curves(model, entries, notes),
         "median_pitch_error_cents": float(np.median(pitched)) if pitched else None,
         "latent_variance": variance.tolist(),
         "active_dims": int((variance > ACTIVE_VARIANCE).sum()),
@@ -176,5 +213,6 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
     }
 
 
-__all__ = ["fidelity", "frame_rate_excess_db", "frame_rate_line_excess_db", "frame_rate_lines",
-           "load_notes", "pitch_error_cents", "reconstruct"]
+__all__ = ["encode_with_curves", "fidelity", "frame_rate_excess_db", "frame_rate_line_excess_db",
+           "frame_rate_lines", "load_notes", "pitch_error_cents", "pitch_kept_under_other_curves",
+           "reconstruct"]
