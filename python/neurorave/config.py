@@ -213,6 +213,7 @@ class TrainConfig:
     cycle_weight: float = 1.0             # the latent-cycle term, relative to control
     # losses.partial_distance of the control branch's output to the encoded audio, relative
     # to control: a drawn curve may move the envelope, not the partials (the pitch).
+    # Logged as train/control_partials where it is on.
     control_partial_weight: float = 0.0
     noise_guard_weight: float = 1.0
     # Lines at the frame rate's multiples in the output that the target lacks
