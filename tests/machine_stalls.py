@@ -1,8 +1,9 @@
 """How long the machine itself held back a real-time thread while a real-time test ran.
 
-A virtual machine can stop all of its cores for tens of milliseconds (this project's CI
-machines do: a real-time thread sleeping 1 ms wakes 30-70 ms late, on both cores at once,
-about once a minute, with nothing else running). Pd stops with it, and when it runs again
+A virtual machine can stop its cores for tens of milliseconds (this project's machines do:
+a real-time thread sleeping 1 ms woke 30-34 ms late on both cores at once every few minutes
+with nothing else running, and 12-113 ms late several times a minute during the test
+suite's heavy tests). Pd stops with it, and when it runs again
 its scheduler computes every block it owes back to back: a worker thread that runs ahead by
 a 40 ms budget cannot fill a 70 ms gap, whatever the code. A test of real-time playback
 therefore charges to the machine at most as much lost audio as the machine stole, and
