@@ -75,6 +75,17 @@ PERIOD_HIGHEST_HZ = 2000.0
 PERIOD_GATE_DB = -60.0       # frames of the target quieter than this are not scored
 
 
+def _hann_frames(s: Tensor, window: Tensor) -> Tensor:
+    """(batch, 1, T) -> (batch, frames, len(window)): windowed frames, hop a quarter."""
+    frame = window.shape[-1]
+    return s.float().flatten(0, 1).unfold(-1, frame, frame // 4) * window
+
+
+def _level_db(frames: Tensor, window: Tensor) -> Tensor:
+    """Each windowed frame's mean power in dB, the window's own energy divided out."""
+    return 10.0 * torch.log10(frames.pow(2).sum(-1) / window.pow(2).sum() + 1e-12)
+
+
 def periodicity_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PERIOD_FRAME,
                          gate_db: float = PERIOD_GATE_DB) -> Tensor:
     """Mean |r_x - r_y| of the frames' normalised autocorrelations over the lags of the
@@ -90,19 +101,15 @@ def periodicity_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PE
     with torch.autocast(device_type=x.device.type, enabled=False):
         window = torch.hann_window(frame, device=x.device)
 
-        def frames(s: Tensor) -> Tensor:
-            return s.float().flatten(0, 1).unfold(-1, frame, frame // 4) * window
-
         def autocorrelation(f: Tensor) -> Tensor:
             power = torch.fft.rfft(f, n=2 * frame).abs().pow(2)
             r = torch.fft.irfft(power, n=2 * frame)[..., :frame]
             return r / (r[..., :1] + 1e-9)
 
-        fx, fy = frames(x), frames(y)
+        fx, fy = _hann_frames(x, window), _hann_frames(y, window)
         lags = slice(int(sample_rate / PERIOD_HIGHEST_HZ), int(sample_rate / PERIOD_LOWEST_HZ) + 1)
         gap = (autocorrelation(fx)[..., lags] - autocorrelation(fy)[..., lags]).abs().mean(-1)
-        level_db = 10.0 * torch.log10(fx.pow(2).sum(-1) / window.pow(2).sum() + 1e-12)
-        sounding = (level_db > gate_db).float()
+        sounding = (_level_db(fx, window) > gate_db).float()
         return (gap * sounding).sum() / sounding.sum().clamp(min=1.0)
 
 
@@ -146,16 +153,15 @@ def partial_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PARTIA
                                 count_include_pad=False).view(power.shape)
 
         def analyse(s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-            frames = s.float().flatten(0, 1).unfold(-1, frame, frame // 4) * window
+            frames = _hann_frames(s, window)
             power = torch.fft.rfft(frames).abs().pow(2)[..., :top]
             ratio = power / moving_mean(power.detach(), PARTIAL_PEAK_HZ).clamp(min=1e-20)
             loud = power.detach() > 10.0 ** (PARTIAL_PEAK_DB / 10.0) * power.detach().amax(
                 -1, keepdim=True)
             peak = loud & (ratio.detach() > PARTIAL_PEAK_RATIO)
             envelope = moving_mean(power.detach(), PARTIAL_ENVELOPE_HZ)
-            level_db = 10.0 * torch.log10(frames.detach().pow(2).sum(-1, keepdim=True)
-                                          / window.pow(2).sum() + 1e-12)
-            scored = (envelope > floor * envelope.amax(-1, keepdim=True)) & (level_db > gate_db)
+            sounding = _level_db(frames.detach(), window)[..., None] > gate_db
+            scored = (envelope > floor * envelope.amax(-1, keepdim=True)) & sounding
             return ratio, scored, peak
 
         (rx, sx, peak_x), (ry, sy, peak_y) = analyse(x), analyse(y)
