@@ -11,6 +11,7 @@ import soundfile as sf
 import torch
 from neurorave.eval.fidelity import (
     Note,
+    encode_with_curves,
     frame_rate_excess_db,
     frame_rate_lines,
     load_notes,
@@ -107,7 +108,12 @@ def test_pitch_under_another_notes_curves_tells_a_latent_pitch_from_a_fader_pitc
     notes = [Note(f"reed_acoustic_071-{p:03d}-075", tone(midi_to_hz(p)), float(p))
              for p in (40, 52, 64)]
     entries = [{"range": [100.0, 4000.0]}]
-    assert pitch_kept_under_other_curves(_ToneModel(False), entries, notes) == 1.0
-    assert pitch_kept_under_other_curves(_ToneModel(True), entries, notes) == 0.0
+
+    def kept(model: _ToneModel, some: list[Note]) -> float | None:
+        encoded = [encode_with_curves(model, entries, note.audio) for note in some]
+        return pitch_kept_under_other_curves(model, some, encoded)
+
+    assert kept(_ToneModel(False), notes) == 1.0
+    assert kept(_ToneModel(True), notes) == 0.0
     # One note per instrument: no pair to score.
-    assert pitch_kept_under_other_curves(_ToneModel(False), entries, notes[:1]) is None
+    assert kept(_ToneModel(False), notes[:1]) is None

@@ -154,22 +154,23 @@ def reconstruct(model: NeuroRave, entries: list[dict], audio: np.ndarray
 
 
 @torch.no_grad()
-def pitch_kept_under_other_curves(model: NeuroRave, entries: list[dict], notes: list[Note]
+def pitch_kept_under_other_curves(model: NeuroRave, notes: list[Note],
+                                  encoded: list[tuple[torch.Tensor, torch.Tensor | None]]
                                   ) -> float | None:
     """Share of (note, another note of its instrument) pairs in which the first's latent,
     decoded with the second's descriptor curves, keeps the first's pitch (as `fidelity`
     scores it). The faders carry brightness and loudness, and the latent the rest: a
     decoder that reads the register off the curves instead plays the other note's octave.
-    An instrument is the name before its first '-' (NSynth's); None without descriptors or
-    without two pitched notes of one instrument."""
-    groups: dict[str, list[Note]] = {}
-    for note in notes:
-        groups.setdefault(note.name.split("-")[0], []).append(note)
+    `encoded`: encode_with_curves of each note. An instrument is the name before its first
+    '-' (NSynth's); None without descriptors or without two pitched notes of one
+    instrument."""
+    groups: dict[str, list[tuple[Note, tuple]]] = {}
+    for note, parts in zip(notes, encoded, strict=True):
+        groups.setdefault(note.name.split("-")[0], []).append((note, parts))
     kept = []
     for group in groups.values():
-        encoded = [encode_with_curves(model, entries, note.audio) for note in group]
-        for note, (mean, _) in zip(group, encoded, strict=True):
-            for other, (_, cond) in zip(group, encoded, strict=True):
+        for note, (mean, _) in group:
+            for other, (_, cond) in group:
                 if other is note or cond is None:
                     continue
                 frames = min(mean.shape[-1], cond.shape[-1])
@@ -181,12 +182,14 @@ def pitch_kept_under_other_curves(model: NeuroRave, entries: list[dict], notes: 
     return float(np.mean(kept)) if kept else None
 
 
+@torch.no_grad()
 def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
     """The figures above over `notes`: pitch, latent activity, frame-rate excess."""
     cfg = model.config
+    encoded = [encode_with_curves(model, entries, note.audio) for note in notes]
     errors, excess, means = [], [], []
-    for note in notes:
-        y, mean = reconstruct(model, entries, note.audio)
+    for note, (latent, cond) in zip(notes, encoded, strict=True):
+        y, mean = model.decode(latent, cond)[0, 0].numpy(), latent[0].numpy()
         x = note.audio[: len(y)]
         errors.append(pitch_error_cents(x, y, cfg.sample_rate, note.pitch))
         excess.append(frame_rate_line_excess_db(x, y, cfg.sample_rate, cfg.compression))
@@ -201,7 +204,7 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
         "notes": len(notes), "pitched_notes": len(pitched),
         "pitch_kept": float(np.mean([e <= PITCH_TOLERANCE_CENTS for e in pitched]))
         if pitched else None,
-        "pitch_kept_other_curves": pitch_kept_under_other_curves(model, entries, notes),
+        "pitch_kept_other_curves": pitch_kept_under_other_curves(model, notes, encoded),
         "median_pitch_error_cents": float(np.median(pitched)) if pitched else None,
         "latent_variance": variance.tolist(),
         "active_dims": int((variance > ACTIVE_VARIANCE).sum()),
