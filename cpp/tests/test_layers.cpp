@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <memory>
 #include <sstream>
@@ -15,6 +16,7 @@
 
 #include "layers/conv1d.hpp"
 #include "layers/conv_transpose1d.hpp"
+#include "layers/gemm.hpp"
 #include "layers/gemm_kernel.hpp"
 #include "layers/leaky_relu.hpp"
 #include "layers/noise.hpp"
@@ -304,6 +306,36 @@ TEST_SUITE("layers") {
     REQUIRE(neurorave::use_kernel(chosen.substr(0, chosen.find(' '))));
   }
 
+  TEST_CASE("a product plus bias has the bits of the bias filled in then accumulated") {
+    // 53 rows: a padded last packet at 4, 8 and 16 lanes; taps 7 rows apart in a 9-row
+    // step: three blocks, the bias added by the first only; 11 columns: every tile width.
+    const std::string chosen = neurorave::active_kernel();
+    const Eigen::Index rows = 53, taps = 3, tap_rows = 7, tap_step = 9, cols = 11;
+    const Eigen::Index col_step = (taps - 1) * tap_step + tap_rows;
+    neurorave_tests::WeightSource source(17);
+    Matrix weights(rows, taps * tap_rows);
+    for (Eigen::Index i = 0; i < weights.size(); ++i) weights.data()[i] = source.next(0.5f);
+    std::vector<float> signal(static_cast<size_t>(col_step * cols)), bias(rows);
+    for (float& v : signal) v = source.next(1.0f);
+    for (float& v : bias) v = source.next(0.3f);
+    for (const std::string& kernel : neurorave::runnable_kernels()) {
+      CAPTURE(kernel);
+      REQUIRE(neurorave::use_kernel(kernel));
+      for (const WeightPrecision precision : {WeightPrecision::f32, WeightPrecision::f16}) {
+        neurorave::Gemm gemm;
+        gemm.pack(weights, neurorave::Taps{tap_rows, tap_step}, precision);
+        std::vector<float> filled(static_cast<size_t>(rows * cols)), fused(filled.size(), 7.0f);
+        for (Eigen::Index j = 0; j < cols; ++j)
+          std::copy(bias.begin(), bias.end(), filled.begin() + j * rows);
+        gemm.accumulate(signal.data(), col_step, cols, filled.data(), rows);
+        gemm.product_plus_bias(signal.data(), col_step, cols, bias.data(), fused.data(), rows);
+        CHECK(std::equal(filled.begin(), filled.end(), fused.begin(),
+                         [](float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }));
+      }
+    }
+    REQUIRE(neurorave::use_kernel(chosen.substr(0, chosen.find(' '))));
+  }
+
   TEST_CASE("ConvTranspose1d kernel 4 stride 2: overlap-add across blocks") {
     // Each input frame t adds x[t] * [1, 2, 3, 4] at output samples 2t .. 2t+3.
     const std::vector<float> w = {1, 2, 3, 4};  // (in 1, out 1, kernel 4)
@@ -490,10 +522,9 @@ TEST_SUITE("layers") {
     // Lengths that leave a tail after whole packets of 4, 8 and 16 lanes.
     const std::string chosen = neurorave::active_kernel();
     neurorave_tests::WeightSource source(11);
-    std::vector<float> a(37), b(37), column(19);
+    std::vector<float> a(37), b(37);
     for (float& v : a) v = source.next(1.0f);
     for (float& v : b) v = source.next(1.0f);
-    for (float& v : column) v = source.next(1.0f);
     for (const std::string& kernel : neurorave::runnable_kernels()) {
       CAPTURE(kernel);
       REQUIRE(neurorave::use_kernel(kernel));
@@ -503,9 +534,6 @@ TEST_SUITE("layers") {
       for (size_t i = 0; i < a.size(); ++i) CHECK(out[i] == std::max(a[i], 0.2f * a[i]));
       ops.add(a.data(), b.data(), 37, out.data());
       for (size_t i = 0; i < a.size(); ++i) CHECK(out[i] == a[i] + b[i]);
-      std::vector<float> filled(19 * 3);
-      ops.fill_columns(column.data(), 19, 3, filled.data());
-      for (size_t i = 0; i < filled.size(); ++i) CHECK(filled[i] == column[i % 19]);
       for (const int bands : {3, 16, 20}) {
         CAPTURE(bands);
         const int64_t first = (int64_t{1} << 33) - 2;  // crosses 2^32 and wraps like the reference

@@ -35,17 +35,18 @@ View Conv1d::process(const View& in) {
   const int frames = static_cast<int>(in.cols());
   const int out_frames = frames / shape_.stride;
   const Eigen::Index col_step = static_cast<Eigen::Index>(shape_.stride) * shape_.in;
-  gemm_kernel::stream_ops().fill_columns(bias_.data(), bias_.size(), out_frames, output_.data());
   if (history_ == 0 && shape_.groups == 1 && !window_.activated()) {  // read in place
-    gemms_[0].accumulate(in.data(), col_step, out_frames, output_.data(), output_.rows());
+    gemms_[0].product_plus_bias(in.data(), col_step, out_frames, bias_.data(), output_.data(),
+                                output_.rows());
     return leading_columns(output_, out_frames);
   }
   window_.push(in);
   const int in_per_group = shape_.in / shape_.groups;
   const int out_per_group = shape_.out / shape_.groups;
   for (int g = 0; g < shape_.groups; ++g)
-    gemms_[g].accumulate(window_.data() + g * in_per_group, col_step, out_frames,
-                         output_.data() + g * out_per_group, output_.rows());
+    gemms_[g].product_plus_bias(window_.data() + g * in_per_group, col_step, out_frames,
+                                bias_.data() + g * out_per_group,
+                                output_.data() + g * out_per_group, output_.rows());
   window_.advance(frames);
   return leading_columns(output_, out_frames);
 }

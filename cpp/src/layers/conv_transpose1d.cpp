@@ -19,7 +19,10 @@ ConvTranspose1d::ConvTranspose1d(int in, int out, int kernel, int stride, const 
     }
   // Window frames follow each other, so the taps are one contiguous run.
   gemm_.pack(w, Taps{in, in}, precision);
-  bias_ = bias ? Vector(Eigen::Map<const Vector>(bias, out)) : Vector::Zero(out);
+  // The product's rows are the stride's phases, each over every output channel.
+  const Vector channel_bias =
+      bias ? Vector(Eigen::Map<const Vector>(bias, out)) : Vector::Zero(out);
+  row_bias_ = channel_bias.replicate(stride, 1);
 }
 
 void ConvTranspose1d::prepare(int max_in_frames) {
@@ -32,11 +35,10 @@ void ConvTranspose1d::reset() { window_.reset(); }
 View ConvTranspose1d::process(const View& in) {
   const int frames = static_cast<int>(in.cols());
   const int length = frames * stride_;
-  gemm_kernel::stream_ops().fill_columns(bias_.data(), bias_.size(), length, output_.data());
   window_.push(in);
   // Output column t of the product is samples t * stride ... t * stride + stride - 1.
-  gemm_.accumulate(window_.data(), in_, frames, output_.data(),
-                   static_cast<Eigen::Index>(stride_) * out_);
+  gemm_.product_plus_bias(window_.data(), in_, frames, row_bias_.data(), output_.data(),
+                          static_cast<Eigen::Index>(stride_) * out_);
   window_.advance(frames);
   return leading_columns(output_, length);
 }

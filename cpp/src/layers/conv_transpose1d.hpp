@@ -33,8 +33,8 @@ class ConvTranspose1d final : public Layer {
 
  private:
   int in_, out_, stride_, history_;  // history: input frames a block still reaches back to
-  Vector bias_;                      // zeros when the layer has none
-  Gemm gemm_;            // (stride * out) x ((history + 1) * in) weights over the window
+  Vector row_bias_;  // per product row (stride phases x channels); zeros where the layer has none
+  Gemm gemm_;        // (stride * out) x ((history + 1) * in) weights over the window
   StreamWindow window_;  // in x (history + max in frames)
   Matrix output_;        // out x (max in frames * stride)
 };

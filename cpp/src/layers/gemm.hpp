@@ -65,11 +65,14 @@ class Gemm {
   // addressed as prepared with column stride col_step. Real-time safe.
   void accumulate(const float* signal, Eigen::Index col_step, Eigen::Index cols, float* result,
                   Eigen::Index result_stride) const {
-    if (half_)
-      run(level_->multiply_half, packed_half_.data(), signal, col_step, cols, result,
-          result_stride);
-    else
-      run(level_->multiply, packed_.data(), signal, col_step, cols, result, result_stride);
+    run(signal, col_step, cols, result, result_stride, nullptr);
+  }
+
+  // result = bias (one value per row) + weights * signal: the bits of filling result with
+  // the bias and accumulating, without the filling pass. Real-time safe.
+  void product_plus_bias(const float* signal, Eigen::Index col_step, Eigen::Index cols,
+                         const float* bias, float* result, Eigen::Index result_stride) const {
+    run(signal, col_step, cols, result, result_stride, bias);
   }
 
  private:
@@ -97,12 +100,24 @@ class Gemm {
       }
   }
 
+  // The first block adds the bias where there is one, the next ones accumulate.
+  void run(const float* signal, Eigen::Index col_step, Eigen::Index cols, float* result,
+           Eigen::Index result_stride, const float* bias) const {
+    if (half_)
+      run(level_->multiply_half, packed_half_.data(), signal, col_step, cols, result, result_stride,
+          bias);
+    else
+      run(level_->multiply, packed_.data(), signal, col_step, cols, result, result_stride, bias);
+  }
+
   template <class Multiply, class T>
   void run(Multiply multiply, const T* panel, const float* signal, Eigen::Index col_step,
-           Eigen::Index cols, float* result, Eigen::Index result_stride) const {
-    for (const Block& b : blocks_)
+           Eigen::Index cols, float* result, Eigen::Index result_stride, const float* bias) const {
+    for (const Block& b : blocks_) {
       panel = multiply(panel, rows_, b.depth, signal + b.signal_offset, col_step, cols, result,
-                       result_stride);
+                       result_stride, bias);
+      bias = nullptr;
+    }
   }
 
   const gemm_kernel::Level* level_ = nullptr;  // the kernel the weights are packed for

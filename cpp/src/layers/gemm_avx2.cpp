@@ -45,12 +45,9 @@ struct Avx2Half : Avx2 {
 
 const Level& avx2_level() {
   static const Level level{
-      "avx2",
-      Avx2::kLanes,
-      &multiply<Avx2>,
-      &multiply<Avx2Half>,
-      &fma_burst<Avx2>,
-      {&leaky_relu<Avx2>, &fill_columns<Avx2>, &add<Avx2>, &hash_noise_block<Avx2>}};
+      "avx2",           Avx2::kLanes,
+      &multiply<Avx2>,  &multiply<Avx2Half>,
+      &fma_burst<Avx2>, {&leaky_relu<Avx2>, &add<Avx2>, &hash_noise_block<Avx2>}};
   return level;
 }
 

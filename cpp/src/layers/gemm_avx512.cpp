@@ -47,12 +47,9 @@ struct Avx512Half : Avx512 {
 
 const Level& avx512_level() {
   static const Level level{
-      "avx512",
-      Avx512::kLanes,
-      &multiply<Avx512>,
-      &multiply<Avx512Half>,
-      &fma_burst<Avx512>,
-      {&leaky_relu<Avx512>, &fill_columns<Avx512>, &add<Avx512>, &hash_noise_block<Avx512>}};
+      "avx512",           Avx512::kLanes,
+      &multiply<Avx512>,  &multiply<Avx512Half>,
+      &fma_burst<Avx512>, {&leaky_relu<Avx512>, &add<Avx512>, &hash_noise_block<Avx512>}};
   return level;
 }
 

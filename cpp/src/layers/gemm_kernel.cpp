@@ -80,17 +80,18 @@ struct BuildHalf : BuildSimd {
 };
 #endif
 
-const Level kBuild{
-    "build",
-    BuildSimd::kLanes,
-    &multiply<BuildSimd>,
 #ifdef NEURORAVE_BUILD_READS_HALF
-    &multiply<BuildHalf>,
+constexpr MultiplyHalf kBuildMultiplyHalf = &multiply<BuildHalf>;
 #else
-    nullptr,
+constexpr MultiplyHalf kBuildMultiplyHalf = nullptr;
 #endif
-    &fma_burst<BuildSimd>,
-    {&leaky_relu<BuildSimd>, &fill_columns<BuildSimd>, &add<BuildSimd>, &hash_noise_values}};
+
+const Level kBuild{"build",
+                   BuildSimd::kLanes,
+                   &multiply<BuildSimd>,
+                   kBuildMultiplyHalf,
+                   &fma_burst<BuildSimd>,
+                   {&leaky_relu<BuildSimd>, &add<BuildSimd>, &hash_noise_values}};
 
 #if defined(__x86_64__) || defined(_M_X64)
 // CPUID leaf 1, ECX bit 29 (clang 14's __builtin_cpu_supports does not know "f16c").

@@ -10,19 +10,21 @@
 
 namespace neurorave::gemm_kernel {
 
+// gemm_tile.hpp's multiply: C += A * B, or C = bias + A * B where bias is not null.
 using Multiply = const float* (*)(const float* a, Index rows, Index depth, const float* b,
-                                  Index col_step, Index cols, float* c, Index c_stride);
+                                  Index col_step, Index cols, float* c, Index c_stride,
+                                  const float* bias);
 
 // The same over half-size weights; null where the level cannot widen them as it loads.
 using MultiplyHalf = const Half* (*)(const Half* a, Index rows, Index depth, const float* b,
-                                     Index col_step, Index cols, float* c, Index c_stride);
+                                     Index col_step, Index cols, float* c, Index c_stride,
+                                     const float* bias);
 
 using FmaBurst = void (*)(Index iterations, float* sink);
 
 // The streaming layers' elementwise passes at the same width (stream_ops.hpp).
 struct StreamOps {
   void (*leaky_relu)(const float* in, Index n, float slope, float* out);
-  void (*fill_columns)(const float* column, Index rows, Index cols, float* out);
   void (*add)(const float* a, const float* b, Index n, float* out);
   void (*hash_noise_block)(int64_t first, int bands, Index frames, float* out);
 };

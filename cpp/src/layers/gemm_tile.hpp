@@ -48,10 +48,12 @@ inline void keep_in_register(typename S::Packet& value) {
 #endif
 }
 
-// C (valid_rows x Cols, column stride c_stride) += A (Packets packets of rows) * B.
+// C (valid_rows x Cols, column stride c_stride) += A (Packets packets of rows) * B, or,
+// given a bias (one value per row), C = bias + A * B: the same sum as filling C with the
+// bias first, bit for bit, without the pass over C that the filling costs.
 template <class S, int Packets, int Cols>
 inline void tile(const typename S::Weight* a, Index depth, const float* b, Index col_step, float* c,
-                 Index c_stride, Index valid_rows) {
+                 Index c_stride, Index valid_rows, const float* bias) {
   using Packet = typename S::Packet;
   constexpr int lanes = S::kLanes;
   // The loops over p and j must unroll before GCC's scalar replacement runs, or the
@@ -85,11 +87,15 @@ inline void tile(const typename S::Weight* a, Index depth, const float* b, Index
       float* out = c + j * c_stride + p * lanes;
       const Index rows = valid_rows - p * lanes;
       if (rows >= lanes) {
-        S::add_into(out, acc[p][j]);
+        if (bias)
+          S::store(out, S::add(S::load(bias + p * lanes), acc[p][j]));
+        else
+          S::add_into(out, acc[p][j]);
       } else {  // the padded last packet: only its valid rows exist in C
         float spilled[lanes];
         S::store(spilled, acc[p][j]);
-        for (Index r = 0; r < rows; ++r) out[r] += spilled[r];
+        for (Index r = 0; r < rows; ++r)
+          out[r] = (bias ? bias[p * lanes + r] : out[r]) + spilled[r];
       }
     }
 }
@@ -98,42 +104,44 @@ inline void tile(const typename S::Weight* a, Index depth, const float* b, Index
 // wider) and the last 1 to 3.
 template <class S, int Packets>
 inline void panel(const typename S::Weight* a, Index depth, const float* b, Index col_step,
-                  Index cols, float* c, Index c_stride, Index valid_rows) {
+                  Index cols, float* c, Index c_stride, Index valid_rows, const float* bias) {
   constexpr int wide = tile_cols<S>();
   static_assert(wide == 4 || wide == 8, "the remainders below handle 4 and then 1 to 3 columns");
   Index j = 0;
   for (; j + wide <= cols; j += wide)
     tile<S, Packets, wide>(a, depth, b + j * col_step, col_step, c + j * c_stride, c_stride,
-                           valid_rows);
+                           valid_rows, bias);
   if (wide == 8 && j + 4 <= cols) {
     tile<S, Packets, 4>(a, depth, b + j * col_step, col_step, c + j * c_stride, c_stride,
-                        valid_rows);
+                        valid_rows, bias);
     j += 4;
   }
   const float* bj = b + j * col_step;
   float* cj = c + j * c_stride;
   switch (cols - j) {
-    case 3: tile<S, Packets, 3>(a, depth, bj, col_step, cj, c_stride, valid_rows); break;
-    case 2: tile<S, Packets, 2>(a, depth, bj, col_step, cj, c_stride, valid_rows); break;
-    case 1: tile<S, Packets, 1>(a, depth, bj, col_step, cj, c_stride, valid_rows); break;
+    case 3: tile<S, Packets, 3>(a, depth, bj, col_step, cj, c_stride, valid_rows, bias); break;
+    case 2: tile<S, Packets, 2>(a, depth, bj, col_step, cj, c_stride, valid_rows, bias); break;
+    case 1: tile<S, Packets, 1>(a, depth, bj, col_step, cj, c_stride, valid_rows, bias); break;
     default: break;
   }
 }
 
 // C (rows x cols) += A * B for A packed as Gemm::pack lays out one block (panels of
-// kPanelPackets * S::kLanes rows); returns where the next block's panels start.
+// kPanelPackets * S::kLanes rows), or C = bias + A * B given a bias (rows values);
+// returns where the next block's panels start.
 template <class S>
 const typename S::Weight* multiply(const typename S::Weight* a, Index rows, Index depth,
                                    const float* b, Index col_step, Index cols, float* c,
-                                   Index c_stride) {
+                                   Index c_stride, const float* bias) {
   constexpr Index panel_rows = kPanelPackets * S::kLanes;
   for (Index row = 0; row < rows; row += panel_rows) {
     const Index valid = rows - row < panel_rows ? rows - row : panel_rows;
     const int packets = static_cast<int>((valid + S::kLanes - 1) / S::kLanes);
+    const float* at = bias ? bias + row : nullptr;
     switch (packets) {
-      case 3: panel<S, 3>(a, depth, b, col_step, cols, c + row, c_stride, valid); break;
-      case 2: panel<S, 2>(a, depth, b, col_step, cols, c + row, c_stride, valid); break;
-      default: panel<S, 1>(a, depth, b, col_step, cols, c + row, c_stride, valid); break;
+      case 3: panel<S, 3>(a, depth, b, col_step, cols, c + row, c_stride, valid, at); break;
+      case 2: panel<S, 2>(a, depth, b, col_step, cols, c + row, c_stride, valid, at); break;
+      default: panel<S, 1>(a, depth, b, col_step, cols, c + row, c_stride, valid, at); break;
     }
     a += static_cast<Index>(packets) * S::kLanes * depth;
   }

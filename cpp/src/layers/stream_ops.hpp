@@ -25,16 +25,6 @@ void leaky_relu(const float* in, Index n, float slope, float* out) {
   for (; i < n; ++i) out[i] = in[i] < in[i] * slope ? in[i] * slope : in[i];
 }
 
-// Each of `cols` contiguous columns of `rows` values becomes `column`.
-template <class S>
-void fill_columns(const float* column, Index rows, Index cols, float* out) {
-  for (Index c = 0; c < cols; ++c, out += rows) {
-    Index i = 0;
-    for (; i + S::kLanes <= rows; i += S::kLanes) S::store(out + i, S::load(column + i));
-    for (; i < rows; ++i) out[i] = column[i];
-  }
-}
-
 template <class S>
 void add(const float* a, const float* b, Index n, float* out) {
   Index i = 0;
