@@ -10,7 +10,13 @@ from neurorave import descriptors
 from neurorave.config import TrainConfig
 from neurorave.train import descriptors_torch
 from neurorave.train.augment import AugmentConfig, random_transform
-from neurorave.train.control import CURVE_KINDS, control_losses, draw_targets, drawn_curve
+from neurorave.train.control import (
+    CURVE_KINDS,
+    control_losses,
+    draw_targets,
+    drawn_curve,
+    kept_loud_enough,
+)
 from neurorave.train.lightning_module import NeuroRaveTraining
 
 RATE, COMPRESSION = 16000, 16
@@ -130,3 +136,27 @@ def test_a_descriptor_weight_scales_only_that_descriptors_error(notes):
     expected = plain["control"] + 2 * alone[NAMES.index("sharpness")]
     assert torch.allclose(heavier["control"], expected, rtol=1e-4)
     assert all(torch.equal(heavier[f"control_{n}"], plain[f"control_{n}"]) for n in NAMES)
+
+
+def test_partials_are_kept_where_the_requested_level_stays_near_the_windows_own(notes):
+    """A drawn rms curve 20 dB under the window's own in its second half leaves that half
+    out of the partials term; a darker centroid curve or a louder rms leaves nothing out."""
+    entries = _entries(notes)
+    ranges = torch.tensor([e["range"] for e in entries], dtype=torch.float32)
+    curves = descriptors_torch.normalise(
+        descriptors_torch.compute(notes, RATE, COMPRESSION, NAMES), ranges)
+    frames, row = curves.shape[-1], NAMES.index("rms")
+    db = descriptors_torch.denormalise(curves, ranges)
+    quieter, brighter = db.clone(), db.clone()
+    quieter[:, row, frames // 2:] -= 20.0
+    quieter[:, row, :frames // 2] += 6.0
+    brighter[:, NAMES.index("centroid")] *= 2.0
+    kept = [kept_loud_enough(descriptors_torch.normalise(t, ranges), curves, NAMES, ranges,
+                             COMPRESSION, 10.0) for t in (quieter, brighter)]
+    assert kept[0].shape == notes.shape
+    half = frames // 2 * COMPRESSION
+    assert kept[0][..., :half].all() and not kept[0][..., half:].any()
+    assert kept[1].all()
+    assert kept_loud_enough(curves, curves, NAMES, ranges, COMPRESSION, float("inf")) is None
+    assert kept_loud_enough(curves[:, 1:], curves[:, 1:], NAMES[1:], ranges[1:], COMPRESSION,
+                            10.0) is None

@@ -152,6 +152,18 @@ def test_partials_score_only_where_both_sound():
     assert partial_distance(silence, note, RATE) == 0
 
 
+def test_partials_score_only_the_frames_asked_for():
+    """An output an octave up in its second half: priced, unless that half is left out."""
+    note = _harmonics(220.0, FULL)
+    half = note.shape[-1] // 2
+    output = torch.cat([note[..., :half], _harmonics(440.0, FULL[:4])[..., half:]], dim=-1)
+    first_half = torch.zeros(note.shape, dtype=torch.bool)
+    first_half[..., :half] = True
+    assert partial_distance(note, output, RATE) > 0.1
+    assert partial_distance(note, output, RATE, where=first_half) < 0.01
+    assert partial_distance(note, output, RATE, where=~first_half) > 0.2
+
+
 def test_partials_gradient_restores_the_missing_odd_partials():
     note = _harmonics(165.0, FULL)
     level = torch.tensor(0.05, requires_grad=True)

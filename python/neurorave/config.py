@@ -215,6 +215,10 @@ class TrainConfig:
     # to control: a drawn curve may move the envelope, not the partials (the pitch).
     # Logged as train/control_partials where it is on.
     control_partial_weight: float = 0.0
+    # Frames whose requested rms lies more than this below the window's own are left out
+    # of the partials term: there a quiet output's partials sink into the decoder's noise
+    # floor, and pricing them teaches the decoder to refuse the quiet (inf: every frame).
+    control_partial_max_drop_db: float = 10.0
     noise_guard_weight: float = 1.0
     # Lines at the frame rate's multiples in the output that the target lacks
     # (losses.frame_line_excess): images of the upsampling after a nonlinearity, band edges.

@@ -85,6 +85,17 @@ def sounding_frames(targets: Tensor, names: Sequence[str], ranges: Tensor,
     return requested >= SOUNDING_GATE_DB
 
 
+def kept_loud_enough(targets: Tensor, curves: Tensor, names: Sequence[str], ranges: Tensor,
+                     compression: int, max_drop_db: float) -> Tensor | None:
+    """(B, 1, T) bool over samples: where the requested rms lies no more than `max_drop_db`
+    below the window's own (`curves`); None where rms is no fader or nothing is left out."""
+    if "rms" not in names or math.isinf(max_drop_db):
+        return None
+    row = list(names).index("rms")
+    requested, own = (descriptors_torch.denormalise(c, ranges)[:, row] for c in (targets, curves))
+    return (requested >= own - max_drop_db).repeat_interleave(compression, dim=-1)[:, None]
+
+
 def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Sequence[str],
                    ranges: Tensor, sample_rate: int, compression: int, skip_frames: int = 0,
                    descriptor_weights: Sequence[float] | None = None) -> dict[str, Tensor]:
@@ -126,4 +137,5 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
             **{f"control_{name}": per_descriptor[i] for i, name in enumerate(names)}}
 
 
-__all__ = ["CURVE_KINDS", "control_losses", "draw_targets", "drawn_curve", "sounding_frames"]
+__all__ = ["CURVE_KINDS", "control_losses", "draw_targets", "drawn_curve", "kept_loud_enough",
+           "sounding_frames"]

@@ -38,7 +38,7 @@ from ..format.nrv import load_into_trainable
 from ..nn.model import NeuroRave
 from . import descriptors_torch
 from .augment import random_transform
-from .control import control_losses, draw_targets
+from .control import control_losses, draw_targets, kept_loud_enough
 from .discriminators import LatentDiscriminator, WaveformDiscriminator
 from .losses import (
     band_dc_excess,
@@ -294,7 +294,10 @@ class NeuroRaveTraining(L.LightningModule):
         total = (terms["control"] + cfg.noise_guard_weight * terms["noise_guard"]
                  + cfg.cycle_weight * terms["cycle"])
         if cfg.control_partial_weight > 0:  # off, not even logged: +14 % per tiny-model step
-            terms["control_partials"] = partial_distance(source, output, model_cfg.sample_rate)
+            loud = kept_loud_enough(targets, curves, cfg.descriptors, self._ranges, c,
+                                    cfg.control_partial_max_drop_db)
+            terms["control_partials"] = partial_distance(source, output, model_cfg.sample_rate,
+                                                         where=loud)
             total = total + cfg.control_partial_weight * terms["control_partials"]
         logs.update(terms)
         return total

@@ -123,12 +123,13 @@ PARTIAL_PEAK_DB = -40.0        # ... within 40 dB of the frame's loudest bin (a 
 
 
 def partial_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PARTIAL_FRAME,
-                     gate_db: float = PERIOD_GATE_DB) -> Tensor:
+                     gate_db: float = PERIOD_GATE_DB, where: Tensor | None = None) -> Tensor:
     """Mean |p_x - p_y| over the bins where either signal has a partial: p = r / (1 + r),
     r a bin's power over its neighbours' mean (PARTIAL_PEAK_HZ around it), whatever the
     level there. A partial: r above PARTIAL_PEAK_RATIO within 40 dB of the frame's loudest
     bin. Scored below PARTIAL_TOP_HZ, where both signals' envelopes (PARTIAL_ENVELOPE_HZ
-    wide) are within 30 dB of their loudest, in frames where both sound.
+    wide) are within 30 dB of their loudest, in frames where both sound (and, given
+    `where`, (batch, 1, T) bool, whose every sample is in it).
 
     x, y: (batch, 1, T); a T shorter than frame takes the longest power of two it holds.
     The pitch without the spectral envelope: a y asked for another brightness, bandwidth
@@ -165,7 +166,11 @@ def partial_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PARTIA
             return ratio, scored, peak
 
         (rx, sx, peak_x), (ry, sy, peak_y) = analyse(x), analyse(y)
-        scored = (sx & sy & (peak_x | peak_y)).float()
+        scored = sx & sy & (peak_x | peak_y)
+        if where is not None:
+            inside = where.flatten(0, 1).float().unfold(-1, frame, frame // 4).amin(-1) > 0.5
+            scored = scored & inside[..., None]
+        scored = scored.float()
         gap = (rx / (1.0 + rx) - ry / (1.0 + ry)).abs()
         return (gap * scored).sum() / scored.sum().clamp(min=1.0)
 
