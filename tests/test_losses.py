@@ -135,7 +135,8 @@ def test_partials_keep_a_note_whatever_its_envelope_and_price_another_pitch(f0):
     note = heard(_harmonics(f0, FULL))
     darker = heard(_harmonics(f0, [0.35 ** k for k in range(9)]))
     same = [heard(0.3 * torch.roll(_harmonics(f0, FULL), 37, dims=-1)), darker,
-            heard(_harmonics(f0, [0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.0, 0.9, 0.8]))]
+            heard(_harmonics(f0, [0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.0, 0.9, 0.8])),
+            heard(_harmonics(f0, FULL + [0.3] * 8))]   # brighter by partials above the top
     other = [heard(_harmonics(2 * f0, FULL[:4])),                          # an octave up
              heard(_harmonics(f0 / 2, [0.3, 1.0, 0.2, 0.7, 0.1, 0.5, 0.05, 0.35])),  # down
              heard(_harmonics(1.5 * f0, FULL[:6]))]                        # a fifth up

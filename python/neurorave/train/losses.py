@@ -127,9 +127,10 @@ def partial_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PARTIA
     """Mean |p_x - p_y| over the bins where either signal has a partial: p = r / (1 + r),
     r a bin's power over its neighbours' mean (PARTIAL_PEAK_HZ around it), whatever the
     level there. A partial: r above PARTIAL_PEAK_RATIO within 40 dB of the frame's loudest
-    bin. Scored below PARTIAL_TOP_HZ, where both signals' envelopes (PARTIAL_ENVELOPE_HZ
-    wide) are within 30 dB of their loudest, in frames where both sound (and, given
-    `where`, (batch, 1, T) bool, whose every sample is in it).
+    bin; y's partials count up to x's highest only. Scored below PARTIAL_TOP_HZ, where
+    both signals' envelopes (PARTIAL_ENVELOPE_HZ wide) are within 30 dB of their loudest,
+    in frames where both sound (and, given `where`, (batch, 1, T) bool, whose every
+    sample is in it).
 
     x, y: (batch, 1, T); a T shorter than frame takes the longest power of two it holds.
     The pitch without the spectral envelope: a y asked for another brightness, bandwidth
@@ -166,7 +167,12 @@ def partial_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PARTIA
             return ratio, scored, peak
 
         (rx, sx, peak_x), (ry, sy, peak_y) = analyse(x), analyse(y)
-        scored = sx & sy & (peak_x | peak_y)
+        # y's partials above x's highest are a brighter sound, not another pitch: priced,
+        # they made noise the cheaper way to brighten (0.26 for partials, 0 for noise).
+        bins = torch.arange(peak_x.shape[-1], device=x.device)
+        highest = torch.where(peak_x, bins, -1).amax(-1, keepdim=True)
+        within = bins <= highest + round(PARTIAL_PEAK_HZ / 2 * frame / sample_rate)
+        scored = sx & sy & (peak_x | (peak_y & within))
         if where is not None:
             inside = where.flatten(0, 1).float().unfold(-1, frame, frame // 4).amin(-1) > 0.5
             scored = scored & inside[..., None]
