@@ -160,3 +160,26 @@ def test_partials_are_kept_where_the_requested_level_stays_near_the_windows_own(
     assert kept_loud_enough(curves, curves, NAMES, ranges, COMPRESSION, float("inf")) is None
     assert kept_loud_enough(curves[:, 1:], curves[:, 1:], NAMES[1:], ranges[1:], COMPRESSION,
                             10.0) is None
+
+
+def test_the_noise_guard_in_db_sees_what_the_linear_one_lets_through(notes):
+    """Noise 50 and 40 dB under the notes' peak lifts their flatness (about -32 dB) by
+    several dB, which stays under the linear margin (0.05, -13 dB) and costs nothing
+    there; in dB, beyond a 3 dB margin, it costs, and more for the louder noise."""
+    entries = _entries(notes)
+    ranges = torch.tensor([e["range"] for e in entries], dtype=torch.float32)
+    targets = descriptors_torch.normalise(
+        descriptors_torch.compute(notes, RATE, COMPRESSION, NAMES), ranges)
+    noise = torch.randn(notes.shape, generator=torch.Generator().manual_seed(0))
+    peak = notes.abs().amax(-1, keepdim=True)
+
+    def guards(output: torch.Tensor) -> tuple[float, float]:
+        linear, in_db = (control_losses(output, notes, targets, NAMES, ranges, RATE, COMPRESSION,
+                                        noise_margin_db=margin)["noise_guard"]
+                         for margin in (None, 3.0))
+        return float(linear), float(in_db)
+
+    assert guards(notes) == (0.0, 0.0)
+    quiet, louder = (guards(notes + level * noise * peak) for level in (0.003, 0.01))
+    assert quiet[0] == 0.0 and louder[0] == 0.0
+    assert 0.05 < quiet[1] < louder[1]

@@ -220,6 +220,10 @@ class TrainConfig:
     # floor, and pricing them teaches the decoder to refuse the quiet (inf: every frame).
     control_partial_max_drop_db: float = 10.0
     noise_guard_weight: float = 1.0
+    # The noise guard in dB: the output's flatness over the encoded audio's, beyond this
+    # many dB (None: beyond 0.05 in linear flatness, which a tonal note's -30 dB leaves
+    # 17 dB of unpriced rise; train/control.py).
+    noise_guard_margin_db: float | None = None
     # Lines at the frame rate's multiples in the output that the target lacks
     # (losses.frame_line_excess): images of the upsampling after a nonlinearity, band edges.
     frame_line_weight: float = 0.0

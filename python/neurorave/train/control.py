@@ -98,7 +98,8 @@ def kept_loud_enough(targets: Tensor, curves: Tensor, names: Sequence[str], rang
 
 def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Sequence[str],
                    ranges: Tensor, sample_rate: int, compression: int, skip_frames: int = 0,
-                   descriptor_weights: Sequence[float] | None = None) -> dict[str, Tensor]:
+                   descriptor_weights: Sequence[float] | None = None,
+                   noise_margin_db: float | None = None) -> dict[str, Tensor]:
     """{"control", "noise_guard", "control_<name>" for each descriptor} for `output`
     (B, 1, T) decoded with `targets` (B, n, F).
 
@@ -108,7 +109,9 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
     over the unscaled count, so raising one weight leaves the others' pull as it was).
     control_<name>: that descriptor's unscaled mean error, for the logs. noise_guard: how
     much flatter than `reference` (the sound the latent came from) the output's spectrum
-    is, on sounding frames, beyond a margin of 0.05.
+    is, on sounding frames: beyond a margin of 0.05 in linear flatness, or, given
+    `noise_margin_db`, 10 log10 of the ratio beyond that many dB, in tens of dB. (A tonal
+    note's flatness is near 0.001, -30 dB: the linear margin lets it rise 17 dB unpriced.)
     `skip_frames`: leading frames left out (a decoder started from silence on a crop).
     """
     names = list(names)
@@ -131,7 +134,11 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
         masked = masked * torch.tensor([float(w) for w in descriptor_weights]).to(error)[
             None, :, None]
     control = masked.sum() / weights.sum().clamp(min=1.0)
-    flatter = torch.relu(measured[:, -1, frames] - ref[:, 1, frames] - 0.05)
+    if noise_margin_db is None:
+        flatter = torch.relu(measured[:, -1, frames] - ref[:, 1, frames] - 0.05)
+    else:
+        rise_db = 10.0 * torch.log10(measured[:, -1, frames] / ref[:, 1, frames])
+        flatter = torch.relu(rise_db - noise_margin_db) / 10.0
     noise_guard = (flatter * sounding).sum() / sounding.sum().clamp(min=1.0)
     return {"control": control, "noise_guard": noise_guard,
             **{f"control_{name}": per_descriptor[i] for i, name in enumerate(names)}}

@@ -287,7 +287,8 @@ class NeuroRaveTraining(L.LightningModule):
                    if cfg.control_descriptor_weights else None)
         terms = control_losses(output, source, targets, cfg.descriptors, self._ranges,
                                model_cfg.sample_rate, c, skip_frames=reach,
-                               descriptor_weights=weights)
+                               descriptor_weights=weights,
+                               noise_margin_db=cfg.noise_guard_margin_db)
         encoded = functional_call(self.model.encoder, _detached(self.model.encoder),
                                   (self.model.pqmf_analysis(output),))
         terms["cycle"] = (encoded[:, :model_cfg.latent_size] - mean).abs().mean()
