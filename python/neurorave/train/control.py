@@ -78,11 +78,13 @@ def sounding_frames(targets: Tensor, names: Sequence[str], ranges: Tensor,
 
     The requested loudness is the rms target where rms is a fader, else the reference's.
     """
-    if "rms" in names:
-        requested = descriptors_torch.denormalise(targets, ranges)[:, list(names).index("rms")]
-    else:
-        requested = reference_rms_db
+    requested = _rms_db(targets, names, ranges) if "rms" in names else reference_rms_db
     return requested >= SOUNDING_GATE_DB
+
+
+def _rms_db(curves: Tensor, names: Sequence[str], ranges: Tensor) -> Tensor:
+    """(B, F): the rms row of normalised curves (B, n, F), in dB."""
+    return descriptors_torch.denormalise(curves, ranges)[:, list(names).index("rms")]
 
 
 def kept_loud_enough(targets: Tensor, curves: Tensor, names: Sequence[str], ranges: Tensor,
@@ -91,8 +93,7 @@ def kept_loud_enough(targets: Tensor, curves: Tensor, names: Sequence[str], rang
     below the window's own (`curves`); None where rms is no fader or nothing is left out."""
     if "rms" not in names or math.isinf(max_drop_db):
         return None
-    row = list(names).index("rms")
-    requested, own = (descriptors_torch.denormalise(c, ranges)[:, row] for c in (targets, curves))
+    requested, own = _rms_db(targets, names, ranges), _rms_db(curves, names, ranges)
     return (requested >= own - max_drop_db).repeat_interleave(compression, dim=-1)[:, None]
 
 

@@ -75,10 +75,14 @@ PERIOD_HIGHEST_HZ = 2000.0
 PERIOD_GATE_DB = -60.0       # frames of the target quieter than this are not scored
 
 
+def _frames(s: Tensor, frame: int) -> Tensor:
+    """(batch, 1, T) -> (batch, frames, frame) as float, hop a quarter of a frame."""
+    return s.float().flatten(0, 1).unfold(-1, frame, frame // 4)
+
+
 def _hann_frames(s: Tensor, window: Tensor) -> Tensor:
-    """(batch, 1, T) -> (batch, frames, len(window)): windowed frames, hop a quarter."""
-    frame = window.shape[-1]
-    return s.float().flatten(0, 1).unfold(-1, frame, frame // 4) * window
+    """(batch, 1, T) -> (batch, frames, len(window)): `_frames`, windowed."""
+    return _frames(s, window.shape[-1]) * window
 
 
 def _level_db(frames: Tensor, window: Tensor) -> Tensor:
@@ -174,7 +178,7 @@ def partial_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PARTIA
         within = bins <= highest + round(PARTIAL_PEAK_HZ / 2 * frame / sample_rate)
         scored = sx & sy & (peak_x | (peak_y & within))
         if where is not None:
-            inside = where.flatten(0, 1).float().unfold(-1, frame, frame // 4).amin(-1) > 0.5
+            inside = _frames(where, frame).amin(-1) > 0.5
             scored = scored & inside[..., None]
         scored = scored.float()
         gap = (rx / (1.0 + rx) - ry / (1.0 + ry)).abs()
