@@ -183,3 +183,24 @@ def test_the_noise_guard_in_db_sees_what_the_linear_one_lets_through(notes):
     quiet, louder = (guards(notes + level * noise * peak) for level in (0.003, 0.01))
     assert quiet[0] == 0.0 and louder[0] == 0.0
     assert 0.05 < quiet[1] < louder[1]
+
+
+def test_the_noise_guard_against_the_rendition_prices_only_what_the_curves_add(notes):
+    """Against the decoder's own rendition (here: the notes over a noise floor 50 dB under
+    their peak), an output with that floor costs nothing, and one with a floor 10 dB higher
+    costs, less than against the clean notes, which also price the floor itself."""
+    entries = _entries(notes)
+    ranges = torch.tensor([e["range"] for e in entries], dtype=torch.float32)
+    targets = descriptors_torch.normalise(
+        descriptors_torch.compute(notes, RATE, COMPRESSION, NAMES), ranges)
+    noise = torch.randn(notes.shape, generator=torch.Generator().manual_seed(0))
+    peak = notes.abs().amax(-1, keepdim=True)
+    rendition, noisier = (notes + level * noise * peak for level in (0.003, 0.01))
+
+    def guard(output: torch.Tensor, against: torch.Tensor | None) -> float:
+        return float(control_losses(output, notes, targets, NAMES, ranges, RATE, COMPRESSION,
+                                    noise_margin_db=3.0,
+                                    flatness_reference=against)["noise_guard"])
+
+    assert guard(rendition, rendition) == 0.0
+    assert 0.0 < guard(noisier, rendition) < guard(noisier, None)

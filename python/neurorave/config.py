@@ -224,6 +224,11 @@ class TrainConfig:
     # many dB (None: beyond 0.05 in linear flatness, which a tonal note's -30 dB leaves
     # 17 dB of unpriced rise; train/control.py).
     noise_guard_margin_db: float | None = None
+    # Compare with the decoder's own rendition of the window under its own curves (the
+    # reconstruction, detached) instead of the encoded audio: then the guard prices only
+    # the flatness the drawn curves add, as `evaluate`'s flatness rise measures it, and not
+    # the decoder's noise floor, which the reconstruction losses already price.
+    noise_guard_on_reconstruction: bool = False
     # Lines at the frame rate's multiples in the output that the target lacks
     # (losses.frame_line_excess): images of the upsampling after a nonlinearity, band edges.
     frame_line_weight: float = 0.0

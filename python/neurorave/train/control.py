@@ -100,7 +100,8 @@ def kept_loud_enough(targets: Tensor, curves: Tensor, names: Sequence[str], rang
 def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Sequence[str],
                    ranges: Tensor, sample_rate: int, compression: int, skip_frames: int = 0,
                    descriptor_weights: Sequence[float] | None = None,
-                   noise_margin_db: float | None = None) -> dict[str, Tensor]:
+                   noise_margin_db: float | None = None,
+                   flatness_reference: Tensor | None = None) -> dict[str, Tensor]:
     """{"control", "noise_guard", "control_<name>" for each descriptor} for `output`
     (B, 1, T) decoded with `targets` (B, n, F).
 
@@ -113,6 +114,8 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
     is, on sounding frames: beyond a margin of 0.05 in linear flatness, or, given
     `noise_margin_db`, 10 log10 of the ratio beyond that many dB, in tens of dB. (A tonal
     note's flatness is near 0.001, -30 dB: the linear margin lets it rise 17 dB unpriced.)
+    `flatness_reference`: the audio whose flatness the guard compares with (`reference`
+    if None), e.g. the decoder's output under the window's own curves.
     `skip_frames`: leading frames left out (a decoder started from silence on a crop).
     """
     names = list(names)
@@ -122,6 +125,9 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
     with torch.no_grad():
         ref = descriptors_torch.compute(reference, sample_rate, compression, ["rms", "flatness"],
                                         frame_step=step)
+        if flatness_reference is not None:
+            ref[:, 1] = descriptors_torch.compute(flatness_reference, sample_rate, compression,
+                                                  ["flatness"], frame_step=step)[:, 0]
     frames = slice(-(-skip_frames // step), None)   # analysed frame j is frame (j+1) step - 1
     achieved = descriptors_torch.normalise(measured[:, :len(names)], ranges)[..., frames]
     targets = targets[..., step - 1::step][..., :measured.shape[-1]][..., frames]

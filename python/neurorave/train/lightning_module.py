@@ -255,7 +255,7 @@ class NeuroRaveTraining(L.LightningModule):
             total = total + weight * logs["confusion"]
         if cfg.control_weight > 0 and cfg.mode != "rave" and step >= cfg.control_delay_steps:
             total = total + cfg.control_weight * self._control_terms(
-                z.detach(), mean.detach(), curves, source, generator, logs)
+                z.detach(), mean.detach(), curves, source, y.detach(), generator, logs)
         if phase2:
             total = total + self._adversarial_losses(target, y, logs, step)
         rate = cfg.learning_rate * (1.0 if phase2 else cosine_decay(
@@ -275,8 +275,9 @@ class NeuroRaveTraining(L.LightningModule):
             self.trainer.should_stop = True
 
     def _control_terms(self, z: Tensor, mean: Tensor, curves: Tensor, source: Tensor,
-                       generator: torch.Generator, logs: dict) -> Tensor:
-        """Control + noise guard + latent cycle: z decoded with drawn target curves."""
+                       rendition: Tensor, generator: torch.Generator, logs: dict) -> Tensor:
+        """Control + noise guard + latent cycle: z decoded with drawn target curves
+        (`rendition`: z decoded with `curves`, detached)."""
         cfg, model_cfg = self.cfg, self.model.config
         c = model_cfg.compression
         targets, _ = draw_targets(curves, generator, cfg.control_max_replaced)
@@ -288,7 +289,9 @@ class NeuroRaveTraining(L.LightningModule):
         terms = control_losses(output, source, targets, cfg.descriptors, self._ranges,
                                model_cfg.sample_rate, c, skip_frames=reach,
                                descriptor_weights=weights,
-                               noise_margin_db=cfg.noise_guard_margin_db)
+                               noise_margin_db=cfg.noise_guard_margin_db,
+                               flatness_reference=(rendition if cfg.noise_guard_on_reconstruction
+                                                   else None))
         encoded = functional_call(self.model.encoder, _detached(self.model.encoder),
                                   (self.model.pqmf_analysis(output),))
         terms["cycle"] = (encoded[:, :model_cfg.latent_size] - mean).abs().mean()
