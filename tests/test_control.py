@@ -162,25 +162,33 @@ def test_partials_are_kept_where_the_requested_level_stays_near_the_windows_own(
                             10.0) is None
 
 
+def _with_noise(notes: torch.Tensor, level: float) -> torch.Tensor:
+    """The notes plus white noise at `level` times their peak (a fixed draw)."""
+    noise = torch.randn(notes.shape, generator=torch.Generator().manual_seed(0))
+    return notes + level * noise * notes.abs().amax(-1, keepdim=True)
+
+
+def _noise_guard(notes: torch.Tensor, output: torch.Tensor, margin_db: float | None,
+                 against: torch.Tensor | None = None) -> float:
+    """control_losses' noise guard for `output`, decoded from `notes` with their own curves."""
+    ranges = torch.tensor([e["range"] for e in _entries(notes)], dtype=torch.float32)
+    targets = descriptors_torch.normalise(
+        descriptors_torch.compute(notes, RATE, COMPRESSION, NAMES), ranges)
+    return float(control_losses(output, notes, targets, NAMES, ranges, RATE, COMPRESSION,
+                                noise_margin_db=margin_db,
+                                flatness_reference=against)["noise_guard"])
+
+
 def test_the_noise_guard_in_db_sees_what_the_linear_one_lets_through(notes):
     """Noise 50 and 40 dB under the notes' peak lifts their flatness (about -32 dB) by
     several dB, which stays under the linear margin (0.05, -13 dB) and costs nothing
     there; in dB, beyond a 3 dB margin, it costs, and more for the louder noise."""
-    entries = _entries(notes)
-    ranges = torch.tensor([e["range"] for e in entries], dtype=torch.float32)
-    targets = descriptors_torch.normalise(
-        descriptors_torch.compute(notes, RATE, COMPRESSION, NAMES), ranges)
-    noise = torch.randn(notes.shape, generator=torch.Generator().manual_seed(0))
-    peak = notes.abs().amax(-1, keepdim=True)
-
     def guards(output: torch.Tensor) -> tuple[float, float]:
-        linear, in_db = (control_losses(output, notes, targets, NAMES, ranges, RATE, COMPRESSION,
-                                        noise_margin_db=margin)["noise_guard"]
-                         for margin in (None, 3.0))
-        return float(linear), float(in_db)
+        linear, in_db = (_noise_guard(notes, output, margin) for margin in (None, 3.0))
+        return linear, in_db
 
     assert guards(notes) == (0.0, 0.0)
-    quiet, louder = (guards(notes + level * noise * peak) for level in (0.003, 0.01))
+    quiet, louder = (guards(_with_noise(notes, level)) for level in (0.003, 0.01))
     assert quiet[0] == 0.0 and louder[0] == 0.0
     assert 0.05 < quiet[1] < louder[1]
 
@@ -189,18 +197,7 @@ def test_the_noise_guard_against_the_rendition_prices_only_what_the_curves_add(n
     """Against the decoder's own rendition (here: the notes over a noise floor 50 dB under
     their peak), an output with that floor costs nothing, and one with a floor 10 dB higher
     costs, less than against the clean notes, which also price the floor itself."""
-    entries = _entries(notes)
-    ranges = torch.tensor([e["range"] for e in entries], dtype=torch.float32)
-    targets = descriptors_torch.normalise(
-        descriptors_torch.compute(notes, RATE, COMPRESSION, NAMES), ranges)
-    noise = torch.randn(notes.shape, generator=torch.Generator().manual_seed(0))
-    peak = notes.abs().amax(-1, keepdim=True)
-    rendition, noisier = (notes + level * noise * peak for level in (0.003, 0.01))
-
-    def guard(output: torch.Tensor, against: torch.Tensor | None) -> float:
-        return float(control_losses(output, notes, targets, NAMES, ranges, RATE, COMPRESSION,
-                                    noise_margin_db=3.0,
-                                    flatness_reference=against)["noise_guard"])
-
-    assert guard(rendition, rendition) == 0.0
-    assert 0.0 < guard(noisier, rendition) < guard(noisier, None)
+    rendition, noisier = (_with_noise(notes, level) for level in (0.003, 0.01))
+    assert _noise_guard(notes, rendition, 3.0, against=rendition) == 0.0
+    assert 0.0 < _noise_guard(notes, noisier, 3.0, against=rendition) \
+        < _noise_guard(notes, noisier, 3.0)
