@@ -123,11 +123,14 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
     measured = descriptors_torch.compute(output, sample_rate, compression, names + ["flatness"],
                                          frame_step=step)
     with torch.no_grad():
-        ref = descriptors_torch.compute(reference, sample_rate, compression, ["rms", "flatness"],
-                                        frame_step=step)
-        if flatness_reference is not None:
-            ref[:, 1] = descriptors_torch.compute(flatness_reference, sample_rate, compression,
-                                                  ["flatness"], frame_step=step)[:, 0]
+        if flatness_reference is None:
+            ref = descriptors_torch.compute(reference, sample_rate, compression,
+                                            ["rms", "flatness"], frame_step=step)
+        else:   # no spectrum of `reference`: its flatness would go unused
+            ref = torch.cat([descriptors_torch.compute(audio, sample_rate, compression, [name],
+                                                       frame_step=step)
+                             for audio, name in ((reference, "rms"),
+                                                 (flatness_reference, "flatness"))], dim=1)
     frames = slice(-(-skip_frames // step), None)   # analysed frame j is frame (j+1) step - 1
     achieved = descriptors_torch.normalise(measured[:, :len(names)], ranges)[..., frames]
     targets = targets[..., step - 1::step][..., :measured.shape[-1]][..., frames]
