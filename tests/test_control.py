@@ -16,6 +16,7 @@ from neurorave.train.control import (
     draw_targets,
     drawn_curve,
     kept_loud_enough,
+    released_followers,
 )
 from neurorave.train.lightning_module import NeuroRaveTraining
 
@@ -136,6 +137,36 @@ def test_a_descriptor_weight_scales_only_that_descriptors_error(notes):
     expected = plain["control"] + 2 * alone[NAMES.index("sharpness")]
     assert torch.allclose(heavier["control"], expected, rtol=1e-4)
     assert all(torch.equal(heavier[f"control_{n}"], plain[f"control_{n}"]) for n in NAMES)
+
+
+def test_a_coupled_follower_is_released_while_its_partner_moves(notes):
+    """Of the pair (centroid, sharpness), the one that follows its window is released
+    where the other is replaced, and its target then no longer counts in that window."""
+    replaced = torch.zeros(4, len(NAMES), dtype=torch.bool)
+    centroid, sharpness = NAMES.index("centroid"), NAMES.index("sharpness")
+    replaced[0, centroid] = replaced[1, sharpness] = replaced[3, 0] = True
+    replaced[2, [centroid, sharpness]] = True
+    released = released_followers(replaced, NAMES, [["centroid", "sharpness"]])
+    expected = torch.zeros_like(replaced)
+    expected[0, sharpness] = expected[1, centroid] = True
+    assert torch.equal(released, expected)
+
+    entries = _entries(notes)
+    ranges = torch.tensor([e["range"] for e in entries], dtype=torch.float32)
+    targets = descriptors_torch.normalise(
+        descriptors_torch.compute(notes, RATE, COMPRESSION, NAMES), ranges)
+    darker = torch.nn.functional.avg_pool1d(notes, 9, stride=1, padding=4)
+    moved = targets.clone()
+    moved[0, sharpness] = 1.0        # window 0's sharpness target, released there
+    every = torch.zeros_like(replaced)
+    every[0, sharpness] = True
+
+    def control(curves: torch.Tensor, released: torch.Tensor | None) -> torch.Tensor:
+        return control_losses(darker, notes, curves, NAMES, ranges, RATE, COMPRESSION,
+                              released=released)["control"]
+
+    assert control(moved, every) == control(targets, every)
+    assert control(moved, None) > control(targets, None)
 
 
 def test_partials_are_kept_where_the_requested_level_stays_near_the_windows_own(notes):

@@ -210,6 +210,11 @@ class TrainConfig:
     # A descriptor's share of the control term, by name (1 where not named): a lagging
     # fader pulled harder without weakening the others.
     control_descriptor_weights: dict[str, float] = field(default_factory=dict)
+    # Pairs of descriptors too coupled in the data to move apart (centroid and sharpness:
+    # Pearson 0.96 over the nsynth-like set's sounding frames): where a window's draw
+    # replaces one of a pair and the other follows the window, the follower's error is left
+    # out, so the decoder is not asked to hold it while its partner moves.
+    control_released_pairs: tuple[tuple[str, str], ...] = ()
     cycle_weight: float = 1.0             # the latent-cycle term, relative to control
     # losses.partial_distance of the control branch's output to the encoded audio, relative
     # to control: a drawn curve may move the envelope, not the partials (the pitch).
@@ -255,6 +260,14 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"control_descriptor_weights names {', '.join(unknown)}, not among "
                              f"the descriptors ({', '.join(self.descriptors)})")
+        if any(not isinstance(pair, (list, tuple)) or len(pair) != 2
+               or set(pair) - set(self.descriptors) for pair in self.control_released_pairs):
+            raise ValueError(f"control_released_pairs must list pairs of descriptors among "
+                             f"{', '.join(self.descriptors)}, e.g. [[\"centroid\", "
+                             f"\"sharpness\"]]; got {self.control_released_pairs!r}")
+        # Stored as JSON lists of lists: tuples inside too, so a stored run compares equal.
+        object.__setattr__(self, "control_released_pairs",
+                           tuple(tuple(pair) for pair in self.control_released_pairs))
         if any(w < 0 for w in self.control_descriptor_weights.values()):
             raise ValueError(f"control_descriptor_weights must not be negative, got "
                              f"{self.control_descriptor_weights}")

@@ -72,6 +72,19 @@ def draw_targets(curves: Tensor, generator: torch.Generator, max_replaced: int =
     return targets.to(curves.device), replaced.to(curves.device)
 
 
+def released_followers(replaced: Tensor, names: Sequence[str],
+                       pairs: Sequence[Sequence[str]]) -> Tensor:
+    """(B, n) bool: the descriptors that follow their window (not `replaced`) while the
+    other of one of their `pairs` is replaced."""
+    released = torch.zeros_like(replaced)
+    index = {name: i for i, name in enumerate(names)}
+    for first, second in pairs:
+        a, b = index[first], index[second]
+        released[:, a] |= replaced[:, b] & ~replaced[:, a]
+        released[:, b] |= replaced[:, a] & ~replaced[:, b]
+    return released
+
+
 def sounding_frames(targets: Tensor, names: Sequence[str], ranges: Tensor,
                     reference_rms_db: Tensor) -> Tensor:
     """(B, F) bool: frames whose requested loudness is above the sounding gate.
@@ -101,7 +114,8 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
                    ranges: Tensor, sample_rate: int, compression: int, skip_frames: int = 0,
                    descriptor_weights: Sequence[float] | None = None,
                    noise_margin_db: float | None = None,
-                   flatness_reference: Tensor | None = None) -> dict[str, Tensor]:
+                   flatness_reference: Tensor | None = None,
+                   released: Tensor | None = None) -> dict[str, Tensor]:
     """{"control", "noise_guard", "control_<name>" for each descriptor} for `output`
     (B, 1, T) decoded with `targets` (B, n, F).
 
@@ -117,6 +131,8 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
     `flatness_reference`: the audio whose flatness the guard compares with (`reference`
     if None), e.g. the decoder's output under the window's own curves.
     `skip_frames`: leading frames left out (a decoder started from silence on a crop).
+    `released` (B, n) bool: descriptors whose error is left out of a window (see
+    `released_followers`).
     """
     names = list(names)
     step = descriptors_torch.analysis_step(compression)
@@ -138,6 +154,8 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
     error = (achieved - targets).abs()
     weights = torch.stack([torch.ones_like(sounding) if name == "rms" else sounding
                            for name in names], dim=1)
+    if released is not None:
+        weights = weights * (~released).to(weights)[..., None]
     masked = error * weights
     per_descriptor = masked.detach().sum((0, 2)) / weights.sum((0, 2)).clamp(min=1.0)
     if descriptor_weights is not None:   # at 1 each, the sum below is the one before, bit for bit
@@ -155,4 +173,4 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
 
 
 __all__ = ["CURVE_KINDS", "control_losses", "draw_targets", "drawn_curve", "kept_loud_enough",
-           "sounding_frames"]
+           "released_followers", "sounding_frames"]

@@ -38,7 +38,7 @@ from ..format.nrv import load_into_trainable
 from ..nn.model import NeuroRave
 from . import descriptors_torch
 from .augment import random_transform
-from .control import control_losses, draw_targets, kept_loud_enough
+from .control import control_losses, draw_targets, kept_loud_enough, released_followers
 from .discriminators import LatentDiscriminator, WaveformDiscriminator
 from .losses import (
     band_dc_excess,
@@ -280,7 +280,7 @@ class NeuroRaveTraining(L.LightningModule):
         (`rendition`: z decoded with `curves`, detached)."""
         cfg, model_cfg = self.cfg, self.model.config
         c = model_cfg.compression
-        targets, _ = draw_targets(curves, generator, cfg.control_max_replaced)
+        targets, replaced = draw_targets(curves, generator, cfg.control_max_replaced)
         output = self.model.decode(z, targets)
         # The first frames' analysis windows reach back before the span: left out.
         reach = window_length(c) // c - 1
@@ -291,7 +291,10 @@ class NeuroRaveTraining(L.LightningModule):
                                descriptor_weights=weights,
                                noise_margin_db=cfg.noise_guard_margin_db,
                                flatness_reference=(rendition if cfg.noise_guard_on_reconstruction
-                                                   else None))
+                                                   else None),
+                               released=(released_followers(replaced, cfg.descriptors,
+                                                            cfg.control_released_pairs)
+                                         if cfg.control_released_pairs else None))
         encoded = functional_call(self.model.encoder, _detached(self.model.encoder),
                                   (self.model.pqmf_analysis(output),))
         terms["cycle"] = (encoded[:, :model_cfg.latent_size] - mean).abs().mean()
