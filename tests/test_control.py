@@ -38,6 +38,18 @@ def _entries(audio: torch.Tensor) -> list[dict]:
     return descriptors.descriptor_statistics(values, NAMES)
 
 
+def _ranges_and_own_curves(notes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The notes' fader ranges and their own curves, normalised to them: (n, 2), (B, n, F)."""
+    ranges = torch.tensor([e["range"] for e in _entries(notes)], dtype=torch.float32)
+    return ranges, descriptors_torch.normalise(
+        descriptors_torch.compute(notes, RATE, COMPRESSION, NAMES), ranges)
+
+
+def _darker(notes: torch.Tensor) -> torch.Tensor:
+    """The notes through a 9-tap moving average: a low-pass."""
+    return torch.nn.functional.avg_pool1d(notes, 9, stride=1, padding=4)
+
+
 def test_a_transform_of_no_strength_returns_the_input(notes):
     """The STFT path alone is transparent: every change comes from a drawn parameter."""
     none = AugmentConfig(gain_db=0, tilt_db_per_octave=0, shelf_db=0, lowpass_probability=0,
@@ -95,10 +107,7 @@ def test_drawn_targets_replace_one_to_four_curves_of_every_kind():
 
 
 def test_control_loss_is_zero_on_the_targets_own_audio_and_sees_shortcuts(notes):
-    entries = _entries(notes)
-    ranges = torch.tensor([e["range"] for e in entries], dtype=torch.float32)
-    measured = descriptors_torch.compute(notes, RATE, COMPRESSION, NAMES)
-    targets = descriptors_torch.normalise(measured, ranges)
+    ranges, targets = _ranges_and_own_curves(notes)
 
     def losses(output: torch.Tensor) -> dict[str, torch.Tensor]:
         return control_losses(output, notes, targets, NAMES, ranges, RATE, COMPRESSION)
@@ -118,11 +127,8 @@ def test_control_loss_is_zero_on_the_targets_own_audio_and_sees_shortcuts(notes)
 def test_a_descriptor_weight_scales_only_that_descriptors_error(notes):
     """The control term is linear in the descriptor weights: the terms with one weight
     each add up to the unweighted one, and a heavier sharpness weighs only sharpness."""
-    entries = _entries(notes)
-    ranges = torch.tensor([e["range"] for e in entries], dtype=torch.float32)
-    targets = descriptors_torch.normalise(
-        descriptors_torch.compute(notes, RATE, COMPRESSION, NAMES), ranges)
-    darker = torch.nn.functional.avg_pool1d(notes, 9, stride=1, padding=4)   # a low-pass
+    ranges, targets = _ranges_and_own_curves(notes)
+    darker = _darker(notes)
 
     def control(weights=None) -> dict[str, torch.Tensor]:
         return control_losses(darker, notes, targets, NAMES, ranges, RATE, COMPRESSION,
@@ -151,11 +157,8 @@ def test_a_coupled_follower_is_released_while_its_partner_moves(notes):
     expected[0, sharpness] = expected[1, centroid] = True
     assert torch.equal(released, expected)
 
-    entries = _entries(notes)
-    ranges = torch.tensor([e["range"] for e in entries], dtype=torch.float32)
-    targets = descriptors_torch.normalise(
-        descriptors_torch.compute(notes, RATE, COMPRESSION, NAMES), ranges)
-    darker = torch.nn.functional.avg_pool1d(notes, 9, stride=1, padding=4)
+    ranges, targets = _ranges_and_own_curves(notes)
+    darker = _darker(notes)
     moved = targets.clone()
     moved[0, sharpness] = 1.0        # window 0's sharpness target, released there
     every = torch.zeros_like(replaced)
@@ -172,10 +175,7 @@ def test_a_coupled_follower_is_released_while_its_partner_moves(notes):
 def test_partials_are_kept_where_the_requested_level_stays_near_the_windows_own(notes):
     """A drawn rms curve 20 dB under the window's own in its second half leaves that half
     out of the partials term; a darker centroid curve or a louder rms leaves nothing out."""
-    entries = _entries(notes)
-    ranges = torch.tensor([e["range"] for e in entries], dtype=torch.float32)
-    curves = descriptors_torch.normalise(
-        descriptors_torch.compute(notes, RATE, COMPRESSION, NAMES), ranges)
+    ranges, curves = _ranges_and_own_curves(notes)
     frames, row = curves.shape[-1], NAMES.index("rms")
     db = descriptors_torch.denormalise(curves, ranges)
     quieter, brighter = db.clone(), db.clone()
@@ -202,9 +202,7 @@ def _with_noise(notes: torch.Tensor, level: float) -> torch.Tensor:
 def _noise_guard(notes: torch.Tensor, output: torch.Tensor, margin_db: float | None,
                  against: torch.Tensor | None = None) -> float:
     """control_losses' noise guard for `output`, decoded from `notes` with their own curves."""
-    ranges = torch.tensor([e["range"] for e in _entries(notes)], dtype=torch.float32)
-    targets = descriptors_torch.normalise(
-        descriptors_torch.compute(notes, RATE, COMPRESSION, NAMES), ranges)
+    ranges, targets = _ranges_and_own_curves(notes)
     return float(control_losses(output, notes, targets, NAMES, ranges, RATE, COMPRESSION,
                                 noise_margin_db=margin_db,
                                 flatness_reference=against)["noise_guard"])
