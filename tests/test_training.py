@@ -710,6 +710,24 @@ def test_control_descriptor_weights_name_descriptors_of_the_run():
         TrainConfig(control_descriptor_weights={"centroid": -1.0})
 
 
+def test_adversarial_fine_tuning_of_a_model_file_starts_at_once(dataset, tmp_path):
+    """`--init MODEL --phase1-steps 0`: every batch is phase 2 (encoder frozen, the
+    waveform critic on), not two thirds of them phase 1 as when the option is left out."""
+    start = tmp_path / "start.nrv"
+    save_nrv(NeuroRave(get_config("tiny")), start)
+    run = tmp_path / "gan"
+    done = subprocess.run([*CLI, "train", str(dataset), "-o", str(run), "--init", str(start),
+                           "--steps", "2", "--phase1-steps", "0", "--learning-rate", "1e-2",
+                           "--batch-size", "4", "--accelerator", "cpu", "--no-progress"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((run / "train.json").read_text())["train"]["phase1_steps"] == 0
+    audio = np.array(WindowStore(dataset).audio[0])
+    export_run(run, tmp_path / "gan.nrv")
+    np.testing.assert_allclose(neurorave.Engine(tmp_path / "gan.nrv").encode(audio),
+                               neurorave.Engine(start).encode(audio), atol=1e-6)
+
+
 def test_init_starts_a_run_from_a_model_file(dataset, tmp_path):
     """`train DATA -o RUN --init MODEL`: the run takes the model's architecture and starts
     from its weights (at a learning rate too small to move them, the run exports the

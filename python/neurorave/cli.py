@@ -175,7 +175,9 @@ def _train(args: argparse.Namespace) -> None:
                                               "seed", "learning_rate")}
     if args.steps is not None:
         options["steps"] = args.steps
-        options["phase1_steps"] = args.phase1_steps or args.steps * 2 // 3
+        # 0 is a request (adversarial fine-tuning of an --init model), not "unset"
+        options["phase1_steps"] = (args.steps * 2 // 3 if args.phase1_steps is None
+                                   else args.phase1_steps)
     elif args.phase1_steps is not None:
         options["phase1_steps"] = args.phase1_steps
     options["descriptors"] = tuple(n for n in args.descriptors.split(",") if n)
