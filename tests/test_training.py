@@ -710,17 +710,24 @@ def test_control_descriptor_weights_name_descriptors_of_the_run():
         TrainConfig(control_descriptor_weights={"centroid": -1.0})
 
 
+def _train_from(start: Path, dataset: Path, run: Path, *options: str
+                ) -> subprocess.CompletedProcess:
+    """`neurorave train DATASET -o RUN --init START` on 4-window batches, on the CPU."""
+    done = subprocess.run([*CLI, "train", str(dataset), "-o", str(run), "--init", str(start),
+                           *options, "--batch-size", "4", "--accelerator", "cpu",
+                           "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def test_adversarial_fine_tuning_of_a_model_file_starts_at_once(dataset, tmp_path):
     """`--init MODEL --phase1-steps 0`: every batch is phase 2 (encoder frozen, the
     waveform critic on), not two thirds of them phase 1 as when the option is left out."""
     start = tmp_path / "start.nrv"
     save_nrv(NeuroRave(get_config("tiny")), start)
     run = tmp_path / "gan"
-    done = subprocess.run([*CLI, "train", str(dataset), "-o", str(run), "--init", str(start),
-                           "--steps", "2", "--phase1-steps", "0", "--learning-rate", "1e-2",
-                           "--batch-size", "4", "--accelerator", "cpu", "--no-progress"],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    _train_from(start, dataset, run, "--steps", "2", "--phase1-steps", "0",
+                "--learning-rate", "1e-2")
     assert json.loads((run / "train.json").read_text())["train"]["phase1_steps"] == 0
     audio = np.array(WindowStore(dataset).audio[0])
     export_run(run, tmp_path / "gan.nrv")
@@ -738,11 +745,8 @@ def test_init_starts_a_run_from_a_model_file(dataset, tmp_path):
     start = tmp_path / "start.nrv"
     save_nrv(NeuroRave(get_config("tiny", held_upsampling=True)), start)
     run = tmp_path / "fine"
-    done = subprocess.run([*CLI, "train", str(dataset), "-o", str(run), "--init", str(start),
-                           "--steps", "3", "--phase1-steps", "3", "--learning-rate", "1e-12",
-                           "--batch-size", "4", "--accelerator", "cpu", "--no-progress"],
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _train_from(start, dataset, run, "--steps", "3", "--phase1-steps", "3",
+                       "--learning-rate", "1e-12")
     info = json.loads((run / "train.json").read_text())
     assert info["init_model"] == str(start.resolve()) and info["train"]["config"] == "tiny"
     assert info["train"]["held_upsampling"]
@@ -755,11 +759,8 @@ def test_init_starts_a_run_from_a_model_file(dataset, tmp_path):
     before, after = neurorave.Engine(start), neurorave.Engine(tmp_path / "fine.nrv")
     np.testing.assert_allclose(after.encode(audio), before.encode(audio), atol=1e-4)
     wide = tmp_path / "wide"
-    done = subprocess.run([*CLI, "train", str(dataset), "-o", str(wide), "--init", str(start),
-                           "--set", "capacity=12", "--steps", "1", "--phase1-steps", "1",
-                           "--learning-rate", "1e-12", "--batch-size", "4", "--accelerator",
-                           "cpu", "--no-progress"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    _train_from(start, dataset, wide, "--set", "capacity=12", "--steps", "1", "--phase1-steps",
+                "1", "--learning-rate", "1e-12")
     export_run(wide, tmp_path / "wide.nrv")
     assert read_description(tmp_path / "wide.nrv")["config"]["capacity"] == 12
     np.testing.assert_allclose(neurorave.Engine(tmp_path / "wide.nrv").encode(audio),
