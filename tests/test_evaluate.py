@@ -385,6 +385,9 @@ def test_report_end_to_end(tmp_path, capsys):
             assert math.isfinite(scores["coverage"])
             assert (scores["loudness_change_db"] is None) == (descriptor == "rms")
             assert f"plots/{name}_sweep_{descriptor}.png" in result["files"]
+            rows = result["sweeps"]["by_window"][descriptor]   # what the mean is made of
+            assert len(rows) == 3 and {r["source"] for r in rows} <= set(summary["sources"])
+            assert np.mean([r["spearman"] for r in rows]) == pytest.approx(scores["spearman"])
         paired = result["paired_transfer"]
         assert paired["multiscale_stft"] > 0 and paired["unchanged_multiscale_stft"] > 0
         for f in result["files"]:
@@ -394,7 +397,8 @@ def test_report_end_to_end(tmp_path, capsys):
                     "## Control, each fader alone: Pearson's r",
                     "## Control, each fader alone, where the input sounds: Pearson's r",
                     "corr / r / L1", "## Fader sweeps: Spearman", "## Fader sweeps: coverage",
-                    "## Fader sweeps: loudness change", "## Paired transfer"):
+                    "## Fader sweeps: loudness change", "## Paired transfer",
+                    "## Fader sweeps: the window that obeys least"):
         assert heading in report
     assert all(f"| {n} |" in report for n in names)
 

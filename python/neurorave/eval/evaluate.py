@@ -361,7 +361,8 @@ class Sweep:
     descriptor: str
     requested: np.ndarray   # (2, frames) physical: the ramp up, the ramp down
     achieved: np.ndarray    # (windows, 2, frames) physical, NaN where the output is silent
-    scores: dict
+    scores: dict            # the means over the windows that scored
+    by_window: list[dict] = field(default_factory=list)   # their own scores, "window": index
 
 
 def _level_db(model: AlignedModel, audio: np.ndarray) -> np.ndarray:
@@ -409,8 +410,8 @@ def fader_sweep(model: AlignedModel, played: Played, row: int, members: Sequence
             _flatness(model, np.stack(outputs)) if spectral else None,
             _flatness(model, played.reconstructions[w]))
         if scored is not None:
-            scores.append(scored)
-    return Sweep(name, ramps, achieved, _mean_scores(scores))
+            scores.append({"window": int(w), **scored})
+    return Sweep(name, ramps, achieved, _mean_scores(scores), scores)
 
 
 def _means(rows: Sequence[dict]) -> dict:
@@ -434,10 +435,13 @@ def fader_sweeps(model: AlignedModel, played: Played, config: EvalConfig) -> lis
                             unit="fader", leave=False)]
 
 
-def summarise_sweeps(sweeps: Sequence[Sweep]) -> dict:
-    """Per descriptor (as `control` is summarised), and the mean over descriptors."""
+def summarise_sweeps(sweeps: Sequence[Sweep], sources: Sequence[str]) -> dict:
+    """Per descriptor (as `control` is summarised), the mean over descriptors, and each
+    window's own scores with where the window came from (`sources`, by window index)."""
     return {"by_descriptor": {s.descriptor: s.scores for s in sweeps},
-            "overall": _means([s.scores for s in sweeps])}
+            "overall": _means([s.scores for s in sweeps]),
+            "by_window": {s.descriptor: [{**row, "source": sources[row["window"]]}
+                                         for row in s.by_window] for s in sweeps}}
 
 
 def paired_transfer_scores(model: AlignedModel, windows: Windows, played: Played,
@@ -696,6 +700,29 @@ def _sweep_sections(results: dict, names: Sequence[str]) -> list[str]:
     return lines + _table(["model", "with T(x)'s curves ↓", "x's own curves"], rows)
 
 
+def _weakest_windows(results: dict, names: Sequence[str]) -> list[str]:
+    """Per model and fader, the sweep window of lowest Spearman against the others' mean:
+    tells a few disobeyed notes from a fader weak everywhere."""
+    rows = []
+    for model, result in results.items():
+        by_window = (result.get("sweeps") or {}).get("by_window") or {}
+        for name in names:
+            scored = by_window.get(name) or []
+            if len(scored) < 2:
+                continue
+            worst = min(scored, key=lambda row: row["spearman"])
+            others = [row["spearman"] for row in scored if row is not worst]
+            rows.append([model, name, f"`{worst['source']}`",
+                         _cell(worst["spearman"]), _cell(worst["coverage"]),
+                         _cell(float(np.mean(others)))])
+    if not rows:
+        return []
+    return ["", "## Fader sweeps: the window that obeys least", "",
+            "Each sweep's lowest Spearman and the mean over its other windows: a fader "
+            "weak on one kind of note, or weak everywhere.", ""] + _table(
+        ["model", "fader", "window", "Spearman", "coverage", "Spearman, the others"], rows)
+
+
 def render_report(summary: dict) -> str:
     results, settings = summary["models"], summary["settings"]
     names = list(dict.fromkeys(d for r in results.values() for d in r["descriptors"]))
@@ -722,6 +749,7 @@ def render_report(summary: dict) -> str:
                   "cosine score / Pearson's r / L1", ""]
         lines += _replaced_table(results, counts)
         lines += _sweep_sections(results, names)
+        lines += _weakest_windows(results, names)
     lines += ["", "## Renders", ""]
     for model, result in results.items():
         lines += [f"### {model}", ""] + [f"![{f}]({f})" if f.endswith(".png") else f"- [{f}]({f})"
@@ -764,7 +792,7 @@ def evaluate_model(out: Path, name: str, model: AlignedModel, windows: Windows,
         result["control"] = {**summarise_control(records, model.descriptors),
                              "records": records}
         sweeps = fader_sweeps(model, played, config)
-        result["sweeps"] = summarise_sweeps(sweeps)
+        result["sweeps"] = summarise_sweeps(sweeps, windows.sources)
         result["paired_transfer"] = paired_transfer_scores(model, windows, played, config)
     result["files"] = write_renders(out, name, model, windows, played, example, config)
     result["files"] += write_sweep_plots(out, name, sweeps)
