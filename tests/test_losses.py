@@ -51,6 +51,25 @@ def test_noise_against_other_noise_has_no_lines():
     assert frame_line_excess(x, y, FRAME) < 0.01
 
 
+def test_a_geometric_floor_finds_a_line_beside_a_partial(note):
+    """A partial 6 bins from the multiple (inside the neighbourhood) lifts the mean of
+    the neighbours' power 40 dB over the floor between partials, and hides a line there
+    that a long analysis (the evaluation's) plainly shows; the mean of their logs does not."""
+    bin_hz = RATE / (FRAME * FRAMES)
+    partial = _tone(3 * RATE / FRAME + 6 * bin_hz, 0.3)
+    line = _tone(3 * RATE / FRAME, 1e-3)   # 50 dB under the partial, 30 dB over the floor
+    x = note + partial
+    assert frame_line_excess(x, x + line, FRAME) == 0
+    assert frame_line_excess(x, x + line, FRAME, geometric_floor=True) > 0.05
+    assert frame_line_excess(x + line, x + line, FRAME, geometric_floor=True) == 0
+
+
+def test_noise_has_few_lines_over_a_geometric_floor():
+    generator = torch.Generator().manual_seed(1)
+    x, y = (torch.randn(16, 1, FRAME * FRAMES, generator=generator) for _ in range(2))
+    assert frame_line_excess(x, y, FRAME, geometric_floor=True) < 0.02
+
+
 def test_its_gradient_lowers_the_line(note):
     amplitude = torch.tensor(0.01, requires_grad=True)
     output = note + amplitude * _tone(5 * RATE / FRAME, 1.0)

@@ -237,6 +237,9 @@ class TrainConfig:
     # Lines at the frame rate's multiples in the output that the target lacks
     # (losses.frame_line_excess): images of the upsampling after a nonlinearity, band edges.
     frame_line_weight: float = 0.0
+    frame_line_margin: float | None = None      # nats; None: losses.FRAME_LINE_MARGIN
+    # Its neighbourhood's level as the mean of log power (losses.frame_line_excess).
+    frame_line_geometric_floor: bool = False
     band_dc_weight: float = 0.0           # losses.band_dc_excess: the lines at band edges
     # Octave errors (losses.periodicity_distance): the lags a pitch tracker reads.
     periodicity_weight: float = 0.0

@@ -226,7 +226,10 @@ class NeuroRaveTraining(L.LightningModule):
         y = self.model.pqmf_synthesis(bands)
         distance = multiscale_spectral_distance(target, y, cfg.stft_scales)
         with torch.set_grad_enabled(cfg.frame_line_weight > 0):
-            lines = frame_line_excess(target, y, self.model.config.compression)
+            lines = frame_line_excess(target, y, self.model.config.compression,
+                                      geometric_floor=cfg.frame_line_geometric_floor,
+                                      **({} if cfg.frame_line_margin is None
+                                         else {"margin": cfg.frame_line_margin}))
         with torch.set_grad_enabled(cfg.band_dc_weight > 0):
             band_dc = band_dc_excess(bands, self.model.pqmf_analysis(target))
         with torch.set_grad_enabled(cfg.periodicity_weight > 0):

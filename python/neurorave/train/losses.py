@@ -39,7 +39,8 @@ FRAME_LINE_MARGIN = 2.0   # nats of power (8.7 dB): a bin of noise passes it 1 t
 
 
 def frame_line_excess(x: Tensor, y: Tensor, compression: int, guard: int = 3,
-                      reach: int = 10, margin: float = FRAME_LINE_MARGIN) -> Tensor:
+                      reach: int = 10, margin: float = FRAME_LINE_MARGIN,
+                      geometric_floor: bool = False) -> Tensor:
     """How far y's lines at the frame rate's multiples rise above their neighbourhood,
     beyond x's and a margin (natural log of power, mean over batch and multiples).
 
@@ -49,6 +50,12 @@ def frame_line_excess(x: Tensor, y: Tensor, compression: int, guard: int = 3,
     lowers the line, it does not raise the floor around it. The margin keeps it off the
     chance peaks of a noisy spectrum, and a dip that x has at a multiple is not asked of
     y: either would reward a comb filter with nulls at the frame rate's multiples.
+
+    geometric_floor: the neighbourhood's level is the mean of its log power rather than
+    the log of its mean, as `fidelity.frame_rate_line_excess_db` takes a median: one
+    partial's lobe among the neighbours then no longer hides a line between partials,
+    which on a window a few frames long is where the lines stand. Chance peaks of noise
+    reach 2 nats above that floor 1 time in 60 (the log of an exponential variable).
     """
     frames = x.shape[-1] // compression
     if frames * compression != x.shape[-1]:
@@ -62,8 +69,10 @@ def frame_line_excess(x: Tensor, y: Tensor, compression: int, guard: int = 3,
         around = lines[:, None] + torch.cat([-side, side])[None]
 
         def strength(p: Tensor, floor_grad: bool) -> Tensor:
-            floor = p[:, around].mean(-1)
-            return torch.log(p[:, lines]) - torch.log(floor if floor_grad else floor.detach())
+            neighbours = p[:, around] if floor_grad else p[:, around].detach()
+            floor = (neighbours.log().mean(-1) if geometric_floor
+                     else neighbours.mean(-1).log())
+            return torch.log(p[:, lines]) - floor
 
         allowed = strength(power[0], True).clamp(min=0.0) + margin
         return F.relu(strength(power[1], False) - allowed).mean()
