@@ -53,11 +53,12 @@ def test_noise_against_other_noise_has_no_lines():
 
 def test_a_geometric_floor_finds_a_line_beside_a_partial(note):
     """A partial 6 bins from the multiple (inside the neighbourhood) lifts the mean of
-    the neighbours' power 40 dB over the floor between partials, and hides a line there
-    that a long analysis (the evaluation's) plainly shows; the mean of their logs does not."""
+    the neighbours' power tens of dB over the floor between partials, and hides a line
+    there that a long analysis (the evaluation's) plainly shows; the mean of their logs
+    does not."""
     bin_hz = RATE / (FRAME * FRAMES)
     partial = _tone(3 * RATE / FRAME + 6 * bin_hz, 0.3)
-    line = _tone(3 * RATE / FRAME, 1e-3)   # 50 dB under the partial, 30 dB over the floor
+    line = _tone(3 * RATE / FRAME, 1e-3)   # 50 dB under the partial, 35 over the floor
     x = note + partial
     assert frame_line_excess(x, x + line, FRAME) == 0
     assert frame_line_excess(x, x + line, FRAME, geometric_floor=True) > 0.05

@@ -54,9 +54,9 @@ def frame_line_excess(x: Tensor, y: Tensor, compression: int, guard: int = 3,
     geometric_floor: the neighbourhood's level is the mean of its log power rather than
     the log of its mean, as `fidelity.frame_rate_line_excess_db` takes a median: one
     partial's lobe among the neighbours then no longer hides a line between partials,
-    which on a window a few frames long is where the lines stand. Chance peaks of noise
-    reach 2 nats above that floor 1 time in 60 (the log of an exponential variable).
-    """
+    which at the training window is where the lines the evaluation counts stand. Chance
+    peaks of noise reach 2 nats above that floor 1 time in 60 (the log of an exponential
+    variable)."""
     frames = x.shape[-1] // compression
     if frames * compression != x.shape[-1]:
         raise ValueError(f"{x.shape[-1]} samples are not a whole number of frames")
