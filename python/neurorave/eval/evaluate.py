@@ -361,8 +361,12 @@ class Sweep:
     descriptor: str
     requested: np.ndarray   # (2, frames) physical: the ramp up, the ramp down
     achieved: np.ndarray    # (windows, 2, frames) physical, NaN where the output is silent
-    scores: dict            # the means over the windows that scored
-    by_window: list[dict] = field(default_factory=list)   # their own scores, "window": index
+    by_window: list[dict]   # each scored window's own scores, "window": its index
+
+    @property
+    def scores(self) -> dict:
+        """The means over the windows that scored, and how many did."""
+        return _mean_scores(self.by_window)
 
 
 def _level_db(model: AlignedModel, audio: np.ndarray) -> np.ndarray:
@@ -411,7 +415,7 @@ def fader_sweep(model: AlignedModel, played: Played, row: int, members: Sequence
             _flatness(model, played.reconstructions[w]))
         if scored is not None:
             scores.append({"window": int(w), **scored})
-    return Sweep(name, ramps, achieved, _mean_scores(scores), scores)
+    return Sweep(name, ramps, achieved, scores)
 
 
 def _means(rows: Sequence[dict]) -> dict:

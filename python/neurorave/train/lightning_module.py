@@ -41,6 +41,7 @@ from .augment import random_transform
 from .control import control_losses, draw_targets, kept_loud_enough, released_followers
 from .discriminators import LatentDiscriminator, WaveformDiscriminator
 from .losses import (
+    FRAME_LINE_MARGIN,
     band_dc_excess,
     bin_accuracy,
     confusion_loss,
@@ -226,10 +227,11 @@ class NeuroRaveTraining(L.LightningModule):
         y = self.model.pqmf_synthesis(bands)
         distance = multiscale_spectral_distance(target, y, cfg.stft_scales)
         with torch.set_grad_enabled(cfg.frame_line_weight > 0):
+            margin = (FRAME_LINE_MARGIN if cfg.frame_line_margin is None
+                      else cfg.frame_line_margin)
             lines = frame_line_excess(target, y, self.model.config.compression,
-                                      geometric_floor=cfg.frame_line_geometric_floor,
-                                      **({} if cfg.frame_line_margin is None
-                                         else {"margin": cfg.frame_line_margin}))
+                                      margin=margin,
+                                      geometric_floor=cfg.frame_line_geometric_floor)
         with torch.set_grad_enabled(cfg.band_dc_weight > 0):
             band_dc = band_dc_excess(bands, self.model.pqmf_analysis(target))
         with torch.set_grad_enabled(cfg.periodicity_weight > 0):
