@@ -19,17 +19,25 @@ class ExportedModel:
 
 
 def export_random(tmp_dir: Path, config: str, causal: bool, seed: int = 0,
-                  held: bool = False) -> ExportedModel:
+                  held: bool = False, dc_every_frame: bool = False) -> ExportedModel:
     torch.manual_seed(seed)
-    model = NeuroRave(get_config(config, causal=causal, held_upsampling=held)).eval()
-    path = tmp_dir / f"{config}_{'causal' if causal else 'centred'}{'_held' if held else ''}.nrv"
+    model = NeuroRave(get_config(config, causal=causal, held_upsampling=held,
+                                 band_dc_every_frame=dc_every_frame)).eval()
+    path = tmp_dir / (f"{config}_{'causal' if causal else 'centred'}{'_held' if held else ''}"
+                      f"{'_comb' if dc_every_frame else ''}.nrv")
     save_nrv(model, path)
     return ExportedModel(model, path)
 
 
-@pytest.fixture(scope="session", params=[("tiny", False), ("tiny", True), ("small", False),
-                                         ("small", True), ("lowlatency", True, True)],
-                ids=["tiny-centred", "tiny-causal", "small-centred", "small-causal",
-                     "lowlatency-held"])
+# (config, causal, held kernels, the bands' DC blocker every frame); the last is the
+# shipped default's architecture, and the comb's centred warm-up is tried on tiny.
+@pytest.fixture(scope="session", params=[("tiny", False, False, True), ("tiny", True),
+                                         ("small", False), ("small", True),
+                                         ("lowlatency", True, True, True)],
+                ids=["tiny-centred-comb", "tiny-causal", "small-centred", "small-causal",
+                     "lowlatency-held-comb"])
 def exported(request, tmp_path_factory) -> ExportedModel:
-    return export_random(tmp_path_factory.mktemp("models"), *request.param)
+    config, causal, *architecture = request.param
+    held, every_frame = (*architecture, False, False)[:2]
+    return export_random(tmp_path_factory.mktemp("models"), config, causal, held=held,
+                         dc_every_frame=every_frame)

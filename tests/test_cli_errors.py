@@ -208,25 +208,33 @@ def _with_lopsided_bands(path: Path) -> None:
 
 
 def test_a_model_file_gains_or_loses_the_bands_dc_blocker(tmp_path, capsys):
-    """--band-dc-cutoff rewrites the head of a model file, weights untouched: the same
-    note comes out with its DC offset and band-edge tone taken away."""
-    lopsided, without, again = (tmp_path / f"{n}.nrv" for n in ("lopsided", "without", "again"))
+    """--band-dc-cutoff and --band-dc-every rewrite the head of a model file, weights
+    untouched: the same note comes out with its DC offset and band-edge tone taken away,
+    by the blocker every sample or by the comb every frame."""
+    names = ("lopsided", "without", "again", "comb")
+    lopsided, without, again, comb = (tmp_path / f"{n}.nrv" for n in names)
     _with_lopsided_bands(lopsided)
-    for source, out, cutoff in ((lopsided, without, 0), (without, again, 10)):
-        code, printed, err = run(capsys, "export", source, "-o", out, "--band-dc-cutoff", cutoff)
+    for source, out, option, ending in (
+            (lopsided, without, ["--band-dc-cutoff", 0], "0 Hz every sample"),
+            (without, again, ["--band-dc-cutoff", 10], "10 Hz every sample"),
+            (again, comb, ["--band-dc-every", "frame"], "10 Hz every frame")):
+        code, printed, err = run(capsys, "export", source, "-o", out, *option)
         assert code == 0, err
-        assert printed.strip().endswith(f"the bands' DC blocker at {cutoff} Hz)")
-    old, new = read_description(without), read_description(again)
+        assert printed.strip().endswith(f"the bands' DC blocker at {ending})")
+    old, new, frame = (read_description(p) for p in (without, again, comb))
     assert "dc_pole" not in old["decoder"][-1] and old["config"]["band_dc_cutoff_hz"] == 0
     assert new["decoder"][-1]["dc_pole"] == pytest.approx(math.exp(-2 * math.pi * 10 / 5512.5))
-    assert new["config"]["band_dc_cutoff_hz"] == 10
+    assert new["config"]["band_dc_cutoff_hz"] == 10 and "dc_period" not in new["decoder"][-1]
+    assert frame["decoder"][-1]["dc_pole"] == pytest.approx(math.exp(-2 * math.pi * 10 / 5512.5
+                                                                     * 16))
+    assert frame["decoder"][-1]["dc_period"] == 16 and frame["config"]["band_dc_every_frame"]
     t = np.arange(44100) / 44100
     note = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
     offsets = []
-    for path in (without, again):
+    for path in (without, again, comb):
         out = neurorave.Engine(path).process(note)[22050:]
         offsets.append(abs(out.mean()) / np.sqrt((out ** 2).mean()))
-    assert offsets[1] < 0.01 < offsets[0]
+    assert offsets[1] < 0.01 < offsets[0] and offsets[2] < 0.01
 
     line = error_of(capsys, "export", DEFAULT_MODEL, "--band-dc-cutoff", 10)
     assert line.endswith(": --band-dc-cutoff writes another model file: give -o OUT.nrv")
@@ -236,7 +244,9 @@ def test_a_model_file_gains_or_loses_the_bands_dc_blocker(tmp_path, capsys):
     line = error_of(capsys, "export", "--random", "--config", "tiny", "-o", tmp_path / "r.nrv",
                     "--band-dc-cutoff", 10)
     assert "a new run: --set band_dc_cutoff_hz=HZ" in line
-    assert tree(tmp_path) == ["again.nrv", "lopsided.nrv", "without.nrv"]
+    line = error_of(capsys, "export", DEFAULT_MODEL, "--band-dc-every", "frame")
+    assert line.endswith(": --band-dc-every writes another model file: give -o OUT.nrv")
+    assert tree(tmp_path) == ["again.nrv", "comb.nrv", "lopsided.nrv", "without.nrv"]
 
 
 # ---- files written, errors shown ------------------------------------------------------

@@ -60,28 +60,36 @@ def test_a_run_holds_its_kernels_when_asked_and_its_record_says_so():
     assert not TrainConfig.from_dict(older_run).model_config().held_upsampling
 
 
-def test_the_dc_blocker_is_the_one_pole_recurrence_in_any_chunks_and_learns():
-    """dc_block's closed form against y[n] = x[n] - x[n-1] + pole y[n-1], run sample by
-    sample; a pole of 0.5 makes its span 865 samples, so 3000 cross three spans."""
-    pole = 0.5
+@pytest.mark.parametrize("period", [1, 16])
+def test_the_dc_blocker_is_the_one_pole_recurrence_in_any_chunks_and_learns(period):
+    """dc_block's closed form against y[n] = g (x[n] - x[n-P]) + pole y[n-P], run sample
+    by sample (g = 1 for P = 1, (1 + pole) / 2 for the comb); a pole of 0.5 makes its span
+    865 steps, so 1900 steps on each phase cross three spans."""
+    pole, gain = 0.5, 1.0 if period == 1 else 0.75
     assert dc_block_span(pole) == 865
-    x = torch.randn(2, 3, 3000) + 0.7
-    expected, last_in, last_out = torch.zeros_like(x, dtype=torch.float64), 0.0, 0.0
+    x = torch.randn(2, 3, 1900 * period) + 0.7
+    expected = torch.zeros_like(x, dtype=torch.float64)
+    last_in = torch.zeros(2, 3, period, dtype=torch.float64)
+    last_out = torch.zeros_like(last_in)
     for n in range(x.shape[-1]):
-        last_out = x[..., n].double() - last_in + pole * last_out
-        last_in = x[..., n].double()
-        expected[..., n] = last_out
-    at_rest = torch.zeros(2, 3, 1, dtype=torch.float64)
-    whole = dc_block(x, at_rest, at_rest, pole)[0]
+        p = n % period
+        last_out[..., p] = gain * (x[..., n].double() - last_in[..., p]) + pole * last_out[..., p]
+        last_in[..., p] = x[..., n].double()
+        expected[..., n] = last_out[..., p]
+    at_rest = torch.zeros(2, 3, period, dtype=torch.float64)
+    whole = dc_block(x, at_rest, at_rest, pole, period)[0]
     assert torch.allclose(whole.double(), expected, atol=1e-6, rtol=0)
     pieces, state = [], (at_rest, at_rest)
-    for chunk in torch.split(x, [1, 999, 1700, 300], dim=-1):
-        y, *state = dc_block(chunk, *state, pole)
+    for chunk in torch.split(x, [period * n for n in (1, 999, 600, 300)], dim=-1):
+        y, *state = dc_block(chunk, *state, pole, period)
         pieces.append(y)
     assert torch.equal(torch.cat(pieces, dim=-1), whole)
     leaf = x.clone().requires_grad_(True)
-    dc_block(leaf, at_rest, at_rest, pole)[0].sum().backward()
+    dc_block(leaf, at_rest, at_rest, pole, period)[0].sum().backward()
     assert leaf.grad is not None and torch.isfinite(leaf.grad).all()
+    if period > 1:
+        with pytest.raises(ValueError, match="takes whole periods, got 17 samples"):
+            dc_block(x[..., :17], at_rest, at_rest, pole, period)
 
 
 def test_a_head_with_the_dc_blocker_plays_no_tone_at_the_band_edge():
@@ -106,6 +114,36 @@ def test_a_head_with_the_dc_blocker_plays_no_tone_at_the_band_edge():
     assert near(5512.5) < 1e-3 * near(500)
 
 
+def test_the_frame_comb_takes_out_what_the_decoder_repeats_each_frame():
+    """A pattern each band repeats every frame (16 band samples: the upsampling's phase
+    pattern, rectified) plays as lines at every multiple of the frame rate, 44100 / 128
+    Hz; the head with its blocker every frame takes them out, and a sine between two of
+    them keeps its level within 0.1 dB."""
+    n, frame = 16384, 16
+    pattern = 0.3 * torch.rand(8, frame, generator=torch.Generator().manual_seed(0))
+    wave = pattern.repeat(1, n // frame)[None].clone()
+    wave[:, 0] += 0.5 * torch.sin(2 * math.pi * 500 / 5512.5 * torch.arange(n))
+    head_in = torch.cat([wave, torch.full((1, 8, n), 4.0), torch.full((1, 8, n), -40.0)], 1)
+    spectra = []
+    for every_frame in (False, True):
+        model = NeuroRave(get_config("lowlatency", band_dc_every_frame=every_frame)).eval()
+        assert model.decoder.layers[-1].dc_period == (frame if every_frame else 1)
+        with torch.no_grad():
+            out = model.pqmf_synthesis(model.decoder.layers[-1](head_in))[0, 0, n:]
+        spectra.append(torch.fft.rfft(out * torch.hann_window(len(out))).abs())
+
+    def near(spectrum: torch.Tensor, hz: float) -> float:
+        b = round(hz * len(out) / 44100)
+        return float(spectrum[b - 2:b + 3].max())
+    lines = [[near(s, k * 44100 / 128) for k in range(1, 64)] for s in spectra]
+    assert max(lines[0]) > 0.1 * near(spectra[0], 500), "the pattern must play as lines"
+    assert max(lines[1]) < 1e-3 * near(spectra[1], 500)
+    assert 20 * math.log10(near(spectra[1], 500) / near(spectra[0], 500)) == pytest.approx(
+        0, abs=0.1)
+    with pytest.raises(ValueError, match=r"band_dc_cutoff_hz must lie in \[0, 86.1328\) Hz"):
+        get_config("lowlatency", band_dc_every_frame=True, band_dc_cutoff_hz=100)
+
+
 def test_a_run_keeps_the_dc_blocker_it_started_with():
     """A new run writes the preset's cutoff into its record; a record from before the
     blocker reads as none, so that such a run resumes with the model it trained."""
@@ -114,3 +152,5 @@ def test_a_run_keeps_the_dc_blocker_it_started_with():
     before = {k: v for k, v in new.to_dict().items() if k != "band_dc_cutoff_hz"}
     assert TrainConfig.from_stored(before).model_config().band_dc_pole == 0.0
     assert TrainConfig.from_stored(new.to_dict()) == new
+    comb = TrainConfig(config="tiny", band_dc_every_frame=True).model_config()
+    assert comb.band_dc_period == 4 and comb.band_dc_every_frame

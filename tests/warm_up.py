@@ -14,5 +14,5 @@ def warm_up_frames(config: ModelConfig, padding_frames: int) -> int:
     if config.causal:
         return 0
     pole = config.band_dc_pole
-    memory = math.log(1e-6) / math.log(pole) if pole else 0.0
+    memory = config.band_dc_period * math.log(1e-6) / math.log(pole) if pole else 0.0
     return padding_frames + math.ceil(memory / math.prod(config.ratios))

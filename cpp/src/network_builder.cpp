@@ -113,7 +113,9 @@ std::unique_ptr<Layer> NetworkBuilder::layer(const nlohmann::json& op, int in_ch
         file_.fail(where + ": waveform_head needs a dc_pole from 0 up to (not including) 1");
       dc_pole = op["dc_pole"].get<double>();
     }
-    auto head = std::make_unique<WaveformHead>(bands, noise, dc_pole);
+    const int dc_period = optional(op, "dc_period", limits::kMaxHistory, where);
+    check_history(bands, dc_period, where);
+    auto head = std::make_unique<WaveformHead>(bands, noise, dc_pole, dc_period);
     if (head->in_channels() != in_channels)
       file_.fail(where + ": waveform head needs " + std::to_string(head->in_channels()) +
                  " channels but gets " + std::to_string(in_channels));

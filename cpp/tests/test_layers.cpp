@@ -650,6 +650,51 @@ TEST_SUITE("layers") {
     CHECK_SAME(stream(blocked, in, {7, 300, 2}), out);  // reset() forgets the memory
   }
 
+  TEST_CASE("WaveformHead, DC blocker every P samples: y[n] = g (x[n] - x[n-P]) + pole y[n-P]") {
+    const double pole = 0.8;
+    const int period = 16;
+    WaveformHead plain(1, false), comb(1, false, pole, period);
+    plain.prepare(8192);
+    comb.prepare(8192);
+    // A pattern that repeats every period (what a decoder repeats each frame) over a wave
+    // whose frequency is no multiple of 1 / period: the comb keeps the wave alone.
+    Matrix in(2, 8192);
+    std::vector<float> wave(8192);
+    for (Eigen::Index t = 0; t < in.cols(); ++t) {
+      wave[static_cast<size_t>(t)] = 0.3f * std::sin(0.3f * static_cast<float>(t));
+      const float pattern = 0.2f * static_cast<float>(t % period) / period - 0.1f;
+      in(0, t) = std::atanh(wave[static_cast<size_t>(t)] + pattern);
+      in(1, t) = 30.0f;  // sigmoid(30) rounds to 1: the band is tanh(wave) alone
+    }
+    const Matrix bands = one_shot(plain, in);
+    const Matrix out = one_shot(comb, in);
+    std::vector<double> last_in(period, 0.0), last_out(period, 0.0);
+    std::vector<double> pattern_in(period, 0.0), pattern_out(period, 0.0);
+    double wave_power = 0.0, out_power = 0.0;
+    for (Eigen::Index t = 0; t < in.cols(); ++t) {
+      const size_t phase = static_cast<size_t>(t % period);
+      last_out[phase] =
+          (1.0 + pole) / 2.0 * (bands(0, t) - last_in[phase]) + pole * last_out[phase];
+      last_in[phase] = bands(0, t);
+      CHECK(out(0, t) == static_cast<float>(last_out[phase]));
+      if (t >= 4096) {  // the second half: each phase's mean is the pattern
+        pattern_in[phase] += bands(0, t) / (4096.0 / period);
+        pattern_out[phase] += out(0, t) / (4096.0 / period);
+        wave_power += std::pow(wave[static_cast<size_t>(t)], 2.0);
+        out_power += std::pow(out(0, t), 2.0);
+      }
+    }
+    for (int p = 0; p < period; ++p) {
+      CAPTURE(p);
+      const double pattern = 0.2 * p / period - 0.1;  // from -0.1 to 0.0875
+      CHECK(std::abs(pattern_in[static_cast<size_t>(p)] - pattern) < 0.003);
+      CHECK(std::abs(pattern_out[static_cast<size_t>(p)]) < 0.003);
+    }
+    CHECK(std::sqrt(out_power / wave_power) == doctest::Approx(1.0).epsilon(0.01));
+    CHECK_SAME(stream(comb, in, {1}), out);
+    CHECK_SAME(stream(comb, in, {7, 300, 2}), out);  // the phase runs on across blocks
+  }
+
   TEST_CASE("PQMF-like: Haar analysis (strided conv) + synthesis (transposed conv) reconstruct") {
     // Analysis filters h0 = [1/2, 1/2], h1 = [1/2, -1/2], time-reversed as conv weights
     // (out 2, in 1, kernel 2). Output frame t sees (x[2t-1], x[2t]):

@@ -413,6 +413,15 @@ TEST_SUITE("loader") {
         CHECK_LOAD_FAILS(file.path(), "waveform_head needs a dc_pole from 0 up to");
       }
     }
+    for (const int period : {0, 1 << 17}) {
+      SUBCASE(("a DC blocker period of " + std::to_string(period)).c_str()) {
+        file.write(spoiled(test_model(), [period](ModelSpec& s) {
+          s.description["decoder"].back()["dc_pole"] = 0.9;
+          s.description["decoder"].back()["dc_period"] = period;
+        }));
+        CHECK_LOAD_FAILS(file.path(), "dc_period");
+      }
+    }
     struct Range {
       double low, high;
       const char* phrase;

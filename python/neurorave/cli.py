@@ -23,11 +23,11 @@ def _export(args: argparse.Namespace) -> None:
         if source.is_file() or source.suffix.lower() == ".nrv":
             _convert_model_file(args, source)
             return
-        _refuse_band_dc_cutoff(args)
+        _refuse_band_dc_options(args)
         _export_run(args, source)
         model = None  # read back from the .nrv just written
     elif args.random:
-        _refuse_band_dc_cutoff(args)
+        _refuse_band_dc_options(args)
         _require_output(args)
         model = _random_model(args)
     else:
@@ -37,10 +37,19 @@ def _export(args: argparse.Namespace) -> None:
         _export_other_formats(args, model)
 
 
-def _refuse_band_dc_cutoff(args: argparse.Namespace) -> None:
+def _band_dc_option(args: argparse.Namespace) -> str | None:
+    """The bands' DC blocker option given, if any, as it is spelled."""
     if args.band_dc_cutoff is not None:
-        raise ValueError("--band-dc-cutoff converts a MODEL.nrv file; a run's model has the "
-                         "cutoff it trained with (a new run: --set band_dc_cutoff_hz=HZ)")
+        return "--band-dc-cutoff"
+    return None if args.band_dc_every is None else "--band-dc-every"
+
+
+def _refuse_band_dc_options(args: argparse.Namespace) -> None:
+    option = _band_dc_option(args)
+    if option:
+        raise ValueError(f"{option} converts a MODEL.nrv file; a run's model has the "
+                         "DC blocker it trained with (a new run: --set band_dc_cutoff_hz=HZ, "
+                         "--set band_dc_every_frame=true)")
 
 
 def _require_output(args: argparse.Namespace) -> None:
@@ -72,8 +81,9 @@ def _convert_model_file(args: argparse.Namespace, path: Path) -> None:
         raise ValueError(f"{path}: a model file is converted with -o (and --weights), --onnx "
                          "and --torchscript; --checkpoint, --random and --prior go with a "
                          "training RUN folder or with --random")
-    if args.band_dc_cutoff is not None and not args.output:
-        raise ValueError(f"{path}: --band-dc-cutoff writes another model file: give -o OUT.nrv")
+    if _band_dc_option(args) and not args.output:
+        raise ValueError(f"{path}: {_band_dc_option(args)} writes another model file: give "
+                         "-o OUT.nrv")
     if not (args.output or args.onnx or args.torchscript):
         raise ValueError(f"{path}: give -o OUT.nrv (with --weights fp16 for half-size "
                          "weights), --onnx OUT.onnx and/or --torchscript OUT.ts to convert it")
@@ -81,9 +91,12 @@ def _convert_model_file(args: argparse.Namespace, path: Path) -> None:
     # safetensors' own errors are vaguer. A file the core cannot play is not converted.
     Engine(path)
     if args.output:
-        convert_model_file(path, args.output, args.weights, args.band_dc_cutoff)
-        blocker = "" if args.band_dc_cutoff is None else \
-            f", the bands' DC blocker at {args.band_dc_cutoff:g} Hz"
+        every_frame = None if args.band_dc_every is None else args.band_dc_every == "frame"
+        config = convert_model_file(path, args.output, args.weights, args.band_dc_cutoff,
+                                    every_frame)["config"]
+        blocker = "" if not _band_dc_option(args) else \
+            f", the bands' DC blocker at {config['band_dc_cutoff_hz']:g} Hz every " + \
+            ("frame" if config["band_dc_every_frame"] else "sample")
         print(f"wrote {args.output} ({args.weights} weights{blocker})")
     if args.onnx or args.torchscript:
         _export_other_formats(args, load_nrv(args.output or path))
@@ -328,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with a MODEL.nrv and -o: set its bands' DC blocker to this "
                              "cutoff (0: none); a model file from before the blocker gains it "
                              "without training")
+    export.add_argument("--band-dc-every", choices=("sample", "frame"),
+                        help="with a MODEL.nrv and -o: its bands' DC blocker compares each "
+                             "band sample with the one before (sample) or with the one a "
+                             "frame before (frame: a comb that also takes out the lines at "
+                             "every multiple of the frame rate)")
     export.set_defaults(func=_export)
 
     _add_preprocess_parser(commands)

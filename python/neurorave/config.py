@@ -46,9 +46,16 @@ class ModelConfig:
     # plays a steady tone at its edge (nn/layers.WaveformHead). 0 here so that a model
     # file from before it reads as it was built; every preset sets it.
     band_dc_cutoff_hz: float = 0.0
+    # The blocker compares each band sample with the one a frame earlier instead of the
+    # one before: a comb with a notch of the same width at every multiple of the frame
+    # rate. Whatever the decoder repeats every frame (its upsampling's phase pattern,
+    # rectified by the nonlinearities after it) plays as lines exactly there
+    # (docs/experiments/2026-12-06-a-comb-at-the-frame-rate.md).
+    band_dc_every_frame: bool = False
 
     def __post_init__(self) -> None:
-        highest = self.sample_rate / self.n_bands / 4  # a quarter of the band rate
+        # a quarter of the rate of the blocker's steps
+        highest = self.sample_rate / self.n_bands / self.band_dc_period / 4
         if not 0.0 <= self.band_dc_cutoff_hz < highest:
             raise ValueError(f"band_dc_cutoff_hz must lie in [0, {highest:g}) Hz, "
                              f"got {self.band_dc_cutoff_hz}")
@@ -58,10 +65,16 @@ class ModelConfig:
         return self.n_bands * math.prod(self.ratios)
 
     @property
+    def band_dc_period(self) -> int:
+        """Band samples between the two a DC blocker step compares: 1, or a frame's."""
+        return math.prod(self.ratios) if self.band_dc_every_frame else 1
+
+    @property
     def band_dc_pole(self) -> float:
-        """The pole of the bands' DC blocker: exp(-2 pi cutoff / band rate); 0: none."""
-        band_rate = self.sample_rate / self.n_bands
-        return math.exp(-2 * math.pi * self.band_dc_cutoff_hz / band_rate) \
+        """The pole of the bands' DC blocker: exp(-2 pi cutoff / the rate of its steps,
+        the band rate over `band_dc_period`); 0: none."""
+        step_rate = self.sample_rate / self.n_bands / self.band_dc_period
+        return math.exp(-2 * math.pi * self.band_dc_cutoff_hz / step_rate) \
             if self.band_dc_cutoff_hz > 0 else 0.0
 
     @property
@@ -245,6 +258,7 @@ class TrainConfig:
     periodicity_weight: float = 0.0
     held_upsampling: bool = False         # ModelConfig.held_upsampling
     band_dc_cutoff_hz: float | None = None  # ModelConfig.band_dc_cutoff_hz; None: the preset's
+    band_dc_every_frame: bool = False     # ModelConfig.band_dc_every_frame
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -296,7 +310,8 @@ class TrainConfig:
             {"band_dc_cutoff_hz": self.band_dc_cutoff_hz}
         width = {"capacity": self.capacity} if self.capacity else {}
         return get_config(self.config, causal=self.causal, descriptors=tuple(conditioned),
-                          held_upsampling=self.held_upsampling, **cutoff, **width)
+                          held_upsampling=self.held_upsampling,
+                          band_dc_every_frame=self.band_dc_every_frame, **cutoff, **width)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "descriptors": list(self.descriptors),

@@ -1,8 +1,11 @@
 #pragma once
-// A one-pole DC blocker on each row: y[n] = x[n] - x[n-1] + pole * y[n-1].
+// A one-pole DC blocker on each row, y[n] = g (x[n] - x[n-P]) + pole * y[n-P], with P the
+// period: 1 (g = 1), or a frame's band samples, a comb with a notch at every multiple of
+// the frame rate and g = (1 + pole) / 2, unity between the notches (nn/layers.dc_block
+// says why).
 //
-// Its memory is double, as the torch reference (nn/layers.dc_block) computes in float64:
-// a pole near 1 sums many past samples, which float would round away from it.
+// Its memory is double, as the torch reference computes in float64: a pole near 1 sums
+// many past samples, which float would round away from it.
 
 #include <algorithm>
 #include <vector>
@@ -13,35 +16,46 @@ namespace neurorave {
 
 class DcBlocker {
  public:
-  DcBlocker(int channels, double pole)
+  DcBlocker(int channels, double pole, int period = 1)
       : pole_(pole),
-        last_in_(static_cast<size_t>(channels), 0.0),
-        last_out_(static_cast<size_t>(channels), 0.0) {}
+        gain_(period == 1 ? 1.0 : (1.0 + pole) / 2.0),
+        channels_(static_cast<size_t>(channels)),
+        period_(static_cast<size_t>(period)),
+        last_in_(channels_ * period_, 0.0),
+        last_out_(channels_ * period_, 0.0) {}
 
   void reset() {
     std::fill(last_in_.begin(), last_in_.end(), 0.0);
     std::fill(last_out_.begin(), last_out_.end(), 0.0);
+    phase_ = 0;
   }
 
-  // In place over the first `frames` columns of `signal` (channels x frames).
+  // In place over the first `frames` columns of `signal` (channels x frames); the phase
+  // runs on across calls of any length.
   void process(Matrix& signal, Eigen::Index frames) {
-    const size_t channels = last_in_.size();
     for (Eigen::Index t = 0; t < frames; ++t) {
       float* column = signal.col(t).data();
-      for (size_t c = 0; c < channels; ++c) {
+      double* in = &last_in_[phase_ * channels_];
+      double* out = &last_out_[phase_ * channels_];
+      for (size_t c = 0; c < channels_; ++c) {
         const double x = column[c];
-        const double y = (x - last_in_[c]) + pole_ * last_out_[c];
-        last_in_[c] = x;
-        last_out_[c] = y;
+        const double y = gain_ * (x - in[c]) + pole_ * out[c];
+        in[c] = x;
+        out[c] = y;
         column[c] = static_cast<float>(y);
       }
+      phase_ = phase_ + 1 == period_ ? 0 : phase_ + 1;
     }
   }
 
  private:
   double pole_;
-  std::vector<double> last_in_;
-  std::vector<double> last_out_;
+  double gain_;
+  size_t channels_;
+  size_t period_;
+  size_t phase_ = 0;
+  std::vector<double> last_in_;   // period x channels: the input one period ago
+  std::vector<double> last_out_;  // and the output
 };
 
 }  // namespace neurorave

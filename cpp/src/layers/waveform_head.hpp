@@ -1,7 +1,9 @@
 #pragma once
 // Band signals = tanh(wave) * sigmoid(amplitude) [+ sigmoid(noise_gain - 5) * noise],
-// then, with a pole, each band through a DC blocker: a band's mean would play as a steady
-// tone at the band's edge (nn/layers.WaveformHead says more).
+// then, with a pole, each band through a DC blocker (every sample, or every frame: a
+// comb): a band's mean would play as a steady tone at the band's edge, and whatever the
+// decoder repeats each frame as lines at the frame rate's multiples
+// (nn/layers.WaveformHead says more).
 
 #include <cstdint>
 #include <optional>
@@ -15,9 +17,10 @@ namespace neurorave {
 
 class WaveformHead final : public Layer {
  public:
-  // dc_pole 0: no DC blocker.
-  WaveformHead(int bands, bool noise, double dc_pole = 0.0) : bands_(bands), noise_(noise) {
-    if (dc_pole > 0.0) dc_blocker_.emplace(bands, dc_pole);
+  // dc_pole 0: no DC blocker; dc_period: band samples between the two it compares.
+  WaveformHead(int bands, bool noise, double dc_pole = 0.0, int dc_period = 1)
+      : bands_(bands), noise_(noise) {
+    if (dc_pole > 0.0) dc_blocker_.emplace(bands, dc_pole, dc_period);
   }
 
   int in_channels() const override { return bands_ * (noise_ ? 3 : 2); }

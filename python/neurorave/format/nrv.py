@@ -89,8 +89,8 @@ class _Collector:
                 ops.append({"op": "residual", "delay": layer.delay,
                             "branch": self.sequence(name, layer.branch)})
             elif isinstance(layer, WaveformHead):
-                head = {"op": "waveform_head", "bands": layer.bands, "noise": layer.noise}
-                ops.append({**head, "dc_pole": layer.dc_pole} if layer.dc_pole else head)
+                ops.append(_waveform_head(layer.bands, layer.noise, layer.dc_pole,
+                                          layer.dc_period))
             else:
                 raise TypeError(f"cannot export layer {type(layer).__name__}")
         return ops
@@ -182,29 +182,46 @@ def with_weight_precision(tensors: dict[str, np.ndarray], weights: str,
 
 
 def convert_model_file(source: str | Path, output: str | Path, weights: str,
-                       band_dc_cutoff_hz: float | None = None) -> dict:
+                       band_dc_cutoff_hz: float | None = None,
+                       band_dc_every_frame: bool | None = None) -> dict:
     """Another `.nrv` of the same model with its network weights stored as `weights` and,
-    given a cutoff, its bands' DC blocker set to it (0: none); the description and
-    everything else are kept as they are."""
+    given a cutoff (0: none) or the blocker's period (`band_dc_every_frame`), its bands'
+    DC blocker set so; the description and everything else are kept as they are."""
     description = read_description(source)
     with _named_errors(source):
         tensors = load_file(str(source))
-    if band_dc_cutoff_hz is not None:
+    if band_dc_cutoff_hz is not None or band_dc_every_frame is not None:
+        stored = ModelConfig.from_dict(description["config"])
+        cutoff = stored.band_dc_cutoff_hz if band_dc_cutoff_hz is None else band_dc_cutoff_hz
+        every_frame = stored.band_dc_every_frame if band_dc_every_frame is None \
+            else band_dc_every_frame
         try:
-            description = _with_band_dc_cutoff(description, band_dc_cutoff_hz)
+            description = _with_band_dc_blocker(description, cutoff, every_frame)
         except ValueError as error:
             raise ValueError(f"{source}: {error}") from None
     _write(output, with_weight_precision(tensors, weights, source), description)
     return description
 
 
-def _with_band_dc_cutoff(description: dict, cutoff_hz: float) -> dict:
-    """The description with the waveform head's DC blocker at `cutoff_hz`: it holds no
-    weights, so any model's weights play under it."""
-    config = ModelConfig.from_dict({**description["config"], "band_dc_cutoff_hz": cutoff_hz})
-    head = {k: v for k, v in description["decoder"][-1].items() if k != "dc_pole"}
-    if config.band_dc_pole:
-        head["dc_pole"] = config.band_dc_pole
+def _waveform_head(bands: int, noise: bool, dc_pole: float, dc_period: int) -> dict:
+    """The waveform head's op: the DC blocker's fields only where it has one, and its
+    period only where it is not 1, so that a file without them reads as it was built."""
+    head = {"op": "waveform_head", "bands": bands, "noise": noise}
+    if dc_pole:
+        head["dc_pole"] = dc_pole
+        if dc_period != 1:
+            head["dc_period"] = dc_period
+    return head
+
+
+def _with_band_dc_blocker(description: dict, cutoff_hz: float, every_frame: bool) -> dict:
+    """The description with the waveform head's DC blocker at `cutoff_hz`, every sample or
+    every frame: it holds no weights, so any model's weights play under it."""
+    config = ModelConfig.from_dict({**description["config"], "band_dc_cutoff_hz": cutoff_hz,
+                                    "band_dc_every_frame": every_frame})
+    old = description["decoder"][-1]
+    head = _waveform_head(old["bands"], old["noise"], config.band_dc_pole,
+                          config.band_dc_period)
     return {**description, "config": config.to_dict(),
             "decoder": [*description["decoder"][:-1], head]}
 
@@ -271,7 +288,7 @@ def load_nrv(path: str | Path) -> NeuroRave:
 
 
 # Architecture fields that hold no weights: a model file's weights play under either value.
-_WEIGHTLESS_FIELDS = ("band_dc_cutoff_hz",)
+_WEIGHTLESS_FIELDS = ("band_dc_cutoff_hz", "band_dc_every_frame")
 
 
 def check_architecture(path: str | Path, config: ModelConfig, widening: bool = False) -> None:

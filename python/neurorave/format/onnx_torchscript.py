@@ -106,9 +106,10 @@ def _onnx_metadata(model: NeuroRave, initial: dict[str, np.ndarray]) -> dict:
 
 def _max_samples_per_call(model: NeuroRave) -> int | None:
     """The longest call the traced graph plays: the bands' DC blocker's one closed-form
-    pass (nn/layers.dc_block_span); None: any."""
-    pole = model.config.band_dc_pole
-    return dc_block_span(pole) * model.config.n_bands if pole else None
+    pass (nn/layers.dc_block_span, in steps of its period); None: any."""
+    cfg = model.config
+    pole = cfg.band_dc_pole
+    return dc_block_span(pole) * cfg.band_dc_period * cfg.n_bands if pole else None
 
 
 def export_onnx(model: NeuroRave, path: str | Path, frames_per_call: int | None = None) -> None:

@@ -260,36 +260,65 @@ def dc_block_span(pole: float) -> int:
     return max(1, int(600.0 / -math.log(pole)))
 
 
-def _dc_block_pass(x: Tensor, previous_in: Tensor, previous_out: Tensor, pole: float
-                   ) -> Tensor:
+def _dc_block_pass(x: Tensor, previous_in: Tensor, previous_out: Tensor, pole: float,
+                   gain: float) -> Tensor:
     n = torch.arange(x.shape[-1], dtype=torch.float64)
     growth = torch.pow(pole, n)
-    step = x - torch.cat([previous_in, x[..., :-1]], dim=-1)
+    step = gain * (x - torch.cat([previous_in, x[..., :-1]], dim=-1))
     return growth * (pole * previous_out + torch.cumsum(step / growth, dim=-1))
 
 
-def dc_block(x: Tensor, previous_in: Tensor, previous_out: Tensor, pole: float
-             ) -> tuple[Tensor, Tensor, Tensor]:
+def dc_block(x: Tensor, previous_in: Tensor, previous_out: Tensor, pole: float,
+             period: int = 1) -> tuple[Tensor, Tensor, Tensor]:
     """A one-pole DC blocker over the last axis, y[n] = x[n] - x[n-1] + pole * y[n-1],
-    from the samples before (`previous_in`, `previous_out`: (..., 1), float64).
+    from the samples before (`previous_in`, `previous_out`: (..., P), float64).
 
-    Returns (y in x's dtype, the last x, the last y in float64: the next call's
+    With a `period` P > 1, a comb: y[n] = g (x[n] - x[n-P]) + pole * y[n-P], the blocker
+    on each of the P phases, a notch at every multiple of 1 / P cycles per sample. Its
+    gain g = (1 + pole) / 2 passes what lies between the notches at unity (unscaled, the
+    comb would lift it by up to 2 / (1 + pole), 0.8 dB at a frame-rate comb's 10 Hz); the
+    one-sample blocker stays unscaled as models were trained with it (0.05 dB at its
+    10 Hz). x (B, C, T) then holds whole periods.
+
+    Returns (y in x's dtype, the last P x, the last P y in float64: the next call's
     previous_in and previous_out). In closed form, y[n] = pole^n * (pole * y[-1] +
-    cumsum(pole^-k * (x[k] - x[k-1]))), so that it back-propagates and traces to a graph
-    (ONNX) without a loop over samples; in float64, so that it equals the core's
-    recurrence to rounding. A call longer than `dc_block_span` goes span by span.
+    cumsum(pole^-k * (x[k] - x[k-1]))) on each phase, so that it back-propagates and
+    traces to a graph (ONNX) without a loop over samples; in float64, so that it equals
+    the core's recurrence to rounding. A call longer than `dc_block_span` periods goes
+    span by span.
     """
+    if period == 1:
+        return _dc_block_phase(x, previous_in, previous_out, pole)
+    if not torch.jit.is_tracing() and x.shape[-1] % period:
+        raise ValueError(f"a DC blocker of period {period} takes whole periods, got "
+                         f"{x.shape[-1]} samples")
+    batch, channels = x.shape[0], x.shape[1]
+    phases = x.reshape(batch, channels, -1, period).transpose(-1, -2)
+    y, last_in, last_out = _dc_block_phase(phases, previous_in.unsqueeze(-1),
+                                           previous_out.unsqueeze(-1), pole, comb_gain(pole))
+    return (y.transpose(-1, -2).reshape(batch, channels, -1), last_in.squeeze(-1),
+            last_out.squeeze(-1))
+
+
+def comb_gain(pole: float) -> float:
+    """The gain of `dc_block`'s comb: unity midway between its notches."""
+    return (1.0 + pole) / 2.0
+
+
+def _dc_block_phase(x: Tensor, previous_in: Tensor, previous_out: Tensor, pole: float,
+                    gain: float = 1.0) -> tuple[Tensor, Tensor, Tensor]:
+    """`dc_block` with period 1, its step scaled by `gain`."""
     x64 = x.to(torch.float64)
     span = dc_block_span(pole)
     if not torch.jit.is_tracing() and x.shape[-1] == 0:
         return x, previous_in, previous_out
     if torch.jit.is_tracing() or x.shape[-1] <= span:
-        y = _dc_block_pass(x64, previous_in, previous_out, pole)
+        y = _dc_block_pass(x64, previous_in, previous_out, pole, gain)
     else:
         pieces = []
         for start in range(0, x.shape[-1], span):
             piece = _dc_block_pass(x64[..., start:start + span], previous_in, previous_out,
-                                   pole)
+                                   pole, gain)
             previous_in, previous_out = x64[..., start + span - 1:start + span], piece[..., -1:]
             pieces.append(piece)
         y = torch.cat(pieces, dim=-1)
@@ -298,7 +327,9 @@ def dc_block(x: Tensor, previous_in: Tensor, previous_out: Tensor, pole: float
 
 class WaveformHead(nn.Module):
     """Band signals = tanh(wave) * sigmoid(amp) [+ sigmoid(noise - 5) * noise], then,
-    with `dc_pole` > 0, each band through a DC blocker (`dc_block`).
+    with `dc_pole` > 0, each band through a DC blocker (`dc_block`) whose steps are
+    `dc_period` samples apart: 1, or a frame's, a comb that also notches every multiple of
+    the frame rate, where whatever the decoder repeats each frame plays as a line.
 
     Channels in: 2 * bands, or 3 * bands with the noise branch.
 
@@ -311,13 +342,17 @@ class WaveformHead(nn.Module):
     (its warm-up), for a time of about 1 / (1 - dc_pole) band samples.
     """
 
-    def __init__(self, tracker: DelayTracker, bands: int, noise: bool, dc_pole: float = 0.0):
+    def __init__(self, tracker: DelayTracker, bands: int, noise: bool, dc_pole: float = 0.0,
+                 dc_period: int = 1):
         super().__init__()
         if not 0.0 <= dc_pole < 1.0:
             raise ValueError(f"dc_pole must lie in [0, 1), got {dc_pole}")
+        if dc_period < 1:
+            raise ValueError(f"dc_period must be at least 1, got {dc_period}")
         self.bands = bands
         self.noise = noise
         self.dc_pole = float(dc_pole)
+        self.dc_period = int(dc_period)
         self.noise_offset = tracker.delay
 
     def _synthesize(self, x: Tensor, index: Tensor) -> Tensor:
@@ -328,14 +363,15 @@ class WaveformHead(nn.Module):
         return out
 
     def _dc_state(self, batch: int) -> State:
-        return [torch.zeros(batch, self.bands, 1, dtype=torch.float64) for _ in range(2)]
+        return [torch.zeros(batch, self.bands, self.dc_period, dtype=torch.float64)
+                for _ in range(2)]
 
     def forward(self, x: Tensor) -> Tensor:
         index = torch.arange(x.shape[-1], dtype=torch.int64) + self.noise_offset
         out = self._synthesize(x, index)
         if self.dc_pole:
             at_rest = self._dc_state(x.shape[0])
-            out = dc_block(out, at_rest[0], at_rest[1], self.dc_pole)[0]
+            out = dc_block(out, at_rest[0], at_rest[1], self.dc_pole, self.dc_period)[0]
         return out
 
     def init_state(self, batch: int) -> State:
@@ -352,7 +388,8 @@ class WaveformHead(nn.Module):
             index = torch.zeros(0, dtype=torch.int64)
         out = self._synthesize(x, index)
         if self.dc_pole:
-            out, state[i], state[i + 1] = dc_block(out, state[i], state[i + 1], self.dc_pole)
+            out, state[i], state[i + 1] = dc_block(out, state[i], state[i + 1], self.dc_pole,
+                                                   self.dc_period)
         return out, counter + (1 if self.noise else 0)
 
 

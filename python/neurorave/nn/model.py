@@ -80,7 +80,8 @@ def _build_decoder(tracker: DelayTracker, cfg: ModelConfig) -> list[nn.Module]:
     head_channels = cfg.n_bands * (3 if cfg.noise else 2)
     layers += [LeakyReLU(cfg.leaky_slope),
                Conv(tracker, channels[-1], head_channels, cfg.decoder_kernel),
-               WaveformHead(tracker, cfg.n_bands, cfg.noise, cfg.band_dc_pole)]
+               WaveformHead(tracker, cfg.n_bands, cfg.noise, cfg.band_dc_pole,
+                            cfg.band_dc_period)]
     return layers
 
 
