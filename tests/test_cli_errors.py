@@ -208,26 +208,30 @@ def _with_lopsided_bands(path: Path) -> None:
 
 
 def test_a_model_file_gains_or_loses_the_bands_dc_blocker(tmp_path, capsys):
-    """--band-dc-cutoff and --band-dc-every rewrite the head of a model file, weights
-    untouched: the same note comes out with its DC offset and band-edge tone taken away,
-    by the blocker every sample or by the comb every frame."""
+    """--band-dc-cutoff, --band-dc-period and --band-comb-cutoff rewrite the head of a
+    model file, weights untouched: the same note comes out with its DC offset and
+    band-edge tone taken away, by the blocker every sample or by the shipped combs."""
     names = ("lopsided", "without", "again", "comb")
     lopsided, without, again, comb = (tmp_path / f"{n}.nrv" for n in names)
     _with_lopsided_bands(lopsided)
     for source, out, option, ending in (
-            (lopsided, without, ["--band-dc-cutoff", 0], "0 Hz every sample"),
+            (lopsided, without, ["--band-dc-cutoff", 0, "--band-dc-period", 1,
+                                 "--band-comb-cutoff", 0], "none"),
             (without, again, ["--band-dc-cutoff", 10], "10 Hz every sample"),
-            (again, comb, ["--band-dc-every", "frame"], "10 Hz every frame")):
+            (again, comb, ["--band-dc-period", 4, "--band-comb-cutoff", 3],
+             "10 Hz every 4 band samples, then 3 Hz every frame")):
         code, printed, err = run(capsys, "export", source, "-o", out, *option)
         assert code == 0, err
-        assert printed.strip().endswith(f"the bands' DC blocker at {ending})")
+        assert printed.strip().endswith(f"the bands' DC blockers: {ending})")
     old, new, frame = (read_description(p) for p in (without, again, comb))
     assert "dc_pole" not in old["decoder"][-1] and old["config"]["band_dc_cutoff_hz"] == 0
     assert new["decoder"][-1]["dc_pole"] == pytest.approx(math.exp(-2 * math.pi * 10 / 5512.5))
     assert new["config"]["band_dc_cutoff_hz"] == 10 and "dc_period" not in new["decoder"][-1]
-    assert frame["decoder"][-1]["dc_pole"] == pytest.approx(math.exp(-2 * math.pi * 10 / 5512.5
-                                                                     * 16))
-    assert frame["decoder"][-1]["dc_period"] == 16 and frame["config"]["band_dc_every_frame"]
+    head = frame["decoder"][-1]
+    assert head["dc_pole"] == pytest.approx(math.exp(-2 * math.pi * 10 / 5512.5 * 4))
+    assert head["comb_pole"] == pytest.approx(math.exp(-2 * math.pi * 3 / 5512.5 * 16))
+    assert (head["dc_period"], head["comb_period"]) == (4, 16)
+    assert frame["config"]["band_comb_cutoff_hz"] == 3
     t = np.arange(44100) / 44100
     note = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
     offsets = []
@@ -235,6 +239,9 @@ def test_a_model_file_gains_or_loses_the_bands_dc_blocker(tmp_path, capsys):
         out = neurorave.Engine(path).process(note)[22050:]
         offsets.append(abs(out.mean()) / np.sqrt((out ** 2).mean()))
     assert offsets[1] < 0.01 < offsets[0] and offsets[2] < 0.01
+    code, printed, _ = run(capsys, "info", comb)
+    assert code == 0 and ("bands' DC blockers: 10 Hz every 4 band samples, then 3 Hz every "
+                          "frame") in printed
 
     line = error_of(capsys, "export", DEFAULT_MODEL, "--band-dc-cutoff", 10)
     assert line.endswith(": --band-dc-cutoff writes another model file: give -o OUT.nrv")
@@ -244,8 +251,11 @@ def test_a_model_file_gains_or_loses_the_bands_dc_blocker(tmp_path, capsys):
     line = error_of(capsys, "export", "--random", "--config", "tiny", "-o", tmp_path / "r.nrv",
                     "--band-dc-cutoff", 10)
     assert "a new run: --set band_dc_cutoff_hz=HZ" in line
-    line = error_of(capsys, "export", DEFAULT_MODEL, "--band-dc-every", "frame")
-    assert line.endswith(": --band-dc-every writes another model file: give -o OUT.nrv")
+    line = error_of(capsys, "export", DEFAULT_MODEL, "--band-comb-cutoff", 3)
+    assert line.endswith(": --band-comb-cutoff writes another model file: give -o OUT.nrv")
+    line = error_of(capsys, "export", without, "-o", tmp_path / "x.nrv", "--band-dc-period", 3)
+    assert line == (f"neurorave export: {without}: band_dc_period must divide a frame's 16 "
+                    "band samples, got 3")
     assert tree(tmp_path) == ["again.nrv", "comb.nrv", "lopsided.nrv", "without.nrv"]
 
 

@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from conftest import SHIPPED_BLOCKERS
 from neurorave.config import TrainConfig, get_config
 from neurorave.nn.layers import (
     ConvTranspose,
@@ -117,19 +118,21 @@ def test_a_head_with_the_dc_blocker_plays_no_tone_at_the_band_edge():
 def test_the_frame_comb_takes_out_what_the_decoder_repeats_each_frame():
     """A pattern each band repeats every frame (16 band samples: the upsampling's phase
     pattern, rectified) plays as lines at every multiple of the frame rate, 44100 / 128
-    Hz; the head with its blocker every frame takes them out, and a sine between two of
-    them keeps its level within 0.1 dB."""
+    Hz; the shipped default's blockers (every 4 band samples at 10 Hz, then every frame at
+    3 Hz) take them out, and a sine between two of them keeps its level within 0.1 dB."""
     n, frame = 16384, 16
     pattern = 0.3 * torch.rand(8, frame, generator=torch.Generator().manual_seed(0))
     wave = pattern.repeat(1, n // frame)[None].clone()
     wave[:, 0] += 0.5 * torch.sin(2 * math.pi * 500 / 5512.5 * torch.arange(n))
     head_in = torch.cat([wave, torch.full((1, 8, n), 4.0), torch.full((1, 8, n), -40.0)], 1)
     spectra = []
-    for every_frame in (False, True):
-        model = NeuroRave(get_config("lowlatency", band_dc_every_frame=every_frame)).eval()
-        assert model.decoder.layers[-1].dc_period == (frame if every_frame else 1)
+    for blockers in ({}, SHIPPED_BLOCKERS):
+        model = NeuroRave(get_config("lowlatency", **blockers)).eval()
+        head = model.decoder.layers[-1]
+        assert (head.dc_period, head.comb_period, head.comb_pole > 0) == (
+            (4, frame, True) if blockers else (1, frame, False))
         with torch.no_grad():
-            out = model.pqmf_synthesis(model.decoder.layers[-1](head_in))[0, 0, n:]
+            out = model.pqmf_synthesis(head(head_in))[0, 0, n:]
         spectra.append(torch.fft.rfft(out * torch.hann_window(len(out))).abs())
 
     def near(spectrum: torch.Tensor, hz: float) -> float:
@@ -140,8 +143,10 @@ def test_the_frame_comb_takes_out_what_the_decoder_repeats_each_frame():
     assert max(lines[1]) < 1e-3 * near(spectra[1], 500)
     assert 20 * math.log10(near(spectra[1], 500) / near(spectra[0], 500)) == pytest.approx(
         0, abs=0.1)
-    with pytest.raises(ValueError, match=r"band_dc_cutoff_hz must lie in \[0, 86.1328\) Hz"):
-        get_config("lowlatency", band_dc_every_frame=True, band_dc_cutoff_hz=100)
+    with pytest.raises(ValueError, match=r"band_comb_cutoff_hz must lie in \[0, 86.1328\) Hz"):
+        get_config("lowlatency", band_comb_cutoff_hz=100)
+    with pytest.raises(ValueError, match="band_dc_period must divide a frame's 16 band samples"):
+        get_config("lowlatency", band_dc_period=3)
 
 
 def test_a_run_keeps_the_dc_blocker_it_started_with():
@@ -152,5 +157,5 @@ def test_a_run_keeps_the_dc_blocker_it_started_with():
     before = {k: v for k, v in new.to_dict().items() if k != "band_dc_cutoff_hz"}
     assert TrainConfig.from_stored(before).model_config().band_dc_pole == 0.0
     assert TrainConfig.from_stored(new.to_dict()) == new
-    comb = TrainConfig(config="tiny", band_dc_every_frame=True).model_config()
-    assert comb.band_dc_period == 4 and comb.band_dc_every_frame
+    combs = TrainConfig(config="tiny", band_dc_period=2, band_comb_cutoff_hz=3).model_config()
+    assert combs.band_dc_period == 2 and combs.band_comb_period == 4 and combs.band_comb_pole

@@ -13,6 +13,7 @@ def warm_up_frames(config: ModelConfig, padding_frames: int) -> int:
     then the bands' DC blocker's memory of those frames, until it has decayed by 1e-6."""
     if config.causal:
         return 0
-    pole = config.band_dc_pole
-    memory = config.band_dc_period * math.log(1e-6) / math.log(pole) if pole else 0.0
+    memory = sum(period * math.log(1e-6) / math.log(pole)
+                 for pole, period in ((config.band_dc_pole, config.band_dc_period),
+                                      (config.band_comb_pole, config.band_comb_period)) if pole)
     return padding_frames + math.ceil(memory / math.prod(config.ratios))

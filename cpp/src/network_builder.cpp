@@ -106,16 +106,21 @@ std::unique_ptr<Layer> NetworkBuilder::layer(const nlohmann::json& op, int in_ch
   if (kind == "waveform_head") {
     const int bands = bounded(op, "bands", 1, limits::kMaxBands, where);
     const bool noise = op.value("noise", false);
-    double dc_pole = 0.0;
-    if (op.contains("dc_pole")) {
-      if (!op["dc_pole"].is_number() ||
-          !(op["dc_pole"].get<double>() >= 0.0 && op["dc_pole"].get<double>() < 1.0))
-        file_.fail(where + ": waveform_head needs a dc_pole from 0 up to (not including) 1");
-      dc_pole = op["dc_pole"].get<double>();
-    }
-    const int dc_period = optional(op, "dc_period", limits::kMaxHistory, where);
-    check_history(bands, dc_period, where);
-    auto head = std::make_unique<WaveformHead>(bands, noise, dc_pole, dc_period);
+    auto blocker = [&](const std::string& name) {
+      WaveformHead::Blocker b{0.0, 1};
+      const std::string pole = name + "_pole";
+      if (op.contains(pole)) {
+        if (!op[pole].is_number() ||
+            !(op[pole].get<double>() >= 0.0 && op[pole].get<double>() < 1.0))
+          file_.fail(where + ": waveform_head needs a " + pole + " from 0 up to (not including) 1");
+        b.pole = op[pole].get<double>();
+      }
+      b.period = optional(op, (name + "_period").c_str(), limits::kMaxHistory, where);
+      check_history(bands, b.period, where);
+      return b;
+    };
+    auto head = std::make_unique<WaveformHead>(
+        bands, noise, std::initializer_list<WaveformHead::Blocker>{blocker("dc"), blocker("comb")});
     if (head->in_channels() != in_channels)
       file_.fail(where + ": waveform head needs " + std::to_string(head->in_channels()) +
                  " channels but gets " + std::to_string(in_channels));

@@ -623,7 +623,7 @@ TEST_SUITE("layers") {
 
   TEST_CASE("WaveformHead with a DC blocker: each band y[n] = x[n] - x[n-1] + pole * y[n-1]") {
     const double pole = 0.99;
-    WaveformHead plain(2, false), blocked(2, false, pole);
+    WaveformHead plain(2, false), blocked(2, false, {{pole, 1}});
     plain.prepare(4096);
     blocked.prepare(4096);
     // A lopsided wave: tanh(0.8) * sigmoid(2) has a mean the blocker must take away.
@@ -653,7 +653,7 @@ TEST_SUITE("layers") {
   TEST_CASE("WaveformHead, DC blocker every P samples: y[n] = g (x[n] - x[n-P]) + pole y[n-P]") {
     const double pole = 0.8;
     const int period = 16;
-    WaveformHead plain(1, false), comb(1, false, pole, period);
+    WaveformHead plain(1, false), comb(1, false, {{pole, period}});
     plain.prepare(8192);
     comb.prepare(8192);
     // A pattern that repeats every period (what a decoder repeats each frame) over a wave

@@ -413,6 +413,11 @@ TEST_SUITE("loader") {
         CHECK_LOAD_FAILS(file.path(), "waveform_head needs a dc_pole from 0 up to");
       }
     }
+    SUBCASE("a comb pole of 1") {
+      file.write(spoiled(test_model(),
+                         [](ModelSpec& s) { s.description["decoder"].back()["comb_pole"] = 1.0; }));
+      CHECK_LOAD_FAILS(file.path(), "waveform_head needs a comb_pole from 0 up to");
+    }
     for (const int period : {0, 1 << 17}) {
       SUBCASE(("a DC blocker period of " + std::to_string(period)).c_str()) {
         file.write(spoiled(test_model(), [period](ModelSpec& s) {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -37,19 +38,27 @@ def _export(args: argparse.Namespace) -> None:
         _export_other_formats(args, model)
 
 
-def _band_dc_option(args: argparse.Namespace) -> str | None:
-    """The bands' DC blocker option given, if any, as it is spelled."""
-    if args.band_dc_cutoff is not None:
-        return "--band-dc-cutoff"
-    return None if args.band_dc_every is None else "--band-dc-every"
+_BLOCKER_OPTIONS = {"band_dc_cutoff": ("--band-dc-cutoff", "band_dc_cutoff_hz"),
+                    "band_dc_period": ("--band-dc-period", "band_dc_period"),
+                    "band_comb_cutoff": ("--band-comb-cutoff", "band_comb_cutoff_hz")}
+
+
+def _band_dc_options(args: argparse.Namespace) -> dict:
+    """The bands' DC blocker options given, as ModelConfig fields."""
+    return {field: getattr(args, key) for key, (_, field) in _BLOCKER_OPTIONS.items()
+            if getattr(args, key) is not None}
+
+
+def _band_dc_option_name(args: argparse.Namespace) -> str:
+    return next(flag for key, (flag, _) in _BLOCKER_OPTIONS.items()
+                if getattr(args, key) is not None)
 
 
 def _refuse_band_dc_options(args: argparse.Namespace) -> None:
-    option = _band_dc_option(args)
-    if option:
-        raise ValueError(f"{option} converts a MODEL.nrv file; a run's model has the "
-                         "DC blocker it trained with (a new run: --set band_dc_cutoff_hz=HZ, "
-                         "--set band_dc_every_frame=true)")
+    if _band_dc_options(args):
+        raise ValueError(f"{_band_dc_option_name(args)} converts a MODEL.nrv file; a run's "
+                         "model has the DC blockers it trained with (a new run: --set "
+                         "band_dc_cutoff_hz=HZ, band_dc_period=N, band_comb_cutoff_hz=HZ)")
 
 
 def _require_output(args: argparse.Namespace) -> None:
@@ -81,9 +90,9 @@ def _convert_model_file(args: argparse.Namespace, path: Path) -> None:
         raise ValueError(f"{path}: a model file is converted with -o (and --weights), --onnx "
                          "and --torchscript; --checkpoint, --random and --prior go with a "
                          "training RUN folder or with --random")
-    if _band_dc_option(args) and not args.output:
-        raise ValueError(f"{path}: {_band_dc_option(args)} writes another model file: give "
-                         "-o OUT.nrv")
+    if _band_dc_options(args) and not args.output:
+        raise ValueError(f"{path}: {_band_dc_option_name(args)} writes another model file: "
+                         "give -o OUT.nrv")
     if not (args.output or args.onnx or args.torchscript):
         raise ValueError(f"{path}: give -o OUT.nrv (with --weights fp16 for half-size "
                          "weights), --onnx OUT.onnx and/or --torchscript OUT.ts to convert it")
@@ -91,12 +100,10 @@ def _convert_model_file(args: argparse.Namespace, path: Path) -> None:
     # safetensors' own errors are vaguer. A file the core cannot play is not converted.
     Engine(path)
     if args.output:
-        every_frame = None if args.band_dc_every is None else args.band_dc_every == "frame"
-        config = convert_model_file(path, args.output, args.weights, args.band_dc_cutoff,
-                                    every_frame)["config"]
-        blocker = "" if not _band_dc_option(args) else \
-            f", the bands' DC blocker at {config['band_dc_cutoff_hz']:g} Hz every " + \
-            ("frame" if config["band_dc_every_frame"] else "sample")
+        config = convert_model_file(path, args.output, args.weights,
+                                    _band_dc_options(args))["config"]
+        blocker = f", the bands' DC blockers: {_band_dc_blockers(config)}" \
+            if _band_dc_options(args) else ""
         print(f"wrote {args.output} ({args.weights} weights{blocker})")
     if args.onnx or args.torchscript:
         _export_other_formats(args, load_nrv(args.output or path))
@@ -234,6 +241,20 @@ def _info(args: argparse.Namespace) -> None:
     print(f"prior: GRU {prior['hidden']} x {prior['layers']}" if prior else "prior: none")
     print(f"kernel: {_core_kernel()}")
     print(f"weights: {'fp16' if engine.info['half_weights'] else 'fp32'}")
+    print(f"bands' DC blockers: {_band_dc_blockers(description['config'])}")
+
+
+def _band_dc_blockers(config: dict) -> str:
+    """Each blocker's cutoff and period, in words."""
+    frame = math.prod(config["ratios"])
+    parts = []
+    for cutoff, period in ((config.get("band_dc_cutoff_hz", 0.0), config.get("band_dc_period", 1)),
+                           (config.get("band_comb_cutoff_hz", 0.0), frame)):
+        if cutoff:
+            every = "sample" if period == 1 else "frame" if period == frame else \
+                f"{period} band samples"
+            parts.append(f"{cutoff:g} Hz every {every}")
+    return ", then ".join(parts) or "none"
 
 
 def _core_kernel() -> str:
@@ -341,11 +362,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with a MODEL.nrv and -o: set its bands' DC blocker to this "
                              "cutoff (0: none); a model file from before the blocker gains it "
                              "without training")
-    export.add_argument("--band-dc-every", choices=("sample", "frame"),
+    export.add_argument("--band-dc-period", type=int, metavar="N",
                         help="with a MODEL.nrv and -o: its bands' DC blocker compares each "
-                             "band sample with the one before (sample) or with the one a "
-                             "frame before (frame: a comb that also takes out the lines at "
-                             "every multiple of the frame rate)")
+                             "band sample with the one N before (1, or a divisor of a frame's "
+                             "band samples: a comb that also notches every multiple of the "
+                             "band rate / N)")
+    export.add_argument("--band-comb-cutoff", type=float, metavar="HZ",
+                        help="with a MODEL.nrv and -o: a second blocker every frame at this "
+                             "cutoff (0: none), a notch at every multiple of the frame rate")
     export.set_defaults(func=_export)
 
     _add_preprocess_parser(commands)

@@ -46,36 +46,52 @@ class ModelConfig:
     # plays a steady tone at its edge (nn/layers.WaveformHead). 0 here so that a model
     # file from before it reads as it was built; every preset sets it.
     band_dc_cutoff_hz: float = 0.0
-    # The blocker compares each band sample with the one a frame earlier instead of the
-    # one before: a comb with a notch of the same width at every multiple of the frame
-    # rate. Whatever the decoder repeats every frame (its upsampling's phase pattern,
-    # rectified by the nonlinearities after it) plays as lines exactly there
+    # Band samples between the two the blocker compares: 1, or a divisor of a frame's
+    # band samples (prod(ratios)), a comb with a notch of the cutoff's width at every
+    # multiple of sample_rate / (n_bands * period). And a second blocker every frame at
+    # its own (narrower) cutoff (0: none). Whatever the decoder repeats every frame (its
+    # upsampling's phase pattern, rectified by the nonlinearities after it) plays as lines
+    # at the frame rate's multiples, strongest at every fourth
     # (docs/experiments/2026-12-06-a-comb-at-the-frame-rate.md).
-    band_dc_every_frame: bool = False
+    band_dc_period: int = 1
+    band_comb_cutoff_hz: float = 0.0
 
     def __post_init__(self) -> None:
-        # a quarter of the rate of the blocker's steps
-        highest = self.sample_rate / self.n_bands / self.band_dc_period / 4
-        if not 0.0 <= self.band_dc_cutoff_hz < highest:
-            raise ValueError(f"band_dc_cutoff_hz must lie in [0, {highest:g}) Hz, "
-                             f"got {self.band_dc_cutoff_hz}")
+        frame = math.prod(self.ratios)
+        if self.band_dc_period < 1 or frame % self.band_dc_period:
+            raise ValueError(f"band_dc_period must divide a frame's {frame} band samples, got "
+                             f"{self.band_dc_period}")
+        for name, cutoff, period in (("band_dc_cutoff_hz", self.band_dc_cutoff_hz,
+                                      self.band_dc_period),
+                                     ("band_comb_cutoff_hz", self.band_comb_cutoff_hz, frame)):
+            highest = self.sample_rate / self.n_bands / period / 4  # a quarter of its steps' rate
+            if not 0.0 <= cutoff < highest:
+                raise ValueError(f"{name} must lie in [0, {highest:g}) Hz, got {cutoff}")
 
     @property
     def compression(self) -> int:
         return self.n_bands * math.prod(self.ratios)
 
-    @property
-    def band_dc_period(self) -> int:
-        """Band samples between the two a DC blocker step compares: 1, or a frame's."""
-        return math.prod(self.ratios) if self.band_dc_every_frame else 1
+    def _blocker_pole(self, cutoff_hz: float, period: int) -> float:
+        """exp(-2 pi cutoff / the rate of the blocker's steps, the band rate over its
+        period); 0: none."""
+        step_rate = self.sample_rate / self.n_bands / period
+        return math.exp(-2 * math.pi * cutoff_hz / step_rate) if cutoff_hz > 0 else 0.0
 
     @property
     def band_dc_pole(self) -> float:
-        """The pole of the bands' DC blocker: exp(-2 pi cutoff / the rate of its steps,
-        the band rate over `band_dc_period`); 0: none."""
-        step_rate = self.sample_rate / self.n_bands / self.band_dc_period
-        return math.exp(-2 * math.pi * self.band_dc_cutoff_hz / step_rate) \
-            if self.band_dc_cutoff_hz > 0 else 0.0
+        """The pole of the bands' DC blocker; 0: none."""
+        return self._blocker_pole(self.band_dc_cutoff_hz, self.band_dc_period)
+
+    @property
+    def band_comb_period(self) -> int:
+        """The second blocker's period: a frame's band samples."""
+        return math.prod(self.ratios)
+
+    @property
+    def band_comb_pole(self) -> float:
+        """The pole of the bands' second blocker, every frame; 0: none."""
+        return self._blocker_pole(self.band_comb_cutoff_hz, self.band_comb_period)
 
     @property
     def encoder_channels(self) -> list[int]:
@@ -258,7 +274,8 @@ class TrainConfig:
     periodicity_weight: float = 0.0
     held_upsampling: bool = False         # ModelConfig.held_upsampling
     band_dc_cutoff_hz: float | None = None  # ModelConfig.band_dc_cutoff_hz; None: the preset's
-    band_dc_every_frame: bool = False     # ModelConfig.band_dc_every_frame
+    band_dc_period: int = 1               # ModelConfig.band_dc_period
+    band_comb_cutoff_hz: float = 0.0      # ModelConfig.band_comb_cutoff_hz
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -311,7 +328,8 @@ class TrainConfig:
         width = {"capacity": self.capacity} if self.capacity else {}
         return get_config(self.config, causal=self.causal, descriptors=tuple(conditioned),
                           held_upsampling=self.held_upsampling,
-                          band_dc_every_frame=self.band_dc_every_frame, **cutoff, **width)
+                          band_dc_period=self.band_dc_period,
+                          band_comb_cutoff_hz=self.band_comb_cutoff_hz, **cutoff, **width)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "descriptors": list(self.descriptors),

@@ -1,8 +1,7 @@
 #pragma once
 // A one-pole DC blocker on each row, y[n] = g (x[n] - x[n-P]) + pole * y[n-P], with P the
-// period: 1 (g = 1), or a frame's band samples, a comb with a notch at every multiple of
-// the frame rate and g = (1 + pole) / 2, unity between the notches (nn/layers.dc_block
-// says why).
+// period: 1 (g = 1), or more, a comb with a notch at every multiple of the band rate / P
+// and g = (1 + pole) / 2, unity between the notches (nn/layers.dc_block says why).
 //
 // Its memory is double, as the torch reference computes in float64: a pole near 1 sums
 // many past samples, which float would round away from it.

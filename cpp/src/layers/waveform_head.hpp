@@ -1,12 +1,13 @@
 #pragma once
 // Band signals = tanh(wave) * sigmoid(amplitude) [+ sigmoid(noise_gain - 5) * noise],
-// then, with a pole, each band through a DC blocker (every sample, or every frame: a
-// comb): a band's mean would play as a steady tone at the band's edge, and whatever the
-// decoder repeats each frame as lines at the frame rate's multiples
-// (nn/layers.WaveformHead says more).
+// then each band through up to two DC blockers (every sample or every few: a comb): a
+// band's mean would play as a steady tone at the band's edge, and whatever the decoder
+// repeats each frame as lines at the frame rate's multiples (nn/layers.WaveformHead says
+// more).
 
 #include <cstdint>
-#include <optional>
+#include <initializer_list>
+#include <vector>
 
 #include "layers/dc_blocker.hpp"
 #include "layers/gemm_kernel.hpp"
@@ -17,10 +18,16 @@ namespace neurorave {
 
 class WaveformHead final : public Layer {
  public:
-  // dc_pole 0: no DC blocker; dc_period: band samples between the two it compares.
-  WaveformHead(int bands, bool noise, double dc_pole = 0.0, int dc_period = 1)
+  struct Blocker {
+    double pole;  // 0: none
+    int period;   // band samples between the two it compares
+  };
+
+  // The blockers run in the order given.
+  WaveformHead(int bands, bool noise, std::initializer_list<Blocker> blockers = {})
       : bands_(bands), noise_(noise) {
-    if (dc_pole > 0.0) dc_blocker_.emplace(bands, dc_pole, dc_period);
+    for (const Blocker& b : blockers)
+      if (b.pole > 0.0) blockers_.emplace_back(bands, b.pole, b.period);
   }
 
   int in_channels() const override { return bands_ * (noise_ ? 3 : 2); }
@@ -31,7 +38,7 @@ class WaveformHead final : public Layer {
   }
   void reset() override {
     counter_ = counter_start_;
-    if (dc_blocker_) dc_blocker_->reset();
+    for (DcBlocker& blocker : blockers_) blocker.reset();
   }
   // Where the noise counter starts after reset (see NeuroRave.init_decoder_state).
   void set_counter_start(int64_t start) { counter_start_ = counter_ = start; }
@@ -48,7 +55,7 @@ class WaveformHead final : public Layer {
              noise_values_.leftCols(frames).array();
     }
     counter_ += frames;
-    if (dc_blocker_) dc_blocker_->process(output_, frames);
+    for (DcBlocker& blocker : blockers_) blocker.process(output_, frames);
     return leading_columns(output_, frames);
   }
 
@@ -59,7 +66,7 @@ class WaveformHead final : public Layer {
   int64_t counter_ = 0;
   Matrix output_;
   Matrix noise_values_;  // bands x max frames
-  std::optional<DcBlocker> dc_blocker_;
+  std::vector<DcBlocker> blockers_;
 };
 
 }  // namespace neurorave

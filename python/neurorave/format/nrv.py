@@ -90,7 +90,7 @@ class _Collector:
                             "branch": self.sequence(name, layer.branch)})
             elif isinstance(layer, WaveformHead):
                 ops.append(_waveform_head(layer.bands, layer.noise, layer.dc_pole,
-                                          layer.dc_period))
+                                          layer.dc_period, layer.comb_pole, layer.comb_period))
             else:
                 raise TypeError(f"cannot export layer {type(layer).__name__}")
         return ops
@@ -182,46 +182,43 @@ def with_weight_precision(tensors: dict[str, np.ndarray], weights: str,
 
 
 def convert_model_file(source: str | Path, output: str | Path, weights: str,
-                       band_dc_cutoff_hz: float | None = None,
-                       band_dc_every_frame: bool | None = None) -> dict:
-    """Another `.nrv` of the same model with its network weights stored as `weights` and,
-    given a cutoff (0: none) or the blocker's period (`band_dc_every_frame`), its bands'
-    DC blocker set so; the description and everything else are kept as they are."""
+                       blockers: dict | None = None) -> dict:
+    """Another `.nrv` of the same model with its network weights stored as `weights` and
+    its bands' DC blockers set as `blockers` asks (ModelConfig fields: band_dc_cutoff_hz,
+    band_dc_period, band_comb_cutoff_hz); the description and everything else are kept
+    as they are."""
     description = read_description(source)
     with _named_errors(source):
         tensors = load_file(str(source))
-    if band_dc_cutoff_hz is not None or band_dc_every_frame is not None:
-        stored = ModelConfig.from_dict(description["config"])
-        cutoff = stored.band_dc_cutoff_hz if band_dc_cutoff_hz is None else band_dc_cutoff_hz
-        every_frame = stored.band_dc_every_frame if band_dc_every_frame is None \
-            else band_dc_every_frame
+    if blockers:
         try:
-            description = _with_band_dc_blocker(description, cutoff, every_frame)
+            description = _with_band_dc_blockers(description, blockers)
         except ValueError as error:
             raise ValueError(f"{source}: {error}") from None
     _write(output, with_weight_precision(tensors, weights, source), description)
     return description
 
 
-def _waveform_head(bands: int, noise: bool, dc_pole: float, dc_period: int) -> dict:
-    """The waveform head's op: the DC blocker's fields only where it has one, and its
-    period only where it is not 1, so that a file without them reads as it was built."""
+def _waveform_head(bands: int, noise: bool, dc_pole: float, dc_period: int, comb_pole: float,
+                   comb_period: int) -> dict:
+    """The waveform head's op: each blocker's fields only where it has one, and a period
+    only where it is not 1, so that a file without them reads as it was built."""
     head = {"op": "waveform_head", "bands": bands, "noise": noise}
-    if dc_pole:
-        head["dc_pole"] = dc_pole
-        if dc_period != 1:
-            head["dc_period"] = dc_period
+    for name, pole, period in (("dc", dc_pole, dc_period), ("comb", comb_pole, comb_period)):
+        if pole:
+            head[f"{name}_pole"] = pole
+            if period != 1:
+                head[f"{name}_period"] = period
     return head
 
 
-def _with_band_dc_blocker(description: dict, cutoff_hz: float, every_frame: bool) -> dict:
-    """The description with the waveform head's DC blocker at `cutoff_hz`, every sample or
-    every frame: it holds no weights, so any model's weights play under it."""
-    config = ModelConfig.from_dict({**description["config"], "band_dc_cutoff_hz": cutoff_hz,
-                                    "band_dc_every_frame": every_frame})
+def _with_band_dc_blockers(description: dict, blockers: dict) -> dict:
+    """The description with the waveform head's DC blockers set as `blockers` asks: they
+    hold no weights, so any model's weights play under them."""
+    config = ModelConfig.from_dict({**description["config"], **blockers})
     old = description["decoder"][-1]
     head = _waveform_head(old["bands"], old["noise"], config.band_dc_pole,
-                          config.band_dc_period)
+                          config.band_dc_period, config.band_comb_pole, config.band_comb_period)
     return {**description, "config": config.to_dict(),
             "decoder": [*description["decoder"][:-1], head]}
 
@@ -288,7 +285,7 @@ def load_nrv(path: str | Path) -> NeuroRave:
 
 
 # Architecture fields that hold no weights: a model file's weights play under either value.
-_WEIGHTLESS_FIELDS = ("band_dc_cutoff_hz", "band_dc_every_frame")
+_WEIGHTLESS_FIELDS = ("band_dc_cutoff_hz", "band_dc_period", "band_comb_cutoff_hz")
 
 
 def check_architecture(path: str | Path, config: ModelConfig, widening: bool = False) -> None:

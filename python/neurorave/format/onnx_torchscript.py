@@ -105,11 +105,13 @@ def _onnx_metadata(model: NeuroRave, initial: dict[str, np.ndarray]) -> dict:
 
 
 def _max_samples_per_call(model: NeuroRave) -> int | None:
-    """The longest call the traced graph plays: the bands' DC blocker's one closed-form
+    """The longest call the traced graph plays: the bands' DC blockers' one closed-form
     pass (nn/layers.dc_block_span, in steps of its period); None: any."""
     cfg = model.config
-    pole = cfg.band_dc_pole
-    return dc_block_span(pole) * cfg.band_dc_period * cfg.n_bands if pole else None
+    spans = [dc_block_span(pole) * period * cfg.n_bands
+             for pole, period in ((cfg.band_dc_pole, cfg.band_dc_period),
+                                  (cfg.band_comb_pole, cfg.band_comb_period)) if pole]
+    return min(spans) if spans else None
 
 
 def export_onnx(model: NeuroRave, path: str | Path, frames_per_call: int | None = None) -> None:

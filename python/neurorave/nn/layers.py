@@ -328,8 +328,8 @@ def _dc_block_phase(x: Tensor, previous_in: Tensor, previous_out: Tensor, pole: 
 class WaveformHead(nn.Module):
     """Band signals = tanh(wave) * sigmoid(amp) [+ sigmoid(noise - 5) * noise], then,
     with `dc_pole` > 0, each band through a DC blocker (`dc_block`) whose steps are
-    `dc_period` samples apart: 1, or a frame's, a comb that also notches every multiple of
-    the frame rate, where whatever the decoder repeats each frame plays as a line.
+    `dc_period` samples apart, then with `comb_pole` > 0 through a second one every
+    `comb_period` samples (a frame's: a comb).
 
     Channels in: 2 * bands, or 3 * bands with the noise branch.
 
@@ -337,22 +337,27 @@ class WaveformHead(nn.Module):
     the band's edge (5512.5 Hz and its multiples for 8 bands at 44.1 kHz), and tanh(wave)
     has a mean wherever the decoder makes it lopsided. The blocker removes it by
     construction, for a notch a few hertz wide at each band edge
-    (docs/experiments/2026-12-03-a-dc-blocker-on-the-bands.md). Being recursive, it
-    remembers what a centred model's stream plays before it equals the offline output
-    (its warm-up), for a time of about 1 / (1 - dc_pole) band samples.
+    (docs/experiments/2026-12-03-a-dc-blocker-on-the-bands.md). Why the periods: what the
+    decoder repeats every frame plays as lines at the frame rate's multiples, strongest
+    at every fourth (the bands' centres and edges): a blocker every 4 band samples
+    notches those at its cutoff, and a narrow comb every frame the rest, sparing the notes
+    whose partials lie near a multiple (docs/experiments/2026-12-06-a-comb-at-the-frame-rate.md).
+    Being recursive, they remember what a centred model's stream plays before it equals
+    the offline output (its warm-up), for about period / (1 - pole) band samples.
     """
 
     def __init__(self, tracker: DelayTracker, bands: int, noise: bool, dc_pole: float = 0.0,
-                 dc_period: int = 1):
+                 dc_period: int = 1, comb_pole: float = 0.0, comb_period: int = 1):
         super().__init__()
-        if not 0.0 <= dc_pole < 1.0:
-            raise ValueError(f"dc_pole must lie in [0, 1), got {dc_pole}")
-        if dc_period < 1:
-            raise ValueError(f"dc_period must be at least 1, got {dc_period}")
+        for name, pole, period in (("dc", dc_pole, dc_period), ("comb", comb_pole, comb_period)):
+            if not 0.0 <= pole < 1.0:
+                raise ValueError(f"{name}_pole must lie in [0, 1), got {pole}")
+            if period < 1:
+                raise ValueError(f"{name}_period must be at least 1, got {period}")
         self.bands = bands
         self.noise = noise
-        self.dc_pole = float(dc_pole)
-        self.dc_period = int(dc_period)
+        self.dc_pole, self.dc_period = float(dc_pole), int(dc_period)
+        self.comb_pole, self.comb_period = float(comb_pole), int(comb_period)
         self.noise_offset = tracker.delay
 
     def _synthesize(self, x: Tensor, index: Tensor) -> Tensor:
@@ -362,25 +367,29 @@ class WaveformHead(nn.Module):
             out = out + torch.sigmoid(x[:, 2 * b:3 * b] - 5.0) * hash_noise(index, b)
         return out
 
-    def _dc_state(self, batch: int) -> State:
-        return [torch.zeros(batch, self.bands, self.dc_period, dtype=torch.float64)
-                for _ in range(2)]
+    def _blocker_state(self, batch: int, period: int) -> State:
+        return [torch.zeros(batch, self.bands, period, dtype=torch.float64) for _ in range(2)]
 
     def forward(self, x: Tensor) -> Tensor:
         index = torch.arange(x.shape[-1], dtype=torch.int64) + self.noise_offset
         out = self._synthesize(x, index)
         if self.dc_pole:
-            at_rest = self._dc_state(x.shape[0])
+            at_rest = self._blocker_state(x.shape[0], self.dc_period)
             out = dc_block(out, at_rest[0], at_rest[1], self.dc_pole, self.dc_period)[0]
+        if self.comb_pole:
+            at_rest = self._blocker_state(x.shape[0], self.comb_period)
+            out = dc_block(out, at_rest[0], at_rest[1], self.comb_pole, self.comb_period)[0]
         return out
 
     def init_state(self, batch: int) -> State:
-        """The blocker's last input and output, then the noise counter (the last slot)."""
-        dc = self._dc_state(batch) if self.dc_pole else []
-        return dc + ([torch.zeros(1, dtype=torch.int64)] if self.noise else [])
+        """Each blocker's last inputs and outputs, then the noise counter (the last slot)."""
+        dc = self._blocker_state(batch, self.dc_period) if self.dc_pole else []
+        comb = self._blocker_state(batch, self.comb_period) if self.comb_pole else []
+        return dc + comb + ([torch.zeros(1, dtype=torch.int64)] if self.noise else [])
 
     def stream(self, x: Tensor, state: State, i: int) -> tuple[Tensor, int]:
-        counter = i + (2 if self.dc_pole else 0)
+        comb = i + (2 if self.dc_pole else 0)
+        counter = comb + (2 if self.comb_pole else 0)
         if self.noise:
             index = torch.arange(x.shape[-1], dtype=torch.int64) + state[counter]
             state[counter] = state[counter] + x.shape[-1]
@@ -390,6 +399,9 @@ class WaveformHead(nn.Module):
         if self.dc_pole:
             out, state[i], state[i + 1] = dc_block(out, state[i], state[i + 1], self.dc_pole,
                                                    self.dc_period)
+        if self.comb_pole:
+            out, state[comb], state[comb + 1] = dc_block(out, state[comb], state[comb + 1],
+                                                         self.comb_pole, self.comb_period)
         return out, counter + (1 if self.noise else 0)
 
 

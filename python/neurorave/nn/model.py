@@ -81,7 +81,7 @@ def _build_decoder(tracker: DelayTracker, cfg: ModelConfig) -> list[nn.Module]:
     layers += [LeakyReLU(cfg.leaky_slope),
                Conv(tracker, channels[-1], head_channels, cfg.decoder_kernel),
                WaveformHead(tracker, cfg.n_bands, cfg.noise, cfg.band_dc_pole,
-                            cfg.band_dc_period)]
+                            cfg.band_dc_period, cfg.band_comb_pole, cfg.band_comb_period)]
     return layers
 
 

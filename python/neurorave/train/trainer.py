@@ -166,7 +166,8 @@ def model_options(path: str | Path) -> dict:
     shape = {"causal": stored.causal, "descriptors": tuple(stored.descriptors),
              "held_upsampling": stored.held_upsampling,
              "band_dc_cutoff_hz": stored.band_dc_cutoff_hz,
-             "band_dc_every_frame": stored.band_dc_every_frame, "capacity": stored.capacity}
+             "band_dc_period": stored.band_dc_period,
+             "band_comb_cutoff_hz": stored.band_comb_cutoff_hz, "capacity": stored.capacity}
     for name in CONFIGS:
         if get_config(name, **shape) == stored:
             unconditioned = {"mode": "rave", "descriptors": TrainConfig.descriptors}
