@@ -155,6 +155,23 @@ def test_export_of_a_bad_model_file(make, tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.nrv"]
 
 
+def test_a_model_file_from_another_version_is_named(tmp_path, capsys):
+    """A file whose architecture holds a field this version does not know (a newer
+    project's option) plays in the core, which reads the layers, but the torch side says
+    which file and which field in one line, and writes nothing."""
+    from neurorave.format import nrv
+    from safetensors.numpy import load_file
+
+    newer = tmp_path / "newer.nrv"
+    description = read_description(DEFAULT_MODEL)
+    description["config"]["band_hum_filter"] = True
+    nrv._write(newer, load_file(str(DEFAULT_MODEL)), description)
+    line = error_of(capsys, "export", newer, "--onnx", tmp_path / "out.onnx")
+    assert line == (f"neurorave export: {newer}: its architecture cannot be read (unknown model "
+                    "options: band_hum_filter)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["newer.nrv"]
+
+
 def test_export_of_a_model_file_asks_for_a_format(tmp_path, capsys):
     line = error_of(capsys, "export", DEFAULT_MODEL)
     assert line == (f"neurorave export: {DEFAULT_MODEL}: give -o OUT.nrv (with --weights fp16 "

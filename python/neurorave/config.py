@@ -115,6 +115,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
+        _refuse_unknown(cls, data, "model options")
         data = dict(data)
         for key in ("ratios", "residual_dilations", "descriptors"):
             if key in data:

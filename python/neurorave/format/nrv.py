@@ -269,10 +269,18 @@ def _load_conv(name: str, layer: Conv | ConvTranspose, tensors: dict[str, np.nda
         bias.data[:rows] = torch.from_numpy(tensors[f"{name}.bias"])
 
 
+def stored_model_config(path: str | Path) -> ModelConfig:
+    """The architecture an `.nrv` file describes; a file from another version of the
+    project, with fields this one does not know, is refused naming the file."""
+    try:
+        return ModelConfig.from_dict(read_description(path)["config"])
+    except (ValueError, TypeError, KeyError) as error:
+        raise ValueError(f"{path}: its architecture cannot be read ({error})") from None
+
+
 def load_nrv(path: str | Path) -> NeuroRave:
     """The torch model of an `.nrv` file (weight norm folded), for inference and export."""
-    description = read_description(path)
-    model = NeuroRave(ModelConfig.from_dict(description["config"])).eval()
+    model = NeuroRave(stored_model_config(path)).eval()
     strip_weight_norm(model)
     with _named_errors(path):
         tensors = load_file(str(path))
@@ -292,7 +300,7 @@ def check_architecture(path: str | Path, config: ModelConfig, widening: bool = F
     """Refuses an `.nrv` file whose weights `config`'s model cannot hold, naming what
     differs; `widening`: a model narrower than `config`'s is held too (load_into_trainable
     widens it)."""
-    stored = ModelConfig.from_dict(read_description(path)["config"]).to_dict()
+    stored = stored_model_config(path).to_dict()
     differ = sorted(k for k, v in stored.items()
                     if config.to_dict()[k] != v and k not in _WEIGHTLESS_FIELDS)
     if widening and "capacity" in differ and stored["capacity"] < config.capacity:

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from ..config import CONFIGS, ModelConfig, RunOptions, TrainConfig, get_config
+from ..config import CONFIGS, RunOptions, TrainConfig, get_config
 from ..data.store import WindowStore
 from ..files import write_atomically, write_json_atomically
-from ..format.nrv import check_architecture, read_description
+from ..format.nrv import check_architecture, read_description, stored_model_config
 from .lightning_module import NeuroRaveTraining
 from .previews import PreviewCallback
 from .run_folder import (
@@ -162,7 +162,7 @@ def model_options(path: str | Path) -> dict:
     """The training options that build the architecture of the `.nrv` file at `path`
     (preset, causality, descriptors, held kernels, the bands' DC blocker, width), for a
     run that starts from it."""
-    stored = ModelConfig.from_dict(read_description(path)["config"])
+    stored = stored_model_config(path)
     shape = {"causal": stored.causal, "descriptors": tuple(stored.descriptors),
              "held_upsampling": stored.held_upsampling,
              "band_dc_cutoff_hz": stored.band_dc_cutoff_hz,
