@@ -14,6 +14,5 @@ def warm_up_frames(config: ModelConfig, padding_frames: int) -> int:
     if config.causal:
         return 0
     memory = sum(period * math.log(1e-6) / math.log(pole)
-                 for pole, period in ((config.band_dc_pole, config.band_dc_period),
-                                      (config.band_comb_pole, config.band_comb_period)) if pole)
+                 for pole, period in config.band_blockers)
     return padding_frames + math.ceil(memory / math.prod(config.ratios))

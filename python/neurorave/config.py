@@ -94,6 +94,14 @@ class ModelConfig:
         return self._blocker_pole(self.band_comb_cutoff_hz, self.band_comb_period)
 
     @property
+    def band_blockers(self) -> list[tuple[float, int]]:
+        """(pole, period) of each of the bands' DC blockers that is on, in the order they
+        run."""
+        return [(pole, period) for pole, period in ((self.band_dc_pole, self.band_dc_period),
+                                                    (self.band_comb_pole, self.band_comb_period))
+                if pole]
+
+    @property
     def encoder_channels(self) -> list[int]:
         """Channels after the input conv and after each downsampling stage."""
         return [self.capacity * 2**i for i in range(len(self.ratios) + 1)]

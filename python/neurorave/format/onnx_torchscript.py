@@ -107,10 +107,8 @@ def _onnx_metadata(model: NeuroRave, initial: dict[str, np.ndarray]) -> dict:
 def _max_samples_per_call(model: NeuroRave) -> int | None:
     """The longest call the traced graph plays: the bands' DC blockers' one closed-form
     pass (nn/layers.dc_block_span, in steps of its period); None: any."""
-    cfg = model.config
-    spans = [dc_block_span(pole) * period * cfg.n_bands
-             for pole, period in ((cfg.band_dc_pole, cfg.band_dc_period),
-                                  (cfg.band_comb_pole, cfg.band_comb_period)) if pole]
+    spans = [dc_block_span(pole) * period * model.config.n_bands
+             for pole, period in model.config.band_blockers]
     return min(spans) if spans else None
 
 
