@@ -18,8 +18,10 @@ import soundfile as sf
 import torch
 from neurorave import cli
 from neurorave.cli import main
+from neurorave.config import get_config
 from neurorave.format.nrv import load_nrv, read_description, save_nrv
 from neurorave.format.onnx_torchscript import OnnxStreamer
+from neurorave.nn.model import NeuroRave
 from neurorave.play.default_model import DEFAULT_MODEL
 
 TOLERANCE = 1e-4  # as tests/test_export_formats.py and tests/test_core_parity.py
@@ -355,3 +357,51 @@ def test_a_full_disk_names_the_file_and_leaves_nothing(audio_dir, tmp_path, monk
     line = error_of(capsys, "preprocess", audio_dir, "-o", out, "--config", "tiny")
     assert line == f"neurorave preprocess: {out / 'audio.f32'}: No space left on device"
     assert not out.exists()
+
+
+def test_a_blend_of_two_fine_tunes_plays_each_at_its_ends_and_between(tmp_path, capsys):
+    """`neurorave blend`: weight 0 plays the first model sample for sample, 1 the second,
+    0.5 a model whose every weight is the midpoint, played by the core."""
+    other = tmp_path / "lopsided.nrv"
+    _with_lopsided_bands(other)
+    audio = (0.3 * np.random.default_rng(4).standard_normal(8 * 512)).astype(np.float32)
+    played = {}
+    for weight in (0.0, 0.5, 1.0):
+        out = tmp_path / f"blend{weight}.nrv"
+        code, stdout, err = run(capsys, "blend", DEFAULT_MODEL, other, "--weight", weight,
+                                "-o", out)
+        assert code == 0, err
+        assert stdout.startswith(f"wrote {out}: {1 - weight:g} x {DEFAULT_MODEL} + {weight:g} x")
+        assert "without a prior" in stdout   # the default model's prior fits its own latents
+        assert "prior" not in read_description(out)
+        played[weight] = neurorave.Engine(out).process(audio)
+    ends = [neurorave.Engine(path).process(audio) for path in (DEFAULT_MODEL, other)]
+    np.testing.assert_array_equal(played[0.0], ends[0])
+    np.testing.assert_array_equal(played[1.0], ends[1])
+    assert np.abs(ends[0] - ends[1]).max() > 1e-3, "the two ends play alike: nothing tested"
+    first = load_nrv(DEFAULT_MODEL).state_dict()
+    middle, second = load_nrv(tmp_path / "blend0.5.nrv").state_dict(), load_nrv(other).state_dict()
+    for name, value in middle.items():
+        torch.testing.assert_close(value, (first[name] + second[name]) / 2, rtol=0, atol=1e-6)
+
+
+def test_a_blend_of_unrelated_models_is_refused(tmp_path, capsys):
+    torch.manual_seed(0)
+    tiny, ranged, out = tmp_path / "tiny.nrv", tmp_path / "ranged.nrv", tmp_path / "out.nrv"
+    save_nrv(NeuroRave(get_config("tiny")).eval(), tiny)
+    entries = read_description(DEFAULT_MODEL)["descriptors"]
+    wider = [entries[0]["range"][0], entries[0]["range"][1] + 6]
+    save_nrv(load_nrv(DEFAULT_MODEL), ranged, [{**entries[0], "range": wider}]
+             + entries[1:])
+    line = error_of(capsys, "blend", DEFAULT_MODEL, tiny, "-o", out)
+    assert line.startswith(f"neurorave blend: {tiny}: its architecture differs from "
+                           f"{DEFAULT_MODEL}'s (")
+    assert line.endswith("): blend two fine-tunes of one model")
+    line = error_of(capsys, "blend", DEFAULT_MODEL, ranged, "-o", out)
+    assert line == (f"neurorave blend: {ranged}: its descriptors or their ranges differ from "
+                    f"{DEFAULT_MODEL}'s: blend two models trained on one data set")
+    line = error_of(capsys, "blend", DEFAULT_MODEL, DEFAULT_MODEL, "--weight", 1.5, "-o", out)
+    assert line == (f"neurorave blend: the weight of {DEFAULT_MODEL} must lie in [0, 1], "
+                    "got 1.5")
+    assert tree(tmp_path) == ["ranged.nrv", "tiny.nrv"]
+

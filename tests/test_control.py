@@ -13,6 +13,7 @@ from neurorave.train.augment import AugmentConfig, random_transform
 from neurorave.train.control import (
     CURVE_KINDS,
     control_losses,
+    coupled_targets,
     draw_targets,
     drawn_curve,
     kept_loud_enough,
@@ -170,6 +171,36 @@ def test_a_coupled_follower_is_released_while_its_partner_moves(notes):
 
     assert control(moved, every) == control(targets, every)
     assert control(moved, None) > control(targets, None)
+
+
+def test_a_coupled_pair_replaced_together_is_drawn_together(notes):
+    """Where a draw replaces both centroid and sharpness, sharpness gets centroid's target
+    (they correlate at 0.96 in the data: drawn apart they ask for spectra it never holds);
+    everything else keeps its draw."""
+    _, curves = _ranges_and_own_curves(notes)
+    centroid, sharpness = NAMES.index("centroid"), NAMES.index("sharpness")
+    generator = torch.Generator().manual_seed(3)
+    both_seen = False
+    for _ in range(20):
+        targets, replaced = draw_targets(curves, generator)
+        coupled = coupled_targets(targets, replaced, NAMES, [["centroid", "sharpness"]])
+        both = replaced[:, centroid] & replaced[:, sharpness]
+        both_seen |= bool(both.any())
+        assert torch.equal(coupled[both, sharpness], targets[both, centroid])
+        untouched = torch.ones_like(replaced)
+        untouched[both, sharpness] = False
+        assert torch.equal(coupled[untouched], targets[untouched])
+        assert torch.equal(coupled_targets(targets, replaced, NAMES, []), targets)
+    assert both_seen
+
+
+@pytest.mark.parametrize("field", ["control_released_pairs", "control_coupled_pairs"])
+@pytest.mark.parametrize("pairs", [[["centroid", "loudness"]], [["centroid"]], ["centroid"]])
+def test_a_pair_of_unknown_descriptors_is_refused_naming_the_field(field, pairs):
+    with pytest.raises(ValueError, match=f"^{field} must list pairs of descriptors"):
+        TrainConfig(**{field: pairs})
+    assert TrainConfig(**{field: [["centroid", "sharpness"]]}).__dict__[field] == (
+        ("centroid", "sharpness"),)
 
 
 def test_partials_are_kept_where_the_requested_level_stays_near_the_windows_own(notes):

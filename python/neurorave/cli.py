@@ -109,6 +109,20 @@ def _convert_model_file(args: argparse.Namespace, path: Path) -> None:
         _export_other_formats(args, load_nrv(args.output or path))
 
 
+def _blend(args: argparse.Namespace) -> None:
+    from .format.nrv import blend_model_files, read_description
+    from .play.engine import Engine
+
+    for path in (args.first, args.second):
+        Engine(path)   # the core's loader names the file and what is wrong with it
+    blend_model_files(args.first, args.second, args.weight, args.output)
+    Engine(args.output)
+    had_prior = any("prior" in read_description(path) for path in (args.first, args.second))
+    print(f"wrote {args.output}: {1 - args.weight:g} x {args.first} + {args.weight:g} x "
+          f"{args.second}" + (" (without a prior: neurorave train-prior fits one to a run)"
+                              if had_prior else ""))
+
+
 def _random_model(args: argparse.Namespace):
     import torch
 
@@ -376,6 +390,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(commands)
     _add_train_prior_parser(commands)
     _add_summarize_parser(commands)
+
+    blend = commands.add_parser(
+        "blend", help="a model between two fine-tunes of one model, weight by weight",
+        description="Writes (1 - W) FIRST + W SECOND, weight by weight. For two models "
+                    "fine-tuned from one model on one data set (e.g. each pulled towards "
+                    "another fader): an average of two unrelated models plays neither.")
+    blend.add_argument("first", help="a .nrv model file")
+    blend.add_argument("second", help="a .nrv model file of the same architecture")
+    blend.add_argument("--weight", type=float, default=0.5, metavar="W",
+                       help="the second's share, in [0, 1] (default %(default)s)")
+    blend.add_argument("-o", "--output", required=True, help="the .nrv file to write")
+    blend.set_defaults(func=_blend)
 
     info = commands.add_parser("info", help="describe a model file")
     info.add_argument("model", nargs="?", help="a .nrv file (default: the default model)")

@@ -253,6 +253,9 @@ class TrainConfig:
     # replaces one of a pair and the other follows the window, the follower's error is left
     # out, so the decoder is not asked to hold it while its partner moves.
     control_released_pairs: tuple[tuple[str, str], ...] = ()
+    # Pairs drawn together: where a window's draw replaces both of a pair, the second's
+    # target is the first's (train/control.coupled_targets).
+    control_coupled_pairs: tuple[tuple[str, str], ...] = ()
     cycle_weight: float = 1.0             # the latent-cycle term, relative to control
     # losses.partial_distance of the control branch's output to the encoded audio, relative
     # to control: a drawn curve may move the envelope, not the partials (the pitch).
@@ -287,6 +290,16 @@ class TrainConfig:
     band_comb_cutoff_hz: float = 0.0      # ModelConfig.band_comb_cutoff_hz
     seed: int = 0
 
+    def _check_descriptor_pairs(self, name: str) -> None:
+        pairs = getattr(self, name)
+        if any(not isinstance(pair, (list, tuple)) or len(pair) != 2
+               or set(pair) - set(self.descriptors) for pair in pairs):
+            raise ValueError(f"{name} must list pairs of descriptors among "
+                             f"{', '.join(self.descriptors)}, e.g. [[\"centroid\", "
+                             f"\"sharpness\"]]; got {pairs!r}")
+        # Stored as JSON lists of lists: tuples inside too, so a stored run compares equal.
+        object.__setattr__(self, name, tuple(tuple(pair) for pair in pairs))
+
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
@@ -303,14 +316,8 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"control_descriptor_weights names {', '.join(unknown)}, not among "
                              f"the descriptors ({', '.join(self.descriptors)})")
-        if any(not isinstance(pair, (list, tuple)) or len(pair) != 2
-               or set(pair) - set(self.descriptors) for pair in self.control_released_pairs):
-            raise ValueError(f"control_released_pairs must list pairs of descriptors among "
-                             f"{', '.join(self.descriptors)}, e.g. [[\"centroid\", "
-                             f"\"sharpness\"]]; got {self.control_released_pairs!r}")
-        # Stored as JSON lists of lists: tuples inside too, so a stored run compares equal.
-        object.__setattr__(self, "control_released_pairs",
-                           tuple(tuple(pair) for pair in self.control_released_pairs))
+        for name in ("control_released_pairs", "control_coupled_pairs"):
+            self._check_descriptor_pairs(name)
         if any(w < 0 for w in self.control_descriptor_weights.values()):
             raise ValueError(f"control_descriptor_weights must not be negative, got "
                              f"{self.control_descriptor_weights}")

@@ -199,6 +199,48 @@ def convert_model_file(source: str | Path, output: str | Path, weights: str,
     return description
 
 
+def blend_model_files(first: str | Path, second: str | Path, weight: float,
+                      output: str | Path) -> dict:
+    """A model file whose every weight is (1 - weight) first's + weight second's.
+
+    For two fine-tunes of one model, on one data set: between them lies a path of models
+    that play (an average of two unrelated models plays neither). The architectures and
+    the descriptor ranges must agree (the bands' blockers, which hold no weights, are
+    first's); the weights are written in fp32 with first's description; a prior is left
+    out, since it was fitted to one model's latents (`neurorave train-prior` fits another).
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"the weight of {second} must lie in [0, 1], got {weight}")
+    descriptions = [read_description(path) for path in (first, second)]
+    configs = [{key: value for key, value in d["config"].items()
+                if key not in _WEIGHTLESS_FIELDS} for d in descriptions]
+    if configs[0] != configs[1]:
+        differ = sorted(k for k in configs[0].keys() | configs[1].keys()
+                        if configs[0].get(k) != configs[1].get(k))
+        raise ValueError(f"{second}: its architecture differs from {first}'s "
+                         f"({', '.join(differ)}): blend two fine-tunes of one model")
+    if descriptions[0]["descriptors"] != descriptions[1]["descriptors"]:
+        raise ValueError(f"{second}: its descriptors or their ranges differ from {first}'s: "
+                         "blend two models trained on one data set")
+    tensors = []
+    for path in (first, second):
+        with _named_errors(path):
+            tensors.append({name: array for name, array in load_file(str(path)).items()
+                            if not name.startswith("prior.")})
+    for name, array in tensors[0].items():
+        if name not in tensors[1] or tensors[1][name].shape != array.shape:
+            raise ValueError(f"{second}: tensor {name} is missing or of another shape than "
+                             f"in {first}")
+    blended = {name: ((1.0 - weight) * array.astype(np.float64)
+                      + weight * tensors[1][name].astype(np.float64)).astype(np.float32)
+               for name, array in tensors[0].items()}
+    description = {key: value for key, value in descriptions[0].items() if key != "prior"}
+    description["provenance"] = {"source": "blend", "first": Path(first).name,
+                                 "second": Path(second).name, "weight": weight}
+    _write(output, blended, description)
+    return description
+
+
 def _waveform_head(bands: int, noise: bool, dc_pole: float, dc_period: int, comb_pole: float,
                    comb_period: int) -> dict:
     """The waveform head's op: each blocker's fields only where it has one, and a period

@@ -85,6 +85,22 @@ def released_followers(replaced: Tensor, names: Sequence[str],
     return released
 
 
+def coupled_targets(targets: Tensor, replaced: Tensor, names: Sequence[str],
+                    pairs: Sequence[Sequence[str]]) -> Tensor:
+    """`targets` (B, n, F) where a window's draw replaced both descriptors of one of `pairs`:
+    the second's target is the first's (in normalised units). Drawn apart, the two ask
+    for spectra the data never holds (a dark centroid under a sharp sharpness), and an L1
+    error met half-way costs as much as one target met and the other ignored: the
+    decoder learns to ignore one fader. Drawn together, they agree as in the data."""
+    index = {name: i for i, name in enumerate(names)}
+    coupled = targets.clone()
+    for first, second in pairs:
+        a, b = index[first], index[second]
+        both = replaced[:, a] & replaced[:, b]
+        coupled[both, b] = targets[both, a]
+    return coupled
+
+
 def sounding_frames(targets: Tensor, names: Sequence[str], ranges: Tensor,
                     reference_rms_db: Tensor) -> Tensor:
     """(B, F) bool: frames whose requested loudness is above the sounding gate.
@@ -172,5 +188,6 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
             **{f"control_{name}": per_descriptor[i] for i, name in enumerate(names)}}
 
 
-__all__ = ["CURVE_KINDS", "control_losses", "draw_targets", "drawn_curve", "kept_loud_enough",
+__all__ = ["CURVE_KINDS", "control_losses", "coupled_targets", "draw_targets", "drawn_curve",
+           "kept_loud_enough",
            "released_followers", "sounding_frames"]

@@ -38,7 +38,13 @@ from ..format.nrv import load_into_trainable
 from ..nn.model import NeuroRave
 from . import descriptors_torch
 from .augment import random_transform
-from .control import control_losses, draw_targets, kept_loud_enough, released_followers
+from .control import (
+    control_losses,
+    coupled_targets,
+    draw_targets,
+    kept_loud_enough,
+    released_followers,
+)
 from .discriminators import LatentDiscriminator, WaveformDiscriminator
 from .losses import (
     FRAME_LINE_MARGIN,
@@ -286,6 +292,9 @@ class NeuroRaveTraining(L.LightningModule):
         cfg, model_cfg = self.cfg, self.model.config
         c = model_cfg.compression
         targets, replaced = draw_targets(curves, generator, cfg.control_max_replaced)
+        if cfg.control_coupled_pairs:
+            targets = coupled_targets(targets, replaced, cfg.descriptors,
+                                      cfg.control_coupled_pairs)
         output = self.model.decode(z, targets)
         # The first frames' analysis windows reach back before the span: left out.
         reach = window_length(c) // c - 1
