@@ -89,9 +89,9 @@ def coupled_targets(targets: Tensor, replaced: Tensor, names: Sequence[str],
                     pairs: Sequence[Sequence[str]]) -> Tensor:
     """`targets` (B, n, F) where a window's draw replaced both descriptors of one of `pairs`:
     the second's target is the first's (in normalised units). Drawn apart, the two ask
-    for spectra the data never holds (a dark centroid under a sharp sharpness), and an L1
-    error met half-way costs as much as one target met and the other ignored: the
-    decoder learns to ignore one fader. Drawn together, they agree as in the data."""
+    for spectra the data never holds (a dark centroid under a sharp sharpness), where an
+    L1 error met half-way costs as much as one target met and the other ignored; drawn
+    together, they agree as in the data."""
     index = {name: i for i, name in enumerate(names)}
     coupled = targets.clone()
     for first, second in pairs:
