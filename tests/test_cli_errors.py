@@ -404,4 +404,3 @@ def test_a_blend_of_unrelated_models_is_refused(tmp_path, capsys):
     assert line == (f"neurorave blend: the weight of {DEFAULT_MODEL} must lie in [0, 1], "
                     "got 1.5")
     assert tree(tmp_path) == ["ranged.nrv", "tiny.nrv"]
-

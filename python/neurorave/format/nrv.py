@@ -212,11 +212,8 @@ def blend_model_files(first: str | Path, second: str | Path, weight: float,
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"the weight of {second} must lie in [0, 1], got {weight}")
     descriptions = [read_description(path) for path in (first, second)]
-    configs = [{key: value for key, value in d["config"].items()
-                if key not in _WEIGHTLESS_FIELDS} for d in descriptions]
-    if configs[0] != configs[1]:
-        differ = sorted(k for k in configs[0].keys() | configs[1].keys()
-                        if configs[0].get(k) != configs[1].get(k))
+    differ = _weight_fields_differing(stored_model_config(second), stored_model_config(first))
+    if differ:
         raise ValueError(f"{second}: its architecture differs from {first}'s "
                          f"({', '.join(differ)}): blend two fine-tunes of one model")
     if descriptions[0]["descriptors"] != descriptions[1]["descriptors"]:
@@ -338,14 +335,20 @@ def load_nrv(path: str | Path) -> NeuroRave:
 _WEIGHTLESS_FIELDS = ("band_dc_cutoff_hz", "band_dc_period", "band_comb_cutoff_hz")
 
 
+def _weight_fields_differing(stored: ModelConfig, config: ModelConfig) -> list[str]:
+    """The architecture fields, weightless ones aside, in which two models differ."""
+    wanted = config.to_dict()
+    return sorted(k for k, v in stored.to_dict().items()
+                  if wanted[k] != v and k not in _WEIGHTLESS_FIELDS)
+
+
 def check_architecture(path: str | Path, config: ModelConfig, widening: bool = False) -> None:
     """Refuses an `.nrv` file whose weights `config`'s model cannot hold, naming what
     differs; `widening`: a model narrower than `config`'s is held too (load_into_trainable
     widens it)."""
-    stored = stored_model_config(path).to_dict()
-    differ = sorted(k for k, v in stored.items()
-                    if config.to_dict()[k] != v and k not in _WEIGHTLESS_FIELDS)
-    if widening and "capacity" in differ and stored["capacity"] < config.capacity:
+    stored = stored_model_config(path)
+    differ = _weight_fields_differing(stored, config)
+    if widening and "capacity" in differ and stored.capacity < config.capacity:
         differ.remove("capacity")
     if differ:
         raise ValueError(f"{path}: another architecture than the run's ({', '.join(differ)})")

@@ -189,5 +189,4 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
 
 
 __all__ = ["CURVE_KINDS", "control_losses", "coupled_targets", "draw_targets", "drawn_curve",
-           "kept_loud_enough",
-           "released_followers", "sounding_frames"]
+           "kept_loud_enough", "released_followers", "sounding_frames"]
