@@ -193,3 +193,20 @@ def test_partials_gradient_restores_the_missing_odd_partials():
         + level * _harmonics(165.0, odd)
     partial_distance(note, output, RATE).backward()
     assert level.grad < 0, "its gradient raises the odd partials"
+
+
+def test_partials_price_a_subharmonic_the_target_lacks():
+    """A reed's odd partials (523 Hz, a held-out reed note the default plays an octave
+    down) with a tone at half its f0 16 dB under the fundamental: a few bins for the
+    spectral distance, 0.008 for the periodicity term; the partials term prices it as a
+    partial the target lacks and its gradient lowers it. (Below 2 x PARTIAL_PEAK_HZ the
+    subharmonic shares its neighbourhood with the note's partials and is not a peak.)"""
+    reed = [1.0, 0.0, 0.6, 0.0, 0.4, 0.0, 0.25, 0.0, 0.15]
+    note = _harmonics(523.25, reed)
+    level = torch.tensor(0.16, requires_grad=True)
+    output = note + level * _harmonics(261.6, [1.0, 0.0, 0.5])   # at f0 / 2 and 3 f0 / 2
+    distance = partial_distance(note, output, RATE)
+    assert distance > 0.1
+    assert periodicity_distance(note, output, RATE) < 0.02
+    distance.backward()
+    assert level.grad > 0, "its gradient lowers the subharmonic"

@@ -685,6 +685,17 @@ def test_the_learning_rate_falls_along_a_cosine_over_phase_one(dataset, tmp_path
         TrainConfig(final_learning_rate_ratio=0.0)
 
 
+def test_the_reconstruction_partials_term_is_trained_and_logged_where_it_is_on(dataset,
+                                                                              tmp_path):
+    """partial_weight prices the rebuilt window's partials against its target's; off, it
+    costs nothing and is not logged (as control_partial_weight)."""
+    on = _train(dataset, tmp_path / "partials-on", 2, _options(2, log_every=1),
+                partial_weight=1.0)
+    off = _train(dataset, tmp_path / "partials-off", 2, _options(2, log_every=1))
+    assert (_logged(on, "train/partials") > 0).all()
+    assert "train/partials" not in metrics_table(off)
+
+
 def test_a_floor_under_the_posterior_spread_bounds_what_z_carries(dataset, tmp_path):
     """The same first batch (same seed, same initial latent) with and without a floor: the
     floor is the noise the decoder reads z against, so the latent's mutual information

@@ -284,6 +284,10 @@ class TrainConfig:
     band_dc_weight: float = 0.0           # losses.band_dc_excess: the lines at band edges
     # Octave errors (losses.periodicity_distance): the lags a pitch tracker reads.
     periodicity_weight: float = 0.0
+    # The reconstruction's partials against its target's (losses.partial_distance): a
+    # subharmonic or a lost odd partial that YIN reads as another octave, few bins among
+    # thousands for the spectral distance. Logged as train/partials where it is on.
+    partial_weight: float = 0.0
     held_upsampling: bool = False         # ModelConfig.held_upsampling
     band_dc_cutoff_hz: float | None = None  # ModelConfig.band_dc_cutoff_hz; None: the preset's
     band_dc_period: int = 1               # ModelConfig.band_dc_period

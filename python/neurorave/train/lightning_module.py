@@ -257,6 +257,9 @@ class NeuroRaveTraining(L.LightningModule):
             total = total + cfg.band_dc_weight * band_dc
         if cfg.periodicity_weight > 0:
             total = total + cfg.periodicity_weight * periodicity
+        if cfg.partial_weight > 0:   # off, not even logged: as control_partials
+            logs["partials"] = partial_distance(target, y, self.model.config.sample_rate)
+            total = total + cfg.partial_weight * logs["partials"]
         if cfg.mode == "frave" and not phase2:
             weight = cfg.latent_weight * ramp(step, cfg.latent_delay_steps, cfg.latent_ramp_steps)
             fooled = functional_call(self.latent_discriminator,
