@@ -199,7 +199,7 @@ def test_partials_price_a_subharmonic_the_target_lacks():
     """A reed's odd partials (523 Hz, a held-out reed note the default plays an octave
     down) with a tone at half its f0 16 dB under the fundamental: a few bins for the
     spectral distance, 0.008 for the periodicity term; the partials term prices it as a
-    partial the target lacks and its gradient lowers it. (Below 2 x PARTIAL_PEAK_HZ the
+    partial the target lacks and its gradient lowers it. (Below about 200 Hz the
     subharmonic shares its neighbourhood with the note's partials and is not a peak.)"""
     reed = [1.0, 0.0, 0.6, 0.0, 0.4, 0.0, 0.25, 0.0, 0.15]
     note = _harmonics(523.25, reed)
