@@ -210,3 +210,17 @@ def test_partials_price_a_subharmonic_the_target_lacks():
     assert periodicity_distance(note, output, RATE) < 0.02
     distance.backward()
     assert level.grad > 0, "its gradient lowers the subharmonic"
+
+
+def test_a_narrower_neighbourhood_finds_a_low_note_s_subharmonic():
+    """The reed's 131 Hz note (held out, played an octave down): its subharmonic is 65 Hz
+    from the fundamental, inside the default 170 Hz neighbourhood, outside an 85 Hz one;
+    the narrower one still leaves a darker or quieter copy at the note's pitch alone."""
+    reed = [1.0, 0.0, 0.6, 0.0, 0.4, 0.0, 0.25, 0.0, 0.15]
+    note = _harmonics(130.8, reed)
+    output = note + 0.16 * _harmonics(65.4, [1.0, 0.0, 0.5])
+    assert partial_distance(note, output, RATE) < 0.01
+    assert partial_distance(note, output, RATE, peak_hz=85.0) > 0.1
+    darker = _harmonics(130.8, [v * 0.5 ** k for k, v in enumerate(reed)])
+    assert partial_distance(note, darker, RATE, peak_hz=85.0) < 0.01
+    assert partial_distance(note, 0.3 * note, RATE, peak_hz=85.0) < 0.01

@@ -690,7 +690,7 @@ def test_the_reconstruction_partials_term_is_trained_and_logged_where_it_is_on(d
     """partial_weight prices the rebuilt window's partials against its target's; off, it
     costs nothing and is not logged (as control_partial_weight)."""
     on = _train(dataset, tmp_path / "partials-on", 2, _options(2, log_every=1),
-                partial_weight=1.0)
+                partial_weight=1.0, partial_peak_hz=85.0)
     off = _train(dataset, tmp_path / "partials-off", 2, _options(2, log_every=1))
     assert (_logged(on, "train/partials") > 0).all()
     assert "train/partials" not in metrics_table(off)

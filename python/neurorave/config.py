@@ -288,6 +288,9 @@ class TrainConfig:
     # subharmonic or a lost odd partial that YIN reads as another octave, few bins among
     # thousands for the spectral distance. Logged as train/partials where it is on.
     partial_weight: float = 0.0
+    # Its neighbourhood (Hz; None: losses.PARTIAL_PEAK_HZ): a subharmonic is a peak only
+    # where half of f0 exceeds half of it (the default sees notes from about 200 Hz up).
+    partial_peak_hz: float | None = None
     held_upsampling: bool = False         # ModelConfig.held_upsampling
     band_dc_cutoff_hz: float | None = None  # ModelConfig.band_dc_cutoff_hz; None: the preset's
     band_dc_period: int = 1               # ModelConfig.band_dc_period

@@ -136,9 +136,10 @@ PARTIAL_PEAK_DB = -40.0        # ... within 40 dB of the frame's loudest bin (a 
 
 
 def partial_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PARTIAL_FRAME,
-                     gate_db: float = PERIOD_GATE_DB, where: Tensor | None = None) -> Tensor:
+                     gate_db: float = PERIOD_GATE_DB, where: Tensor | None = None,
+                     peak_hz: float = PARTIAL_PEAK_HZ) -> Tensor:
     """Mean |p_x - p_y| over the bins where either signal has a partial: p = r / (1 + r),
-    r a bin's power over its neighbours' mean (PARTIAL_PEAK_HZ around it), whatever the
+    r a bin's power over its neighbours' mean (`peak_hz` around it), whatever the
     level there. A partial: r above PARTIAL_PEAK_RATIO within 40 dB of the frame's loudest
     bin; y's partials count up to x's highest only. Scored below PARTIAL_TOP_HZ, where
     both signals' envelopes (PARTIAL_ENVELOPE_HZ wide) are within 30 dB of their loudest,
@@ -170,7 +171,7 @@ def partial_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PARTIA
         def analyse(s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
             frames = _hann_frames(s, window)
             power = torch.fft.rfft(frames).abs().pow(2)[..., :top]
-            ratio = power / moving_mean(power.detach(), PARTIAL_PEAK_HZ).clamp(min=1e-20)
+            ratio = power / moving_mean(power.detach(), peak_hz).clamp(min=1e-20)
             loud = power.detach() > 10.0 ** (PARTIAL_PEAK_DB / 10.0) * power.detach().amax(
                 -1, keepdim=True)
             peak = loud & (ratio.detach() > PARTIAL_PEAK_RATIO)
@@ -184,7 +185,7 @@ def partial_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PARTIA
         # a copy brightened by partials cost 0.26 at 110 Hz (an octave's price), by noise 0.
         bins = torch.arange(peak_x.shape[-1], device=x.device)
         highest = torch.where(peak_x, bins, -1).amax(-1, keepdim=True)
-        within = bins <= highest + round(PARTIAL_PEAK_HZ / 2 * frame / sample_rate)
+        within = bins <= highest + round(peak_hz / 2 * frame / sample_rate)
         scored = sx & sy & (peak_x | (peak_y & within))
         if where is not None:
             inside = _frames(where, frame).amin(-1) > 0.5
