@@ -215,6 +215,38 @@ def test_fader_sweep_on_speech(speech, tmp_path):
         assert (tmp_path / f).stat().st_size > 1000, f
 
 
+def test_level_span_tells_a_fading_note_from_a_steady_one():
+    frames = np.arange(200)
+    assert metrics.level_span_db(np.full(200, -20.0)) == 0.0
+    fading = -20.0 - 30.0 * frames / 199            # 30 dB down over the window
+    assert metrics.level_span_db(fading) == pytest.approx(27.0, abs=0.2)  # p95 - p5
+    onset = np.concatenate([[-90.0, -90.0], np.full(198, -20.0)])   # two frames: no span
+    assert metrics.level_span_db(onset) == 0.0
+    assert math.isnan(metrics.level_span_db(np.array([])))
+
+
+def test_sweeps_are_also_summarised_over_steady_and_fading_notes():
+    """Two steady notes and one fading 30 dB: each window's row carries its input's level
+    span, and the summary keeps their scores apart."""
+    length = 64 * C_SWEEP
+    t = np.arange(length) / RATE
+
+    def steady(pitch: float) -> np.ndarray:
+        return 0.1 * sum(np.sin(2 * np.pi * k * pitch * t) / k for k in range(1, 6))
+
+    decay = 10 ** (-30 / 20 * t / t[-1])
+    windows = np.stack([steady(220.0), steady(330.0), steady(220.0) * decay])
+    model = GainModel(follow=True)
+    played = ev.Played(list(windows), model.analyse(windows), windows.copy(),
+                       model.analyse(windows)[:, 0])
+    rms = ev.fader_sweep(model, played, 0, range(3))
+    spans = [row["level_span_db"] for row in rms.by_window]
+    assert spans[0] < 1 and spans[1] < 1 and spans[2] > 20, spans
+    split = ev.summarise_sweeps([rms], ["a", "b", "c"])["by_level"]["rms"]
+    assert split["steady"]["windows"] == 2 and split["fading"]["windows"] == 1
+    assert split["fading"]["spearman"] == pytest.approx(rms.by_window[2]["spearman"])
+
+
 class HissModel(GainModel):
     """GainModel that plays a fixed hiss at -50 dBFS wherever its input is silent, as a
     decoder plays silence's latent whatever the rms fader asks."""
@@ -398,7 +430,8 @@ def test_report_end_to_end(tmp_path, capsys):
                     "## Control, each fader alone, where the input sounds: Pearson's r",
                     "corr / r / L1", "## Fader sweeps: Spearman", "## Fader sweeps: coverage",
                     "## Fader sweeps: loudness change", "## Paired transfer",
-                    "## Fader sweeps: the window that obeys least"):
+                    "## Fader sweeps: the window that obeys least",
+                    "## Fader sweeps: notes that hold their level and notes that fade"):
         assert heading in report
     assert all(f"| {n} |" in report for n in names)
 

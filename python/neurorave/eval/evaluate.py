@@ -71,6 +71,10 @@ class EvalConfig:
 # of the data-set statistics): below it the descriptors are floors, not a fader's doing.
 LOUDNESS_SMOOTH_SECONDS = 0.1   # a level averaged this long: one onset sets no span
 MIN_SWEEP_FRAMES = 8            # sounding frames a window needs to score a sweep
+# A note whose level moves this far over a sweep's sounding frames fades (or swells): a
+# level-bound fader (boominess, a loudness below 400 Hz) cannot reach its top there while
+# rms follows it down, so the report scores such windows apart.
+FADING_SPAN_DB = 10.0
 
 
 # ---- data ---------------------------------------------------------------------------------
@@ -414,7 +418,9 @@ def fader_sweep(model: AlignedModel, played: Played, row: int, members: Sequence
             _flatness(model, np.stack(outputs)) if spectral else None,
             _flatness(model, played.reconstructions[w]))
         if scored is not None:
-            scores.append({"window": int(w), **scored})
+            span = metrics.level_span_db(played.input_level_db[w][warm & (
+                played.input_level_db[w] >= SOUNDING_GATE_DB)])
+            scores.append({"window": int(w), **scored, "level_span_db": span})
     return Sweep(name, ramps, achieved, scores)
 
 
@@ -439,11 +445,21 @@ def fader_sweeps(model: AlignedModel, played: Played, config: EvalConfig) -> lis
                             unit="fader", leave=False)]
 
 
+def _by_level(rows: Sequence[dict]) -> dict:
+    """Mean scores of the windows whose input holds its level and of those it fades over
+    (FADING_SPAN_DB)."""
+    fading = [r.get("level_span_db", 0.0) >= FADING_SPAN_DB for r in rows]
+    return {"steady": _mean_scores([r for r, f in zip(rows, fading, strict=True) if not f]),
+            "fading": _mean_scores([r for r, f in zip(rows, fading, strict=True) if f])}
+
+
 def summarise_sweeps(sweeps: Sequence[Sweep], sources: Sequence[str]) -> dict:
-    """Per descriptor (as `control` is summarised), the mean over descriptors, and each
-    window's own scores with where the window came from (`sources`, by window index)."""
+    """Per descriptor (as `control` is summarised), the mean over descriptors, each
+    descriptor's means over steady and fading notes (`_by_level`), and each window's own
+    scores with where the window came from (`sources`, by window index)."""
     return {"by_descriptor": {s.descriptor: s.scores for s in sweeps},
             "overall": _means([s.scores for s in sweeps]),
+            "by_level": {s.descriptor: _by_level(s.by_window) for s in sweeps},
             "by_window": {s.descriptor: [{**row, "source": sources[row["window"]]}
                                          for row in s.by_window] for s in sweeps}}
 
@@ -727,6 +743,29 @@ def _weakest_windows(results: dict, names: Sequence[str]) -> list[str]:
         ["model", "fader", "window", "Spearman", "coverage", "Spearman, the others"], rows)
 
 
+def _level_split(results: dict, names: Sequence[str]) -> list[str]:
+    """Per model and fader, the sweep scores on notes that hold their level and on notes
+    that fade (`_by_level`): where a level-bound fader's shortfall lies."""
+    rows = []
+    for model, result in results.items():
+        by_level = (result.get("sweeps") or {}).get("by_level") or {}
+        for name in names:
+            if name in by_level:
+                steady, fading = by_level[name]["steady"], by_level[name]["fading"]
+                rows.append([model, name] + [cell for part in (steady, fading) for cell in (
+                    str(part["windows"]), _cell(part["spearman"]), _cell(part["coverage"]))])
+    if not rows:
+        return []
+    return ["", "## Fader sweeps: notes that hold their level and notes that fade", "",
+            f"Windows whose input level moves less than {FADING_SPAN_DB:g} dB over the sweep's "
+            "sounding frames (p95 - p5) against the others. Boominess is a loudness (the "
+            "bands below 400 Hz): with rms following a fading note down, its top is out of "
+            "reach at the note's tail, and its Spearman falls there, not where the note "
+            "holds.", ""] + _table(
+        ["model", "fader", "steady windows", "Spearman", "coverage", "fading windows",
+         "Spearman", "coverage"], rows)
+
+
 def render_report(summary: dict) -> str:
     results, settings = summary["models"], summary["settings"]
     names = list(dict.fromkeys(d for r in results.values() for d in r["descriptors"]))
@@ -754,6 +793,7 @@ def render_report(summary: dict) -> str:
         lines += _replaced_table(results, counts)
         lines += _sweep_sections(results, names)
         lines += _weakest_windows(results, names)
+        lines += _level_split(results, names)
     lines += ["", "## Renders", ""]
     for model, result in results.items():
         lines += [f"### {model}", ""] + [f"![{f}]({f})" if f.endswith(".png") else f"- [{f}]({f})"

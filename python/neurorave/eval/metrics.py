@@ -216,6 +216,15 @@ def loudness_change_db(rms_db: np.ndarray, reference_db: np.ndarray | None = Non
     return float(smoothed.max() - smoothed.min()) if smoothed.size else 0.0
 
 
+def level_span_db(level_db: np.ndarray, low: float = 5.0, high: float = 95.0) -> float:
+    """How far a level moves (dB): its `high` minus its `low` percentile, so one onset or
+    one frame at a note's end sets no span. 0 for a steady level; NaN for no frames."""
+    level = np.asarray(level_db, np.float64).ravel()
+    if not level.size:
+        return math.nan
+    return float(np.percentile(level, high) - np.percentile(level, low))
+
+
 def fader_sweep_scores(requested: np.ndarray, achieved: np.ndarray, sounding: np.ndarray,
                        level_db: np.ndarray | None = None,
                        reference_db: np.ndarray | None = None, smooth_frames: int = 1,
