@@ -406,6 +406,54 @@ def test_train_prior_learns_resumes_and_is_exported(runs, tmp_path):
     assert np.isfinite(audio).all() and np.abs(audio).max() > 1e-3
 
 
+def test_train_prior_fits_a_model_file_and_leaves_the_rest_of_it_alone(runs, dataset,
+                                                                      tmp_path, capsys):
+    """A blend has no run folder: `train-prior MODEL.nrv --data DATA -o OUT` fits the prior
+    the run's own fit would (same encoder, data, seed: equal to float rounding), writes
+    every other tensor of the file as it was, and refuses, in one line naming the file and
+    writing nothing, a data set whose ranges are not the model's."""
+    import shutil
+
+    from neurorave.config import PriorConfig
+    from neurorave.format.nrv import load_prior
+    from neurorave.train.prior_fit import train_prior
+    from safetensors.numpy import load_file
+
+    model, out = tmp_path / "model.nrv", tmp_path / "with_prior.nrv"
+    export_run(runs["frave"], model)
+    options = ["--hidden", "48", "--layers", "2", "--steps", "20", "--batch-size", "16",
+               "--checkpoint-every", "10", "--no-progress"]
+    assert neurorave.cli.main(["train-prior", str(model), "--data", str(dataset), "-o",
+                               str(out), *options]) == 0
+    before, after = load_file(str(model)), load_file(str(out))
+    assert set(after) - set(before) == {k for k in after if k.startswith("prior.")} != set()
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    assert neurorave.Engine(out).has_prior
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["frave"], run)
+    train_prior(run, PriorConfig(hidden=48, layers=2, steps=20, batch_size=16,
+                                 checkpoint_every=10), progress=False)
+    fitted = torch.load(run / PRIOR_CHECKPOINT, weights_only=False)["prior"]
+    for name, value in load_prior(out).state_dict().items():
+        torch.testing.assert_close(value, fitted[name], atol=1e-4, rtol=1e-4)
+
+    moved = tmp_path / "moved"
+    shutil.copytree(dataset, moved)
+    stats = json.loads((moved / "stats.json").read_text())
+    stats["descriptors"][0]["range"] = [r - 6.0 for r in stats["descriptors"][0]["range"]]
+    (moved / "stats.json").write_text(json.dumps(stats))
+    refused = tmp_path / "refused.nrv"
+    capsys.readouterr()
+    assert neurorave.cli.main(["train-prior", str(model), "--data", str(moved), "-o",
+                               str(refused), *options]) == 1
+    error = capsys.readouterr().err.strip()
+    assert str(model) in error and "differ" in error and "\n" not in error
+    assert not refused.exists()
+    assert neurorave.cli.main(["train-prior", str(model), *options]) == 1
+    assert "needs --data" in capsys.readouterr().err
+
+
 def test_summarize_reports_speed_losses_and_the_probe(runs, tmp_path):
     table, figures, curves = tmp_path / "runs.md", tmp_path / "runs.json", tmp_path / "c.png"
     assert neurorave.cli.main(["summarize", str(runs["frave"]), str(runs["rave"]), "-o",

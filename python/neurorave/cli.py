@@ -119,8 +119,8 @@ def _blend(args: argparse.Namespace) -> None:
     Engine(args.output)
     had_prior = any("prior" in read_description(path) for path in (args.first, args.second))
     print(f"wrote {args.output}: {1 - args.weight:g} x {args.first} + {args.weight:g} x "
-          f"{args.second}" + (" (without a prior: neurorave train-prior fits one to a run)"
-                              if had_prior else ""))
+          f"{args.second}" + (f" (without a prior: `neurorave train-prior {args.output} "
+                              "--data DATA -o FILE` fits one)" if had_prior else ""))
 
 
 def _random_model(args: argparse.Namespace):
@@ -495,11 +495,20 @@ def _add_train_parser(commands) -> None:
 
 def _train_prior(args: argparse.Namespace) -> None:
     from .config import PriorConfig
-    from .train.prior_fit import train_prior
+    from .train.prior_fit import train_prior, train_prior_for_file
 
     cfg = PriorConfig(hidden=args.hidden, layers=args.layers, steps=args.steps,
                       batch_size=args.batch_size, learning_rate=args.learning_rate,
                       checkpoint_every=args.checkpoint_every, seed=args.seed)
+    if Path(args.run).is_file():   # a model file, e.g. a blend: no run to keep it in
+        if not (args.data and args.output):
+            raise ValueError(f"{args.run}: a model file needs --data (the data set it was "
+                             "trained on) and -o (the file to write with its prior)")
+        figures = train_prior_for_file(args.run, args.data, args.output, cfg,
+                                       progress=not args.no_progress)
+        print(f"wrote {args.output}: {args.run} with a prior trained for {figures['step']} "
+              f"batches, validation NLL {figures['valid_nll']:.4f} nats per value")
+        return
     figures = train_prior(args.run, cfg, progress=not args.no_progress)
     print(f"{args.run}: prior trained for {figures['step']} batches, validation NLL "
           f"{figures['valid_nll']:.4f} nats per value; `neurorave export {args.run}` "
@@ -537,7 +546,11 @@ def _add_train_prior_parser(commands) -> None:
     defaults = PriorConfig()
     prior = commands.add_parser("train-prior", help="fit the prior that lets a trained model "
                                                     "play with no input")
-    prior.add_argument("run", help="a training run folder (neurorave train -o RUN)")
+    prior.add_argument("run", help="a training run folder (neurorave train -o RUN), or a "
+                                   "model file (.nrv) with --data and -o")
+    prior.add_argument("--data", help="for a model file: the data set it was trained on")
+    prior.add_argument("-o", "--output", help="for a model file: the file to write, the "
+                                              "model with its prior")
     prior.add_argument("--hidden", type=int, default=defaults.hidden)
     prior.add_argument("--layers", type=int, default=defaults.layers)
     prior.add_argument("--steps", type=int, default=defaults.steps)

@@ -238,6 +238,32 @@ def blend_model_files(first: str | Path, second: str | Path, weight: float,
     return description
 
 
+def ranges_differing(path: str | Path, entries: list[dict]) -> list[str]:
+    """The names among descriptor `entries` (a data set's) whose range is not the model
+    file's (to 1e-4, relative); a name the file lacks is not counted."""
+    stored = {d["name"]: d["range"] for d in read_description(path)["descriptors"]}
+    return [e["name"] for e in entries
+            if not np.allclose(stored.get(e["name"], e["range"]), e["range"], rtol=1e-4)]
+
+
+def with_prior(source: str | Path, prior: Prior, figures: dict, output: str | Path) -> dict:
+    """`source` with `prior` (fitted to its latents; `figures` as the description keeps
+    them) in place of any prior it had, written to `output`; every other tensor and field
+    as they are."""
+    description = read_description(source)
+    latent_size = stored_model_config(source).latent_size
+    if (prior.latent_size, prior.descriptors) != (latent_size, len(description["descriptors"])):
+        raise ValueError(f"{source}: the prior plays {prior.latent_size} latent values and "
+                         f"{prior.descriptors} descriptors, the model {latent_size} and "
+                         f"{len(description['descriptors'])}")
+    with _named_errors(source):
+        tensors = {name: array for name, array in load_file(str(source)).items()
+                   if not name.startswith("prior.")}
+    description = {**description, "prior": {**prior.describe(), **figures}}
+    _write(output, {**tensors, **prior.tensors()}, description)
+    return description
+
+
 def _waveform_head(bands: int, noise: bool, dc_pole: float, dc_period: int, comb_pole: float,
                    comb_period: int) -> dict:
     """The waveform head's op: each blocker's fields only where it has one, and a period

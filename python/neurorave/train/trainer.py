@@ -15,14 +15,13 @@ import time
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ..config import CONFIGS, RunOptions, TrainConfig, get_config
 from ..data.store import WindowStore
 from ..files import write_atomically, write_json_atomically
-from ..format.nrv import check_architecture, read_description, stored_model_config
+from ..format.nrv import check_architecture, ranges_differing, stored_model_config
 from .lightning_module import NeuroRaveTraining
 from .previews import PreviewCallback
 from .run_folder import (
@@ -179,9 +178,7 @@ def model_options(path: str | Path) -> dict:
 def _check_init_model(path: str | Path, cfg: TrainConfig, entries: list[dict]) -> None:
     """Refuses a model the run cannot hold; says where its faders' ranges will change."""
     check_architecture(path, cfg.model_config(), widening=True)
-    stored = {d["name"]: d["range"] for d in read_description(path)["descriptors"]}
-    moved = [e["name"] for e in entries
-             if not np.allclose(stored.get(e["name"], e["range"]), e["range"], rtol=1e-4)]
+    moved = ranges_differing(path, entries)
     if moved:
         print(f"{path}: the data set's ranges of {', '.join(moved)} differ from the "
               "model's; the run's faders take the data set's", file=sys.stderr)
