@@ -137,6 +137,21 @@ def test_export_of_a_folder_that_is_no_run(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_train_prior_says_which_options_go_with_a_file_and_which_with_a_run(tmp_path,
+                                                                          capsys):
+    """A model file needs the data set and an output; a run keeps its prior itself; a
+    damaged model file is named. Nothing is written."""
+    line = error_of(capsys, "train-prior", DEFAULT_MODEL)
+    assert str(DEFAULT_MODEL) in line and "needs --data" in line
+    line = error_of(capsys, "train-prior", tmp_path, "-o", tmp_path / "out.nrv")
+    assert f"{tmp_path}: --data and -o are for a model file" in line
+    bad = tmp_path / "bad.nrv"
+    _truncated_model(bad)
+    line = error_of(capsys, "train-prior", bad, "--data", tmp_path, "-o", tmp_path / "out.nrv")
+    assert str(bad) in line
+    assert not (tmp_path / "out.nrv").exists()
+
+
 def _random_bytes(path: Path) -> None:
     path.write_bytes(np.random.default_rng(2).bytes(3000))
 
@@ -374,6 +389,9 @@ def test_a_blend_of_two_fine_tunes_plays_each_at_its_ends_and_between(tmp_path, 
         assert stdout.startswith(f"wrote {out}: {1 - weight:g} x {DEFAULT_MODEL} + {weight:g} x")
         assert "without a prior" in stdout   # the default model's prior fits its own latents
         assert "prior" not in read_description(out)
+        provenance = read_description(out)["provenance"]
+        assert provenance["first"]["file"] == DEFAULT_MODEL.name
+        assert provenance["second"]["file"] == other.name and provenance["weight"] == weight
         played[weight] = neurorave.Engine(out).process(audio)
     ends = [neurorave.Engine(path).process(audio) for path in (DEFAULT_MODEL, other)]
     np.testing.assert_array_equal(played[0.0], ends[0])

@@ -509,6 +509,9 @@ def _train_prior(args: argparse.Namespace) -> None:
         print(f"wrote {args.output}: {args.run} with a prior trained for {figures['step']} "
               f"batches, validation NLL {figures['valid_nll']:.4f} nats per value")
         return
+    if args.data or args.output:
+        raise ValueError(f"{args.run}: --data and -o are for a model file; a run keeps its "
+                         f"prior, and `neurorave export {args.run}` writes it")
     figures = train_prior(args.run, cfg, progress=not args.no_progress)
     print(f"{args.run}: prior trained for {figures['step']} batches, validation NLL "
           f"{figures['valid_nll']:.4f} nats per value; `neurorave export {args.run}` "

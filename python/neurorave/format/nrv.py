@@ -208,6 +208,8 @@ def blend_model_files(first: str | Path, second: str | Path, weight: float,
     the descriptor ranges must agree (the bands' blockers, which hold no weights, are
     first's); the weights are written in fp32 with first's description; a prior is left
     out, since it was fitted to one model's latents (`neurorave train-prior` fits another).
+    Its provenance holds both files' and what they share (mode, preset, probed
+    descriptors).
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"the weight of {second} must lie in [0, 1], got {weight}")
@@ -232,8 +234,12 @@ def blend_model_files(first: str | Path, second: str | Path, weight: float,
                       + weight * tensors[1][name].astype(np.float64)).astype(np.float32)
                for name, array in tensors[0].items()}
     description = {key: value for key, value in descriptions[0].items() if key != "prior"}
-    description["provenance"] = {"source": "blend", "first": Path(first).name,
-                                 "second": Path(second).name, "weight": weight}
+    parents = [{"file": Path(path).name, **d.get("provenance", {})}
+               for path, d in zip((first, second), descriptions, strict=True)]
+    shared = {key: parents[0][key] for key in ("mode", "config", "probed_descriptors")
+              if key in parents[0] and parents[0][key] == parents[1].get(key)}
+    description["provenance"] = {"source": "blend", **shared, "weight": weight,
+                                 "first": parents[0], "second": parents[1]}
     _write(output, blended, description)
     return description
 
