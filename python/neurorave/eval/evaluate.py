@@ -448,7 +448,7 @@ def fader_sweeps(model: AlignedModel, played: Played, config: EvalConfig) -> lis
 def _by_level(rows: Sequence[dict]) -> dict:
     """Mean scores of the windows whose input holds its level and of those it fades over
     (FADING_SPAN_DB)."""
-    fading = [r.get("level_span_db", 0.0) >= FADING_SPAN_DB for r in rows]
+    fading = [r["level_span_db"] >= FADING_SPAN_DB for r in rows]
     return {"steady": _mean_scores([r for r, f in zip(rows, fading, strict=True) if not f]),
             "fading": _mean_scores([r for r, f in zip(rows, fading, strict=True) if f])}
 

@@ -133,13 +133,20 @@ def describe(model: NeuroRave, descriptors: list[dict] | None = None,
     }
     tensors = collector.tensors
     if prior is not None:
-        if (prior.latent_size, prior.descriptors) != (cfg.latent_size, len(descriptors)):
-            raise ValueError(f"the prior plays {prior.latent_size} latent values and "
-                             f"{prior.descriptors} descriptors, the model has "
-                             f"{cfg.latent_size} and {len(descriptors)}")
-        description["prior"] = {**prior.describe(), **(prior_figures or {})}
+        description["prior"] = _prior_entry(prior, prior_figures, cfg.latent_size,
+                                            len(descriptors))
         tensors = {**tensors, **prior.tensors()}
     return description, tensors
+
+
+def _prior_entry(prior: Prior, figures: dict | None, latent_size: int, descriptors: int
+                 ) -> dict:
+    """The description's "prior" field; refuses a prior fitted to another shape of model."""
+    if (prior.latent_size, prior.descriptors) != (latent_size, descriptors):
+        raise ValueError(f"the prior plays {prior.latent_size} latent values and "
+                         f"{prior.descriptors} descriptors, the model has "
+                         f"{latent_size} and {descriptors}")
+    return {**prior.describe(), **(figures or {})}
 
 
 def save_nrv(model: NeuroRave, path: str | Path, descriptors: list[dict] | None = None,
@@ -257,15 +264,15 @@ def with_prior(source: str | Path, prior: Prior, figures: dict, output: str | Pa
     them) in place of any prior it had, written to `output`; every other tensor and field
     as they are."""
     description = read_description(source)
-    latent_size = stored_model_config(source).latent_size
-    if (prior.latent_size, prior.descriptors) != (latent_size, len(description["descriptors"])):
-        raise ValueError(f"{source}: the prior plays {prior.latent_size} latent values and "
-                         f"{prior.descriptors} descriptors, the model {latent_size} and "
-                         f"{len(description['descriptors'])}")
+    try:
+        entry = _prior_entry(prior, figures, stored_model_config(source).latent_size,
+                             len(description["descriptors"]))
+    except ValueError as error:
+        raise ValueError(f"{source}: {error}") from None
     with _named_errors(source):
         tensors = {name: array for name, array in load_file(str(source)).items()
                    if not name.startswith("prior.")}
-    description = {**description, "prior": {**prior.describe(), **figures}}
+    description = {**description, "prior": entry}
     _write(output, {**tensors, **prior.tensors()}, description)
     return description
 
@@ -316,8 +323,6 @@ def _named_errors(path: str | Path) -> Iterator[None]:
         yield
     except SafetensorError as error:
         raise ValueError(f"{path}: not a readable model file ({error})") from None
-
-
 
 
 def _load_sequence(prefix: str, sequence: Sequence, tensors: dict[str, np.ndarray]) -> None:

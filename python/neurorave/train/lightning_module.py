@@ -48,6 +48,7 @@ from .control import (
 from .discriminators import LatentDiscriminator, WaveformDiscriminator
 from .losses import (
     FRAME_LINE_MARGIN,
+    PARTIAL_PEAK_HZ,
     band_dc_excess,
     bin_accuracy,
     confusion_loss,
@@ -258,9 +259,8 @@ class NeuroRaveTraining(L.LightningModule):
         if cfg.periodicity_weight > 0:
             total = total + cfg.periodicity_weight * periodicity
         if cfg.partial_weight > 0:   # off, not even logged: as control_partials
-            peak = {} if cfg.partial_peak_hz is None else {"peak_hz": cfg.partial_peak_hz}
             logs["partials"] = partial_distance(target, y, self.model.config.sample_rate,
-                                                **peak)
+                                                peak_hz=cfg.partial_peak_hz or PARTIAL_PEAK_HZ)
             total = total + cfg.partial_weight * logs["partials"]
         if cfg.mode == "frave" and not phase2:
             weight = cfg.latent_weight * ramp(step, cfg.latent_delay_steps, cfg.latent_ramp_steps)
