@@ -19,13 +19,13 @@ class ExportedModel:
 
 
 def export_random(tmp_dir: Path, config: str, causal: bool, seed: int = 0,
-                  held: bool = False, blockers: dict | None = None) -> ExportedModel:
-    """`blockers`: the bands' DC blocker fields of ModelConfig, over the preset's."""
+                  held: bool = False, fields: dict | None = None) -> ExportedModel:
+    """`fields`: ModelConfig's, over the preset's (the bands' DC blockers, encoder blocks)."""
     torch.manual_seed(seed)
     model = NeuroRave(get_config(config, causal=causal, held_upsampling=held,
-                                 **(blockers or {}))).eval()
+                                 **(fields or {}))).eval()
     path = tmp_dir / (f"{config}_{'causal' if causal else 'centred'}{'_held' if held else ''}"
-                      f"{'_comb' if blockers else ''}.nrv")
+                      f"{'_more' if fields else ''}.nrv")
     save_nrv(model, path)
     return ExportedModel(model, path)
 
@@ -34,15 +34,18 @@ def export_random(tmp_dir: Path, config: str, causal: bool, seed: int = 0,
 SHIPPED_BLOCKERS = {"band_dc_period": 4, "band_comb_cutoff_hz": 3.0}
 
 
-# (config, causal, held kernels, the bands' DC blockers); the last is the shipped
-# default's architecture, and the combs' centred warm-up is tried on tiny.
+# (config, causal, held kernels, other ModelConfig fields); the last is the shipped
+# default's architecture; the combs' centred warm-up and the encoder's residual blocks
+# (centred: delayed; causal) are tried on tiny.
 @pytest.fixture(scope="session", params=[
-    ("tiny", False, False, {"band_dc_period": 2, "band_comb_cutoff_hz": 3.0}), ("tiny", True),
+    ("tiny", False, False, {"band_dc_period": 2, "band_comb_cutoff_hz": 3.0,
+                            "encoder_residual_dilations": (1, 3)}),
+    ("tiny", True, False, {"encoder_residual_dilations": (1, 3)}),
     ("small", False), ("small", True), ("lowlatency", True, True, SHIPPED_BLOCKERS)],
-    ids=["tiny-centred-combs", "tiny-causal", "small-centred", "small-causal",
-         "lowlatency-held-combs"])
+    ids=["tiny-centred-combs-encoder-blocks", "tiny-causal-encoder-blocks", "small-centred",
+         "small-causal", "lowlatency-held-combs"])
 def exported(request, tmp_path_factory) -> ExportedModel:
     config, causal, *architecture = request.param
-    held, blockers = (*architecture, False, None)[:2]
+    held, fields = (*architecture, False, None)[:2]
     return export_random(tmp_path_factory.mktemp("models"), config, causal, held=held,
-                         blockers=blockers)
+                         fields=fields)

@@ -30,7 +30,7 @@ from neurorave.data.preprocess import PreprocessConfig, find_audio, preprocess
 from neurorave.data.store import PROGRESS_FILE, STATS_FILE, TrainingWindows, WindowStore
 from neurorave.descriptors import window_length
 from neurorave.format.nrv import load_into_trainable, load_nrv, read_description, save_nrv
-from neurorave.nn.layers import ConvTranspose
+from neurorave.nn.layers import ConvTranspose, Residual
 from neurorave.nn.model import NeuroRave
 from neurorave.train.run_folder import (
     LAST_CHECKPOINT,
@@ -686,6 +686,39 @@ def test_a_narrower_model_file_loads_widened_and_plays_alike(tmp_path, held):
     assert not silent, f"no gradient reaches {silent}"
 
 
+def test_encoder_blocks_grow_shut_and_open_at_the_first_step(tmp_path):
+    """A model file without the encoder's residual blocks in a model with them: the blocks
+    pass their input through, so the grown model plays what the file does; their last
+    conv's magnitude gets a gradient, and after one step every added weight has one."""
+    config = get_config("tiny")
+    torch.manual_seed(6)
+    path = tmp_path / "plain.nrv"
+    save_nrv(NeuroRave(config), path)
+    played = load_nrv(path)
+    grown = NeuroRave(config.with_(encoder_residual_dilations=(1, 3)))
+    load_into_trainable(grown, path)
+    audio = 0.3 * torch.randn(1, 1, 64 * config.compression)
+    curves = torch.rand(1, len(config.descriptors), 64) * 2 - 1
+    with torch.no_grad():
+        z = played.encode(audio)
+        torch.testing.assert_close(grown.encode(audio), z, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(grown.decode_bands(z, curves),
+                                   played.decode_bands(z, curves), atol=1e-5, rtol=1e-4)
+    blocks = [layer for layer in grown.encoder.layers if isinstance(layer, Residual)]
+    assert len(blocks) == 2
+    optimiser = torch.optim.Adam([p for block in blocks for p in block.parameters()], 1e-3)
+    for _ in range(2):
+        optimiser.zero_grad()
+        mean, _ = grown.encode_distribution(audio)
+        (grown.decode_bands(mean, curves).square().mean() + mean.square().mean()).backward()
+        optimiser.step()
+    silent = [name for block in blocks for name, p in block.named_parameters()
+              if not p.grad.abs().sum() > 0]
+    assert not silent, f"no gradient reaches {silent}"
+    with torch.no_grad():
+        assert (grown.encode(audio) - z).abs().max() > 1e-4   # the blocks now play
+
+
 def test_the_weight_average_follows_the_batches_and_is_what_export_writes(dataset,
                                                                           tmp_path):
     """A run that turns the average on when resumed starts it from its trained weights,
@@ -798,7 +831,8 @@ def test_init_starts_a_run_from_a_model_file(dataset, tmp_path):
     """`train DATA -o RUN --init MODEL`: the run takes the model's architecture and starts
     from its weights (at a learning rate too small to move them, the run exports the
     model it started from) and says that its faders take the data set's ranges; with
-    `--set capacity=...` it starts from the model widened; a file no preset builds, or a
+    `--set capacity=...` (and encoder blocks) it starts from the model grown; a file no
+    preset builds, or a
     run to resume, is refused."""
     torch.manual_seed(5)
     start = tmp_path / "start.nrv"
@@ -818,12 +852,18 @@ def test_init_starts_a_run_from_a_model_file(dataset, tmp_path):
     before, after = neurorave.Engine(start), neurorave.Engine(tmp_path / "fine.nrv")
     np.testing.assert_allclose(after.encode(audio), before.encode(audio), atol=1e-4)
     wide = tmp_path / "wide"
-    _train_from(start, dataset, wide, "--set", "capacity=12", "--steps", "1", "--phase1-steps",
-                "1", "--learning-rate", "1e-12")
+    _train_from(start, dataset, wide, "--set", "capacity=12", "--set",
+                "encoder_residual_dilations=[1, 3]", "--steps", "1", "--phase1-steps", "1",
+                "--learning-rate", "1e-12")
     export_run(wide, tmp_path / "wide.nrv")
-    assert read_description(tmp_path / "wide.nrv")["config"]["capacity"] == 12
-    np.testing.assert_allclose(neurorave.Engine(tmp_path / "wide.nrv").encode(audio),
-                               neurorave.Engine(start).encode(audio), atol=1e-4)
+    grown = read_description(tmp_path / "wide.nrv")["config"]
+    assert grown["capacity"] == 12 and grown["encoder_residual_dilations"] == [1, 3]
+    wide_engine, start_engine = neurorave.Engine(tmp_path / "wide.nrv"), neurorave.Engine(start)
+    # The centred blocks look ahead, so the grown encoder streams that many frames later.
+    lag = wide_engine.info["encode_delay_frames"] - start_engine.info["encode_delay_frames"]
+    assert lag == 1 + 3
+    np.testing.assert_allclose(wide_engine.encode(audio)[:, lag:],
+                               start_engine.encode(audio)[:, :-lag], atol=1e-4)
     odd = tmp_path / "odd.nrv"
     save_nrv(NeuroRave(get_config("tiny", latent_size=2)), odd)
     refused = subprocess.run([*CLI, "train", str(dataset), "-o", str(tmp_path / "odd"),

@@ -33,6 +33,11 @@ class ModelConfig:
     decoder_kernel: int = 7
     residual_dilations: tuple[int, ...] = (1, 3, 9)
     residual_kernel: int = 3
+    # Residual blocks at the latent rate before the encoder's head, one per dilation (none
+    # in the presets): the strided convs alone see about 650 samples per latent frame in
+    # `lowlatency`, under two periods of a note below 135 Hz
+    # (docs/experiments/2026-12-06-a-longer-look-for-the-encoder.md).
+    encoder_residual_dilations: tuple[int, ...] = ()
     leaky_slope: float = 0.2
     noise: bool = True
     causal: bool = False
@@ -118,6 +123,7 @@ class ModelConfig:
         data = asdict(self)
         data["ratios"] = list(self.ratios)
         data["residual_dilations"] = list(self.residual_dilations)
+        data["encoder_residual_dilations"] = list(self.encoder_residual_dilations)
         data["descriptors"] = list(self.descriptors)
         return data
 
@@ -125,7 +131,8 @@ class ModelConfig:
     def from_dict(cls, data: dict) -> ModelConfig:
         _refuse_unknown(cls, data, "model options")
         data = dict(data)
-        for key in ("ratios", "residual_dilations", "descriptors"):
+        for key in ("ratios", "residual_dilations", "encoder_residual_dilations",
+                    "descriptors"):
             if key in data:
                 data[key] = tuple(data[key])
         return cls(**data)
@@ -189,6 +196,9 @@ class TrainConfig:
     # (--init) from a narrower model widens it without changing what it plays
     # (format/nrv.py: load_into_trainable).
     capacity: int = 0
+    # ModelConfig.encoder_residual_dilations. A run started (--init) from a model without
+    # them adds them as blocks that pass their input through unchanged until they learn.
+    encoder_residual_dilations: tuple[int, ...] = ()
     causal: bool = False
     mode: str = "frave"
     descriptors: tuple[str, ...] = DEFAULT_DESCRIPTORS
@@ -352,7 +362,9 @@ class TrainConfig:
         return get_config(self.config, causal=self.causal, descriptors=tuple(conditioned),
                           held_upsampling=self.held_upsampling,
                           band_dc_period=self.band_dc_period,
-                          band_comb_cutoff_hz=self.band_comb_cutoff_hz, **cutoff, **width)
+                          band_comb_cutoff_hz=self.band_comb_cutoff_hz,
+                          encoder_residual_dilations=self.encoder_residual_dilations,
+                          **cutoff, **width)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "descriptors": list(self.descriptors),

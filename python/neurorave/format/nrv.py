@@ -379,14 +379,17 @@ def _weight_fields_differing(stored: ModelConfig, config: ModelConfig) -> list[s
                   if wanted[k] != v and k not in _WEIGHTLESS_FIELDS)
 
 
-def check_architecture(path: str | Path, config: ModelConfig, widening: bool = False) -> None:
+def check_architecture(path: str | Path, config: ModelConfig, growing: bool = False) -> None:
     """Refuses an `.nrv` file whose weights `config`'s model cannot hold, naming what
-    differs; `widening`: a model narrower than `config`'s is held too (load_into_trainable
-    widens it)."""
+    differs; `growing`: a model narrower than `config`'s, or without its encoder blocks, is
+    held too (load_into_trainable grows it into the same sound)."""
     stored = stored_model_config(path)
     differ = _weight_fields_differing(stored, config)
-    if widening and "capacity" in differ and stored.capacity < config.capacity:
+    if growing and "capacity" in differ and stored.capacity < config.capacity:
         differ.remove("capacity")
+    if growing and "encoder_residual_dilations" in differ and \
+            not stored.encoder_residual_dilations:
+        differ.remove("encoder_residual_dilations")
     if differ:
         raise ValueError(f"{path}: another architecture than the run's ({', '.join(differ)})")
 
@@ -416,26 +419,63 @@ def _widened_bias(narrow: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
     return torch.cat([narrow, ADDED_CHANNEL_SCALE * fresh[len(narrow):]])
 
 
+def _added_encoder_blocks(model: NeuroRave, stored: ModelConfig) -> range:
+    """Indices in `model.encoder.layers` of the residual blocks a stored model lacks."""
+    if stored.encoder_residual_dilations:
+        return range(0)
+    blocks = [i for i, layer in enumerate(model.encoder.layers) if isinstance(layer, Residual)]
+    return range(blocks[0], blocks[-1] + 1) if blocks else range(0)
+
+
+def _stored_name(name: str, added: range) -> str | None:
+    """The stored model's name of `name`'s module, None inside an added encoder block."""
+    parts = name.split(".")
+    if not added or parts[:2] != ["encoder", "layers"] or len(parts) < 3:
+        return name
+    index = int(parts[2])
+    if index in added:
+        return None
+    stored = index - len(added) if index >= added.stop else index
+    return ".".join(parts[:2] + [str(stored)] + parts[3:])
+
+
+def _shut(block: Residual) -> None:
+    """An added block passes its input through unchanged: its last conv's magnitude
+    (weight norm's g) is zero; its direction stays fresh, so the first step opens it."""
+    last = block.branch.layers[-1].conv
+    if parametrize.is_parametrized(last, "weight"):
+        last.parametrizations.weight.original0.zero_()
+    else:
+        last.weight.zero_()
+    last.bias.zero_()
+
+
 def load_into_trainable(model: NeuroRave, path: str | Path) -> None:
     """Sets `model` (weight norm and held kernels kept, as training builds it) to the
-    weights of an `.nrv` file of the same architecture, or of a narrower capacity (widened
-    so that it plays the same: _widened), to train on from there. Each parametrized weight
-    is set through its parametrization's right_inverse. A model file keeps only the
-    posterior's mean rows, so the scale rows stay as `model` has them: a fresh model's
-    narrow posterior."""
-    check_architecture(path, model.config, widening=True)
+    weights of an `.nrv` file of the same architecture, of a narrower capacity (widened
+    so that it plays the same: _widened), or without the encoder's residual blocks (added
+    shut: _shut), to train on from there. Each parametrized weight is set through its
+    parametrization's right_inverse. A model file keeps only the posterior's mean rows, so
+    the scale rows stay as `model` has them: a fresh model's narrow posterior."""
+    check_architecture(path, model.config, growing=True)
     source = dict(load_nrv(path).named_modules())
+    added = _added_encoder_blocks(model, stored_model_config(path))
     head = model.encoder.layers[-1].conv
     rows = model.config.latent_size
     with torch.no_grad():
+        for index in added:
+            _shut(model.encoder.layers[index])
         for name, layer in model.named_modules():
+            stored = _stored_name(name, added)
+            if stored is None:
+                continue
             if isinstance(layer, ConvTranspose) and layer.bias is not None:
-                layer.bias.copy_(_widened_bias(source[name].bias, layer.bias))
+                layer.bias.copy_(_widened_bias(source[stored].bias, layer.bias))
             if not isinstance(layer, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
                 continue
-            weight = _widened(source[name].weight, layer.weight,
+            weight = _widened(source[stored].weight, layer.weight,
                               isinstance(layer, torch.nn.ConvTranspose1d))
-            bias = source[name].bias
+            bias = source[stored].bias
             if layer is head:
                 weight[rows:] = layer.weight[rows:]
                 bias = torch.cat([bias[:rows], layer.bias[rows:]])

@@ -48,16 +48,6 @@ def _fixed_pqmf(tracker: DelayTracker, cfg: ModelConfig) -> tuple[Conv, ConvTran
     return conv, synthesis
 
 
-def _build_encoder(tracker: DelayTracker, cfg: ModelConfig) -> list[nn.Module]:
-    channels = cfg.encoder_channels
-    layers: list[nn.Module] = [Conv(tracker, cfg.n_bands, channels[0], cfg.encoder_kernel)]
-    for ratio, cin, cout in zip(cfg.ratios, channels[:-1], channels[1:], strict=True):
-        layers += [LeakyReLU(cfg.leaky_slope),
-                   Conv(tracker, cin, cout, 2 * ratio + 1, stride=ratio)]
-    layers += [LeakyReLU(cfg.leaky_slope), Conv(tracker, channels[-1], 2 * cfg.latent_size, 3)]
-    return layers
-
-
 def _residual_branch(cfg: ModelConfig, channels: int, dilation: int):
     def build(tracker: DelayTracker) -> list[nn.Module]:
         return [LeakyReLU(cfg.leaky_slope),
@@ -65,6 +55,18 @@ def _residual_branch(cfg: ModelConfig, channels: int, dilation: int):
                 LeakyReLU(cfg.leaky_slope),
                 Conv(tracker, channels, channels, 1)]
     return build
+
+
+def _build_encoder(tracker: DelayTracker, cfg: ModelConfig) -> list[nn.Module]:
+    channels = cfg.encoder_channels
+    layers: list[nn.Module] = [Conv(tracker, cfg.n_bands, channels[0], cfg.encoder_kernel)]
+    for ratio, cin, cout in zip(cfg.ratios, channels[:-1], channels[1:], strict=True):
+        layers += [LeakyReLU(cfg.leaky_slope),
+                   Conv(tracker, cin, cout, 2 * ratio + 1, stride=ratio)]
+    layers += [Residual(tracker, _residual_branch(cfg, channels[-1], d))
+               for d in cfg.encoder_residual_dilations]
+    layers += [LeakyReLU(cfg.leaky_slope), Conv(tracker, channels[-1], 2 * cfg.latent_size, 3)]
+    return layers
 
 
 def _build_decoder(tracker: DelayTracker, cfg: ModelConfig) -> list[nn.Module]:

@@ -159,14 +159,15 @@ def start_run(dataset: str | Path, run_dir: str | Path, cfg: TrainConfig,
 
 def model_options(path: str | Path) -> dict:
     """The training options that build the architecture of the `.nrv` file at `path`
-    (preset, causality, descriptors, held kernels, the bands' DC blocker, width), for a
-    run that starts from it."""
+    (preset, causality, descriptors, held kernels, the bands' DC blocker, width, encoder
+    blocks), for a run that starts from it."""
     stored = stored_model_config(path)
     shape = {"causal": stored.causal, "descriptors": tuple(stored.descriptors),
              "held_upsampling": stored.held_upsampling,
              "band_dc_cutoff_hz": stored.band_dc_cutoff_hz,
              "band_dc_period": stored.band_dc_period,
-             "band_comb_cutoff_hz": stored.band_comb_cutoff_hz, "capacity": stored.capacity}
+             "band_comb_cutoff_hz": stored.band_comb_cutoff_hz, "capacity": stored.capacity,
+             "encoder_residual_dilations": stored.encoder_residual_dilations}
     for name in CONFIGS:
         if get_config(name, **shape) == stored:
             unconditioned = {"mode": "rave", "descriptors": TrainConfig.descriptors}
@@ -177,7 +178,7 @@ def model_options(path: str | Path) -> dict:
 
 def _check_init_model(path: str | Path, cfg: TrainConfig, entries: list[dict]) -> None:
     """Refuses a model the run cannot hold; says where its faders' ranges will change."""
-    check_architecture(path, cfg.model_config(), widening=True)
+    check_architecture(path, cfg.model_config(), growing=True)
     moved = ranges_differing(path, entries)
     if moved:
         print(f"{path}: the data set's ranges of {', '.join(moved)} differ from the "
