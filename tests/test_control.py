@@ -9,7 +9,7 @@ import torch
 from neurorave import descriptors
 from neurorave.config import TrainConfig
 from neurorave.train import descriptors_torch
-from neurorave.train.augment import AugmentConfig, random_transform
+from neurorave.train.augment import AugmentConfig, pitch_shifted_crops, random_transform
 from neurorave.train.control import (
     CURVE_KINDS,
     control_losses,
@@ -90,6 +90,47 @@ def test_paired_views_recompute_the_curves_from_the_transformed_audio(notes):
     step = descriptors_torch.analysis_step(COMPRESSION)
     analysed = slice(step - 1, None, step)
     assert (bins[0, 1, analysed].numpy() == reference[analysed]).mean() > 0.98
+
+
+def _peak_hz(signal: torch.Tensor) -> float:
+    spectrum = np.abs(np.fft.rfft(signal.numpy().ravel() * np.hanning(signal.shape[-1]), 1 << 16))
+    return float(np.argmax(spectrum) * RATE / (1 << 16))
+
+
+def test_pitch_shifted_crops_move_a_tone_within_the_range_and_keep_length():
+    """A 440 Hz tone: each shifted crop plays at 440 * 2^(s/12) for some |s| <= 5, the
+    shifts differ between windows, and a share 0 gives back spans of the windows as they
+    are; a window too short for the crop once shifted up is refused in one line."""
+    t = torch.arange(16384, dtype=torch.float64) / RATE
+    tones = (0.5 * torch.sin(2 * torch.pi * 440.0 * t)).float().expand(6, 1, -1).clone()
+    shifted = pitch_shifted_crops(tones, 4096, 5.0, 1.0, torch.Generator().manual_seed(0))
+    assert shifted.shape == (6, 1, 4096)
+    semitones = [12 * np.log2(_peak_hz(s) / 440.0) for s in shifted]
+    assert all(abs(s) <= 5.05 for s in semitones), semitones
+    assert max(semitones) - min(semitones) > 2.0
+    assert 0.45 < float(shifted.abs().max()) < 0.55            # the level is kept
+    kept = pitch_shifted_crops(tones, 4096, 5.0, 0.0, torch.Generator().manual_seed(0))
+    assert all(abs(_peak_hz(s) - 440.0) < 1.0 for s in kept)
+    assert any(torch.equal(tones[0, 0, i:i + 4096], kept[0, 0]) for i in range(16384 - 4095))
+    with pytest.raises(ValueError, match="shorter than the 13000-sample crop"):
+        pitch_shifted_crops(tones, 13000, 5.0, 0.5, torch.Generator().manual_seed(0))
+
+
+def test_a_pitch_shifted_batch_is_cropped_and_its_curves_measured_again(notes):
+    """With the shift on, `_crop` returns crops whose curves and bins are measured on the
+    shifted audio (a shifted note's centroid moves), not the stored ones."""
+    config = TrainConfig(config="tiny", pitch_shift_semitones=7.0, pitch_shift_probability=1.0,
+                         crop_samples=4096)
+    module = NeuroRaveTraining(config.to_dict(), "unused", _entries(notes))
+    curves, bins = module._measured(notes)
+    audio, crop_curves, crop_bins = module._crop(notes, curves, bins,
+                                                 torch.Generator().manual_seed(1))
+    assert audio.shape == (4, 1, 4096) and crop_curves.shape == (4, 5, 4096 // COMPRESSION)
+    expected_curves, expected_bins = module._measured(audio)
+    torch.testing.assert_close(crop_curves, expected_curves)
+    assert torch.equal(crop_bins, expected_bins)
+    with pytest.raises(ValueError, match="pitch_shift_semitones must lie in"):
+        TrainConfig(pitch_shift_semitones=13.0)
 
 
 def test_drawn_targets_replace_one_to_four_curves_of_every_kind():

@@ -17,7 +17,9 @@ from neurorave.eval.fidelity import (
     load_notes,
     midi_to_hz,
     pitch_error_cents,
+    pitch_kept_off_grid,
     pitch_kept_under_other_curves,
+    shifted,
 )
 
 RATE, FRAME = 44100, 512
@@ -117,3 +119,27 @@ def test_pitch_under_another_notes_curves_tells_a_latent_pitch_from_a_fader_pitc
     assert kept(_ToneModel(True), notes) == 0.0
     # One note per instrument: no pair to score.
     assert kept(_ToneModel(False), notes[:1]) is None
+
+
+class _GridModel(_ToneModel):
+    """Plays the C or E nearest the encoded pitch: a model that learned a data set's grid."""
+
+    def __init__(self):
+        super().__init__(False)
+
+    def decode(self, mean: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        played = 69 + 12 * np.log2(float(mean[0, 0, 0]) / 440.0)
+        grid = min((o * 12 + p for o in range(11) for p in (0, 4)), key=lambda m: abs(m - played))
+        return super().decode(torch.full_like(mean, midi_to_hz(grid)), cond)
+
+
+def test_pitch_off_the_grid_tells_a_model_that_plays_any_pitch_from_one_that_snaps():
+    """Notes recorded on the grid (C, E), each resampled off it: a model that follows the
+    input's pitch keeps all, one that plays the nearest grid pitch none."""
+    notes = [Note(f"reed_acoustic_071-{p:03d}-075", tone(midi_to_hz(p)), float(p))
+             for p in (48, 52, 60, 64)]
+    entries = [{"range": [100.0, 4000.0]}]
+    assert pitch_kept_off_grid(_ToneModel(False), entries, notes) == 1.0
+    assert pitch_kept_off_grid(_GridModel(), entries, notes) == 0.0
+    up = shifted(tone(440.0), 3.0, RATE)
+    assert abs(pitch_error_cents(tone(440.0 * 2 ** 0.25), up, RATE, 72.0)) < 5

@@ -36,7 +36,7 @@ class ModelConfig:
     # Residual blocks at the latent rate before the encoder's head, one per dilation (none
     # in the presets): the strided convs alone see about 650 samples per latent frame in
     # `lowlatency`, under two periods of a note below 135 Hz
-    # (docs/experiments/2026-12-06-a-longer-look-for-the-encoder.md).
+    # (docs/experiments/2026-12-06-pitches-off-the-grid.md).
     encoder_residual_dilations: tuple[int, ...] = ()
     leaky_slope: float = 0.2
     noise: bool = True
@@ -249,6 +249,13 @@ class TrainConfig:
     # Paired augmentation (train/augment.py): share of windows encoded from one transformed
     # copy and rebuilt as another, from that other copy's curves.
     augment_probability: float = 0.5
+    # Before it, a share of windows resampled by a shift drawn within +- this many
+    # semitones (0: none; at most 12, so that a window of 2 crops still fills one): the
+    # data sets' notes sit on a grid of pitches (nsynth-like: mostly C and E), and a model
+    # that heard only those plays other notes at other pitches
+    # (docs/experiments/2026-12-06-pitches-off-the-grid.md).
+    pitch_shift_semitones: float = 0.0
+    pitch_shift_probability: float = 0.5
     # Control (train/control.py): drawn target curves, measured in the output.
     control_weight: float = 1.0
     control_delay_steps: int = 0
@@ -347,6 +354,12 @@ class TrainConfig:
         if not 0.0 <= self.posterior_min_std < 1.0:
             raise ValueError(f"posterior_min_std must lie in [0, 1) (the prior's spread is 1), "
                              f"got {self.posterior_min_std}")
+        if not 0.0 <= self.pitch_shift_semitones <= 12.0:
+            raise ValueError(f"pitch_shift_semitones must lie in [0, 12], got "
+                             f"{self.pitch_shift_semitones}")
+        if not 0.0 <= self.pitch_shift_probability <= 1.0:
+            raise ValueError(f"pitch_shift_probability must lie in [0, 1], got "
+                             f"{self.pitch_shift_probability}")
         if self.capacity < 0:
             raise ValueError(f"capacity must not be negative (0: the preset's), got "
                              f"{self.capacity}")

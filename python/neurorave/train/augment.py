@@ -5,6 +5,10 @@ descriptor curves of that other copy. The decoder then sees latents and curves t
 disagree, each with a real target, which is what a fader does at play time: the latent
 says "this clarinet", the curves say "brighter and louder than it was".
 
+Before either copy, a window may be pitch-shifted (`pitch_shifted_crops`): resampled, as
+a tape played faster or slower, so that the model hears every pitch, not only the grid a
+data set was recorded on.
+
 Each transform is one time-varying gain mask on the STFT (overall gain, spectral tilt, a
 low shelf and a low-pass sweep, each moving linearly from a random start to a random end
 over the window), then, for some copies, a soft saturation that adds harmonics. Draws
@@ -13,9 +17,11 @@ come from a torch Generator, so a resumed run replays them exactly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+import soxr
 import torch
 from torch import Tensor
 
@@ -91,6 +97,31 @@ def random_transform(audio: Tensor, sample_rate: int, generator: torch.Generator
     return y.to(audio.dtype).reshape(shape)
 
 
+def pitch_shifted_crops(audio: Tensor, crop: int, max_semitones: float, probability: float,
+                        generator: torch.Generator) -> Tensor:
+    """(batch, 1, T) -> (batch, 1, crop): a random span of each window, which for a share
+    `probability` of the windows is first resampled by a shift drawn uniformly within
+    +-max_semitones (pitch and spectrum move together). Raises ValueError where a window
+    shifted up as far as it may go is shorter than `crop`."""
+    shortest = math.floor(audio.shape[-1] * 2.0 ** (-max_semitones / 12.0))
+    if probability > 0 and shortest < crop:
+        raise ValueError(f"a window of {audio.shape[-1]} samples shifted up by "
+                         f"{max_semitones} semitones is shorter than the {crop}-sample crop: "
+                         "lower pitch_shift_semitones or crop_samples")
+    spans = []
+    for window in audio.reshape(audio.shape[0], -1):
+        signal = window
+        if float(torch.rand((), generator=generator)) < probability:
+            shift = (2.0 * float(torch.rand((), generator=generator)) - 1.0) * max_semitones
+            # Played back at the original rate, a signal resampled to fewer samples is higher.
+            resampled = soxr.resample(window.detach().cpu().double().numpy(), 1.0,
+                                      2.0 ** (-shift / 12.0))
+            signal = torch.from_numpy(resampled).to(audio)
+        start = int(torch.randint(0, signal.shape[-1] - crop + 1, (1,), generator=generator))
+        spans.append(signal[start:start + crop])
+    return torch.stack(spans)[:, None]
+
+
 def paired_transform(audio: np.ndarray, sample_rate: int, seed: int) -> np.ndarray:
     """T(x) of one signal (T,), drawn from `seed`: the transforms training sees, for the
     evaluation's paired transfer (decode z(x) with the curves of T(x), compare with T(x))."""
@@ -98,4 +129,4 @@ def paired_transform(audio: np.ndarray, sample_rate: int, seed: int) -> np.ndarr
     return random_transform(x, sample_rate, torch.Generator().manual_seed(seed))[0].numpy()
 
 
-__all__ = ["AugmentConfig", "paired_transform", "random_transform"]
+__all__ = ["AugmentConfig", "paired_transform", "pitch_shifted_crops", "random_transform"]

@@ -37,7 +37,7 @@ from ..descriptors import window_length
 from ..format.nrv import load_into_trainable
 from ..nn.model import NeuroRave
 from . import descriptors_torch
-from .augment import random_transform
+from .augment import pitch_shifted_crops, random_transform
 from .control import (
     control_losses,
     coupled_targets,
@@ -189,10 +189,17 @@ class NeuroRaveTraining(L.LightningModule):
 
     def _crop(self, audio: Tensor, curves: Tensor, bins: Tensor, generator: torch.Generator
               ) -> tuple[Tensor, Tensor, Tensor]:
-        """The same random span of whole frames from every window of the batch."""
+        """The same random span of whole frames from every window of the batch; with the
+        pitch shift on, each window's own span, its curves measured again."""
         frames, c = curves.shape[-1], self.model.config.compression
         crop = max(MIN_CROP_FRAMES, self.cfg.crop_samples // c)
         if self.cfg.crop_samples <= 0 or crop >= frames:
+            crop = frames
+        if self.cfg.pitch_shift_semitones > 0:
+            audio = pitch_shifted_crops(audio, crop * c, self.cfg.pitch_shift_semitones,
+                                        self.cfg.pitch_shift_probability, generator)
+            return audio, *self._measured(audio)
+        if crop == frames:
             return audio, curves, bins
         start = int(torch.randint(0, frames - crop + 1, (1,), generator=generator))
         return (audio[..., start * c:(start + crop) * c], curves[..., start:start + crop],
