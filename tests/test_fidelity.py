@@ -19,8 +19,8 @@ from neurorave.eval.fidelity import (
     pitch_error_cents,
     pitch_kept_off_grid,
     pitch_kept_under_other_curves,
-    shifted,
 )
+from neurorave.train.augment import pitch_shifted
 
 RATE, FRAME = 44100, 512
 
@@ -141,5 +141,5 @@ def test_pitch_off_the_grid_tells_a_model_that_plays_any_pitch_from_one_that_sna
     entries = [{"range": [100.0, 4000.0]}]
     assert pitch_kept_off_grid(_ToneModel(False), entries, notes) == 1.0
     assert pitch_kept_off_grid(_GridModel(), entries, notes) == 0.0
-    up = shifted(tone(440.0), 3.0, RATE)
+    up = pitch_shifted(tone(440.0), 3.0)
     assert abs(pitch_error_cents(tone(440.0 * 2 ** 0.25), up, RATE, 72.0)) < 5

@@ -29,6 +29,7 @@ import torch
 from .. import descriptors as desc
 from ..data.preprocess import read_mono
 from ..nn.model import NeuroRave
+from ..train.augment import pitch_shifted
 from ..train.losses import ACTIVE_VARIANCE
 
 PITCH_TOLERANCE_CENTS = 50.0
@@ -187,15 +188,6 @@ def pitch_kept_under_other_curves(model: NeuroRave, notes: list[Note],
 OFF_GRID_SHIFTS = (1, -2, 3, -5, 2, -1, 6, -3)
 
 
-def shifted(audio: np.ndarray, semitones: float, sample_rate: int) -> np.ndarray:
-    """`audio` resampled so that it plays `semitones` higher at `sample_rate` (pitch and
-    spectrum move together, as a tape's speed)."""
-    import soxr
-
-    return soxr.resample(np.asarray(audio, np.float64), sample_rate,
-                         sample_rate * 2.0 ** (-semitones / 12.0)).astype(np.float32)
-
-
 @torch.no_grad()
 def pitch_kept_off_grid(model: NeuroRave, entries: list[dict], notes: list[Note]
                         ) -> float | None:
@@ -205,7 +197,7 @@ def pitch_kept_off_grid(model: NeuroRave, entries: list[dict], notes: list[Note]
     kept = []
     for i, note in enumerate(notes):
         semitones = OFF_GRID_SHIFTS[i % len(OFF_GRID_SHIFTS)]
-        x = shifted(note.audio, semitones, model.config.sample_rate)
+        x = pitch_shifted(note.audio, semitones).astype(np.float32)
         y, _ = reconstruct(model, entries, x)
         error = pitch_error_cents(x[: len(y)], y, model.config.sample_rate,
                                   note.pitch + semitones)
@@ -251,4 +243,4 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
 
 __all__ = ["OFF_GRID_SHIFTS", "encode_with_curves", "fidelity", "frame_rate_excess_db",
            "frame_rate_line_excess_db", "frame_rate_lines", "load_notes", "pitch_error_cents",
-           "pitch_kept_off_grid", "pitch_kept_under_other_curves", "reconstruct", "shifted"]
+           "pitch_kept_off_grid", "pitch_kept_under_other_curves", "reconstruct"]

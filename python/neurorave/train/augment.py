@@ -97,6 +97,12 @@ def random_transform(audio: Tensor, sample_rate: int, generator: torch.Generator
     return y.to(audio.dtype).reshape(shape)
 
 
+def pitch_shifted(signal: np.ndarray, semitones: float) -> np.ndarray:
+    """`signal` resampled so that, played at its own rate, it sounds `semitones` higher
+    (pitch and spectrum move together, as a tape's speed): fewer samples is higher."""
+    return soxr.resample(np.asarray(signal, np.float64), 1.0, 2.0 ** (-semitones / 12.0))
+
+
 def pitch_shifted_crops(audio: Tensor, crop: int, max_semitones: float, probability: float,
                         generator: torch.Generator) -> Tensor:
     """(batch, 1, T) -> (batch, 1, crop): a random span of each window, which for a share
@@ -113,10 +119,8 @@ def pitch_shifted_crops(audio: Tensor, crop: int, max_semitones: float, probabil
         signal = window
         if float(torch.rand((), generator=generator)) < probability:
             shift = (2.0 * float(torch.rand((), generator=generator)) - 1.0) * max_semitones
-            # Played back at the original rate, a signal resampled to fewer samples is higher.
-            resampled = soxr.resample(window.detach().cpu().double().numpy(), 1.0,
-                                      2.0 ** (-shift / 12.0))
-            signal = torch.from_numpy(resampled).to(audio)
+            signal = torch.from_numpy(pitch_shifted(window.detach().cpu().numpy(), shift)
+                                      ).to(audio)
         start = int(torch.randint(0, signal.shape[-1] - crop + 1, (1,), generator=generator))
         spans.append(signal[start:start + crop])
     return torch.stack(spans)[:, None]
@@ -129,4 +133,5 @@ def paired_transform(audio: np.ndarray, sample_rate: int, seed: int) -> np.ndarr
     return random_transform(x, sample_rate, torch.Generator().manual_seed(seed))[0].numpy()
 
 
-__all__ = ["AugmentConfig", "paired_transform", "pitch_shifted_crops", "random_transform"]
+__all__ = ["AugmentConfig", "paired_transform", "pitch_shifted", "pitch_shifted_crops",
+           "random_transform"]
