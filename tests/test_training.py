@@ -659,26 +659,34 @@ def test_a_model_file_loads_into_a_trainable_model_that_plays_alike(tmp_path, he
         load_into_trainable(narrower, path)
 
 
+def _grown_from_a_file(folder: Path, config, **growth
+                      ) -> tuple[NeuroRave, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A random `config` model saved, then loaded into one with `growth` (ModelConfig
+    fields): checks that the grown one encodes and decodes what the file's does, and
+    returns it with the audio, the curves and the file's latent it was checked on."""
+    torch.manual_seed(4)
+    path = folder / "source.nrv"
+    save_nrv(NeuroRave(config), path)
+    played = load_nrv(path)
+    grown = NeuroRave(config.with_(**growth))
+    load_into_trainable(grown, path)
+    audio = 0.3 * torch.randn(1, 1, 64 * config.compression)
+    curves = torch.rand(1, len(config.descriptors), 64) * 2 - 1
+    with torch.no_grad():
+        z = played.encode(audio)
+        torch.testing.assert_close(grown.encode(audio), z, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(grown.decode_bands(z, curves), played.decode_bands(z, curves),
+                                   atol=1e-5, rtol=1e-4)
+    return grown, audio, curves, z
+
+
 @pytest.mark.parametrize("held", [False, True])
 def test_a_narrower_model_file_loads_widened_and_plays_alike(tmp_path, held):
     """A model file of capacity 8 in a trainable model of capacity 12: the added channels
     do not reach the old ones, so the wider model encodes and decodes what the file's
     does, and every added weight can learn (a gradient reaches each)."""
-    config = get_config("tiny", held_upsampling=held)
-    torch.manual_seed(4)
-    source = NeuroRave(config)
-    path = tmp_path / "narrow.nrv"
-    save_nrv(source, path)
-    played = load_nrv(path)
-    wide = NeuroRave(config.with_(capacity=12))
-    load_into_trainable(wide, path)
-    audio = 0.3 * torch.randn(1, 1, 64 * config.compression)
-    curves = torch.rand(1, len(config.descriptors), 64) * 2 - 1
-    with torch.no_grad():
-        z = played.encode(audio)
-        torch.testing.assert_close(wide.encode(audio), z, atol=1e-5, rtol=1e-4)
-        torch.testing.assert_close(wide.decode_bands(z, curves), played.decode_bands(z, curves),
-                                   atol=1e-5, rtol=1e-4)
+    wide, audio, curves, _ = _grown_from_a_file(tmp_path, get_config("tiny", held_upsampling=held),
+                                                capacity=12)
     mean, _ = wide.encode_distribution(audio)
     (wide.decode_bands(mean, curves).square().mean() + mean.square().mean()).backward()
     silent = [name for name, p in wide.named_parameters()
@@ -690,20 +698,8 @@ def test_encoder_blocks_grow_shut_and_open_at_the_first_step(tmp_path):
     """A model file without the encoder's residual blocks in a model with them: the blocks
     pass their input through, so the grown model plays what the file does; their last
     conv's magnitude gets a gradient, and after one step every added weight has one."""
-    config = get_config("tiny")
-    torch.manual_seed(6)
-    path = tmp_path / "plain.nrv"
-    save_nrv(NeuroRave(config), path)
-    played = load_nrv(path)
-    grown = NeuroRave(config.with_(encoder_residual_dilations=(1, 3)))
-    load_into_trainable(grown, path)
-    audio = 0.3 * torch.randn(1, 1, 64 * config.compression)
-    curves = torch.rand(1, len(config.descriptors), 64) * 2 - 1
-    with torch.no_grad():
-        z = played.encode(audio)
-        torch.testing.assert_close(grown.encode(audio), z, atol=1e-5, rtol=1e-4)
-        torch.testing.assert_close(grown.decode_bands(z, curves),
-                                   played.decode_bands(z, curves), atol=1e-5, rtol=1e-4)
+    grown, audio, curves, z = _grown_from_a_file(tmp_path, get_config("tiny"),
+                                                 encoder_residual_dilations=(1, 3))
     blocks = [layer for layer in grown.encoder.layers if isinstance(layer, Residual)]
     assert len(blocks) == 2
     optimiser = torch.optim.Adam([p for block in blocks for p in block.parameters()], 1e-3)
