@@ -458,24 +458,25 @@ def load_into_trainable(model: NeuroRave, path: str | Path) -> None:
     parametrization's right_inverse. A model file keeps only the posterior's mean rows, so
     the scale rows stay as `model` has them: a fresh model's narrow posterior."""
     check_architecture(path, model.config, growing=True)
-    source = dict(load_nrv(path).named_modules())
-    added = _added_encoder_blocks(model, stored_model_config(path))
+    stored = load_nrv(path)
+    source = dict(stored.named_modules())
+    added = _added_encoder_blocks(model, stored.config)
     head = model.encoder.layers[-1].conv
     rows = model.config.latent_size
     with torch.no_grad():
         for index in added:
             _shut(model.encoder.layers[index])
         for name, layer in model.named_modules():
-            stored = _stored_name(name, added)
-            if stored is None:
+            stored_name = _stored_name(name, added)
+            if stored_name is None:
                 continue
             if isinstance(layer, ConvTranspose) and layer.bias is not None:
-                layer.bias.copy_(_widened_bias(source[stored].bias, layer.bias))
+                layer.bias.copy_(_widened_bias(source[stored_name].bias, layer.bias))
             if not isinstance(layer, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
                 continue
-            weight = _widened(source[stored].weight, layer.weight,
+            weight = _widened(source[stored_name].weight, layer.weight,
                               isinstance(layer, torch.nn.ConvTranspose1d))
-            bias = source[stored].bias
+            bias = source[stored_name].bias
             if layer is head:
                 weight[rows:] = layer.weight[rows:]
                 bias = torch.cat([bias[:rows], layer.bias[rows:]])
