@@ -39,7 +39,7 @@ from neurorave.train.run_folder import (
     load_checkpoint_model,
     metrics_table,
 )
-from neurorave.train.trainer import hold_upsampling, resume_run, start_run
+from neurorave.train.trainer import hold_upsampling, model_options, resume_run, start_run
 
 CLI = [sys.executable, "-m", "neurorave.cli"]
 # Stronger than the defaults so that 400 batches show the effects: the latent
@@ -713,6 +713,38 @@ def test_encoder_blocks_grow_shut_and_open_at_the_first_step(tmp_path):
     assert not silent, f"no gradient reaches {silent}"
     with torch.no_grad():
         assert (grown.encode(audio) - z).abs().max() > 1e-4   # the blocks now play
+
+
+def test_a_shorter_filter_bank_gives_way_to_the_runs(tmp_path):
+    """A model file of 4 taps per band in a run of 8: every learned kernel is the file's
+    (the posterior's mean rows of the head) and the filter bank the run's own design;
+    `--init` takes such a file as its preset's; a file with a longer bank is refused. (The
+    longer bank's delay moves the layers' padding, so the two do not play alike until the
+    run has trained.)"""
+    torch.manual_seed(6)
+    short = get_config("tiny", pqmf_taps_per_band=4)
+    path = tmp_path / "short.nrv"
+    save_nrv(NeuroRave(short), path)
+    played = dict(load_nrv(path).named_modules())
+    grown = NeuroRave(get_config("tiny"))
+    load_into_trainable(grown, path)
+    fresh = dict(NeuroRave(get_config("tiny")).named_modules())
+    head = grown.encoder.layers[-1].conv
+    for name, layer in grown.named_modules():
+        if not isinstance(layer, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+            continue
+        if name.startswith("pqmf_"):
+            assert layer.weight.shape[-1] == 8 * short.n_bands
+            torch.testing.assert_close(layer.weight, fresh[name].weight)
+            continue
+        rows = short.latent_size if layer is head else len(layer.weight)
+        torch.testing.assert_close(layer.weight[:rows], played[name].weight[:rows])
+    assert model_options(path)["config"] == "tiny"
+    long = tmp_path / "long.nrv"
+    save_nrv(NeuroRave(get_config("tiny", pqmf_taps_per_band=16)), long)
+    with pytest.raises(ValueError, match=r"long.nrv: another architecture than the run's "
+                                         r"\(pqmf_taps_per_band\)"):
+        load_into_trainable(NeuroRave(get_config("tiny")), long)
 
 
 def test_the_weight_average_follows_the_batches_and_is_what_export_writes(dataset,

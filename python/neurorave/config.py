@@ -159,9 +159,11 @@ CONFIGS: dict[str, ModelConfig] = {
         sample_rate=44100, n_bands=16, ratios=(4, 4, 4, 2), capacity=76, latent_size=16,
         residual_dilations=(1, 3, 9), noise=True, band_dc_cutoff_hz=BAND_DC_CUTOFF_HZ,
     ),
-    # Causal, compression 128: 2.9 ms frames at 44.1 kHz.
+    # Causal, compression 128: 2.9 ms frames at 44.1 kHz. At 4 taps per band the filter
+    # bank alone gave the test notes back at 17.5 dB SNR (52 dB at 8); 8 keep the model's
+    # latency at one frame (docs/experiments/2026-12-06-a-sharper-filter-bank.md).
     "lowlatency": ModelConfig(
-        sample_rate=44100, n_bands=8, pqmf_taps_per_band=4, ratios=(4, 4), capacity=32,
+        sample_rate=44100, n_bands=8, pqmf_taps_per_band=8, ratios=(4, 4), capacity=32,
         latent_size=8, residual_dilations=(1, 3, 9), noise=True, causal=True,
         band_dc_cutoff_hz=BAND_DC_CUTOFF_HZ,
     ),
@@ -196,6 +198,9 @@ class TrainConfig:
     # (--init) from a narrower model widens it without changing what it plays
     # (format/nrv.py: load_into_trainable).
     capacity: int = 0
+    # Taps per band of the PQMF's prototype; 0: the preset's. A run started (--init) from a
+    # model with a shorter filter bank plays its bands through this one.
+    pqmf_taps_per_band: int = 0
     # ModelConfig.encoder_residual_dilations. A run started (--init) from a model without
     # them adds them as blocks that pass their input through unchanged until they learn.
     encoder_residual_dilations: tuple[int, ...] = ()
@@ -363,6 +368,9 @@ class TrainConfig:
         if self.capacity < 0:
             raise ValueError(f"capacity must not be negative (0: the preset's), got "
                              f"{self.capacity}")
+        if self.pqmf_taps_per_band < 0:
+            raise ValueError(f"pqmf_taps_per_band must not be negative (0: the preset's), "
+                             f"got {self.pqmf_taps_per_band}")
         if not 0 <= self.phase1_steps <= self.steps:
             raise ValueError(f"phase1_steps ({self.phase1_steps}) must lie in 0..steps "
                              f"({self.steps})")
@@ -372,6 +380,8 @@ class TrainConfig:
         cutoff = {} if self.band_dc_cutoff_hz is None else \
             {"band_dc_cutoff_hz": self.band_dc_cutoff_hz}
         width = {"capacity": self.capacity} if self.capacity else {}
+        if self.pqmf_taps_per_band:
+            width["pqmf_taps_per_band"] = self.pqmf_taps_per_band
         return get_config(self.config, causal=self.causal, descriptors=tuple(conditioned),
                           held_upsampling=self.held_upsampling,
                           band_dc_period=self.band_dc_period,
@@ -393,17 +403,23 @@ class TrainConfig:
     def from_stored(cls, data: dict) -> TrainConfig:
         """The options a run folder or checkpoint recorded, read as that run trained:
         an option it predates takes the value that left its model as it was."""
-        return cls.from_dict({**_BEFORE_THEIR_OPTION, **data})
+        before = dict(_BEFORE_THEIR_OPTION)
+        if data.get("config") == "lowlatency":
+            before["pqmf_taps_per_band"] = _LOWLATENCY_TAPS_BEFORE
+        return cls.from_dict({**before, **data})
 
     def resolved(self) -> TrainConfig:
         """With the preset's values written in, so that the run keeps them if a preset
         changes."""
         model = self.model_config()
-        return replace(self, band_dc_cutoff_hz=model.band_dc_cutoff_hz, capacity=model.capacity)
+        return replace(self, band_dc_cutoff_hz=model.band_dc_cutoff_hz, capacity=model.capacity,
+                       pqmf_taps_per_band=model.pqmf_taps_per_band)
 
 
-# What a run from before an option played as: runs before the bands' DC blocker had none.
+# What a run from before an option played as: runs before the bands' DC blocker had none,
+# and `lowlatency` runs before the option had a filter bank of 4 taps per band.
 _BEFORE_THEIR_OPTION = {"band_dc_cutoff_hz": 0.0}
+_LOWLATENCY_TAPS_BEFORE = 4
 
 
 @dataclass(frozen=True)

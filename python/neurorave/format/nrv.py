@@ -381,8 +381,8 @@ def _weight_fields_differing(stored: ModelConfig, config: ModelConfig) -> list[s
 
 def check_architecture(path: str | Path, config: ModelConfig, growing: bool = False) -> None:
     """Refuses an `.nrv` file whose weights `config`'s model cannot hold, naming what
-    differs; `growing`: a model narrower than `config`'s, or without its encoder blocks, is
-    held too (load_into_trainable grows it into the same sound)."""
+    differs; `growing`: a model narrower than `config`'s, without its encoder blocks, or
+    with a shorter filter bank, is held too (load_into_trainable grows it)."""
     stored = stored_model_config(path)
     differ = _weight_fields_differing(stored, config)
     if growing and "capacity" in differ and stored.capacity < config.capacity:
@@ -390,6 +390,9 @@ def check_architecture(path: str | Path, config: ModelConfig, growing: bool = Fa
     if growing and "encoder_residual_dilations" in differ and \
             not stored.encoder_residual_dilations:
         differ.remove("encoder_residual_dilations")
+    if growing and "pqmf_taps_per_band" in differ and \
+            stored.pqmf_taps_per_band < config.pqmf_taps_per_band:
+        differ.remove("pqmf_taps_per_band")
     if differ:
         raise ValueError(f"{path}: another architecture than the run's ({', '.join(differ)})")
 
@@ -439,6 +442,11 @@ def _stored_name(name: str, added: range) -> str | None:
     return ".".join(parts[:2] + [str(stored)] + parts[3:])
 
 
+def _taken_from_file(name: str) -> bool:
+    """Whether load_into_trainable sets module `name` from the file: every learned layer."""
+    return not name.startswith("pqmf_")
+
+
 def _shut(block: Residual) -> None:
     """An added block passes its input through unchanged: its last conv's magnitude
     (weight norm's g) is zero; its direction stays fresh, so the first step opens it."""
@@ -456,7 +464,9 @@ def load_into_trainable(model: NeuroRave, path: str | Path) -> None:
     so that it plays the same: _widened), or without the encoder's residual blocks (added
     shut: _shut), to train on from there. Each parametrized weight is set through its
     parametrization's right_inverse. A model file keeps only the posterior's mean rows, so
-    the scale rows stay as `model` has them: a fresh model's narrow posterior."""
+    the scale rows stay as `model` has them: a fresh model's narrow posterior. The PQMF is
+    designed, not learned, so it stays `model`'s: a file with a shorter prototype plays
+    nearly the same bands through a sharper one (_taken_from_file)."""
     check_architecture(path, model.config, growing=True)
     stored = load_nrv(path)
     source = dict(stored.named_modules())
@@ -468,7 +478,7 @@ def load_into_trainable(model: NeuroRave, path: str | Path) -> None:
             _shut(model.encoder.layers[index])
         for name, layer in model.named_modules():
             stored_name = _stored_name(name, added)
-            if stored_name is None:
+            if stored_name is None or not _taken_from_file(name):
                 continue
             if isinstance(layer, ConvTranspose) and layer.bias is not None:
                 layer.bias.copy_(_widened_bias(source[stored_name].bias, layer.bias))

@@ -160,7 +160,8 @@ def start_run(dataset: str | Path, run_dir: str | Path, cfg: TrainConfig,
 def model_options(path: str | Path) -> dict:
     """The training options that build the architecture of the `.nrv` file at `path`
     (preset, causality, descriptors, held kernels, the bands' DC blocker, width, encoder
-    blocks), for a run that starts from it."""
+    blocks), for a run that starts from it. A file whose filter bank is shorter than its
+    preset's is of that preset: the run plays it through the preset's sharper bank."""
     stored = stored_model_config(path)
     shape = {"causal": stored.causal, "descriptors": tuple(stored.descriptors),
              "held_upsampling": stored.held_upsampling,
@@ -168,8 +169,10 @@ def model_options(path: str | Path) -> dict:
              "band_dc_period": stored.band_dc_period,
              "band_comb_cutoff_hz": stored.band_comb_cutoff_hz, "capacity": stored.capacity,
              "encoder_residual_dilations": stored.encoder_residual_dilations}
+    taps = stored.pqmf_taps_per_band
     for name in CONFIGS:
-        if get_config(name, **shape) == stored:
+        if get_config(name, **shape, pqmf_taps_per_band=taps) == stored and \
+                taps <= CONFIGS[name].pqmf_taps_per_band:
             unconditioned = {"mode": "rave", "descriptors": TrainConfig.descriptors}
             return {"config": name, **shape, **({} if stored.descriptors else unconditioned)}
     raise ValueError(f"{path}: its architecture is none of the presets "
