@@ -276,6 +276,7 @@ def test_a_model_file_gains_or_loses_the_bands_dc_blocker(tmp_path, capsys):
     code, printed, _ = run(capsys, "info", comb)
     assert code == 0 and ("bands' DC blockers: 10 Hz every 4 band samples, then 3 Hz every "
                           "frame") in printed
+    assert "filter bank: 8 bands, 8 taps per band" in printed
 
     line = error_of(capsys, "export", DEFAULT_MODEL, "--band-dc-cutoff", 10)
     assert line.endswith(": --band-dc-cutoff writes another model file: give -o OUT.nrv")

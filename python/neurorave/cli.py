@@ -255,7 +255,10 @@ def _info(args: argparse.Namespace) -> None:
     print(f"prior: GRU {prior['hidden']} x {prior['layers']}" if prior else "prior: none")
     print(f"kernel: {_core_kernel()}")
     print(f"weights: {'fp16' if engine.info['half_weights'] else 'fp32'}")
-    print(f"bands' DC blockers: {_band_dc_blockers(description['config'])}")
+    config = description["config"]
+    print(f"filter bank: {config['n_bands']} bands, {config['pqmf_taps_per_band']} taps per "
+          "band")
+    print(f"bands' DC blockers: {_band_dc_blockers(config)}")
 
 
 def _band_dc_blockers(config: dict) -> str:
