@@ -379,15 +379,15 @@ class TrainConfig:
         conditioned = self.descriptors if self.mode != "rave" else ()
         cutoff = {} if self.band_dc_cutoff_hz is None else \
             {"band_dc_cutoff_hz": self.band_dc_cutoff_hz}
-        width = {"capacity": self.capacity} if self.capacity else {}
-        if self.pqmf_taps_per_band:
-            width["pqmf_taps_per_band"] = self.pqmf_taps_per_band
+        # Fields where 0 means the preset's value.
+        chosen = {k: v for k, v in (("capacity", self.capacity),
+                                    ("pqmf_taps_per_band", self.pqmf_taps_per_band)) if v}
         return get_config(self.config, causal=self.causal, descriptors=tuple(conditioned),
                           held_upsampling=self.held_upsampling,
                           band_dc_period=self.band_dc_period,
                           band_comb_cutoff_hz=self.band_comb_cutoff_hz,
                           encoder_residual_dilations=self.encoder_residual_dilations,
-                          **cutoff, **width)
+                          **cutoff, **chosen)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "descriptors": list(self.descriptors),
@@ -403,10 +403,8 @@ class TrainConfig:
     def from_stored(cls, data: dict) -> TrainConfig:
         """The options a run folder or checkpoint recorded, read as that run trained:
         an option it predates takes the value that left its model as it was."""
-        before = dict(_BEFORE_THEIR_OPTION)
-        if data.get("config") == "lowlatency":
-            before["pqmf_taps_per_band"] = _LOWLATENCY_TAPS_BEFORE
-        return cls.from_dict({**before, **data})
+        preset = _PRESET_BEFORE_THEIR_OPTION.get(data.get("config"), {})
+        return cls.from_dict({**_BEFORE_THEIR_OPTION, **preset, **data})
 
     def resolved(self) -> TrainConfig:
         """With the preset's values written in, so that the run keeps them if a preset
@@ -419,7 +417,7 @@ class TrainConfig:
 # What a run from before an option played as: runs before the bands' DC blocker had none,
 # and `lowlatency` runs before the option had a filter bank of 4 taps per band.
 _BEFORE_THEIR_OPTION = {"band_dc_cutoff_hz": 0.0}
-_LOWLATENCY_TAPS_BEFORE = 4
+_PRESET_BEFORE_THEIR_OPTION = {"lowlatency": {"pqmf_taps_per_band": 4}}
 
 
 @dataclass(frozen=True)
