@@ -26,6 +26,9 @@ def export_random(tmp_dir: Path, config: str, causal: bool, seed: int = 0,
                                  **(fields or {}))).eval()
     path = tmp_dir / (f"{config}_{'causal' if causal else 'centred'}{'_held' if held else ''}"
                       f"{'_more' if fields else ''}.nrv")
+    if model.noise_shaper is not None:  # it starts at gains of 1: give them something to do
+        with torch.no_grad():
+            model.noise_shaper.layers[-1].conv.weight.normal_(0.0, 0.5)
     save_nrv(model, path)
     return ExportedModel(model, path)
 
@@ -35,15 +38,15 @@ SHIPPED_BLOCKERS = {"band_dc_period": 4, "band_comb_cutoff_hz": 3.0}
 
 
 # (config, causal, held kernels, other ModelConfig fields); the last is the shipped
-# default's architecture; the combs' centred warm-up and the encoder's residual blocks
-# (centred: delayed; causal) are tried on tiny.
+# default's architecture; the combs' centred warm-up, the encoder's residual blocks
+# (centred: delayed; causal) and the sub-band noise (causal) are tried on tiny.
 @pytest.fixture(scope="session", params=[
     ("tiny", False, False, {"band_dc_period": 2, "band_comb_cutoff_hz": 3.0,
                             "encoder_residual_dilations": (1, 3)}),
-    ("tiny", True, False, {"encoder_residual_dilations": (1, 3)}),
+    ("tiny", True, False, {"encoder_residual_dilations": (1, 3), "noise_subbands": 4}),
     ("small", False), ("small", True), ("lowlatency", True, True, SHIPPED_BLOCKERS)],
-    ids=["tiny-centred-combs-encoder-blocks", "tiny-causal-encoder-blocks", "small-centred",
-         "small-causal", "lowlatency-held-combs"])
+    ids=["tiny-centred-combs-encoder-blocks", "tiny-causal-encoder-blocks-subband-noise",
+         "small-centred", "small-causal", "lowlatency-held-combs"])
 def exported(request, tmp_path_factory) -> ExportedModel:
     config, causal, *architecture = request.param
     held, fields = (*architecture, False, None)[:2]

@@ -241,6 +241,33 @@ def _with_lopsided_bands(path: Path) -> None:
     save_nrv(model, path, read_description(DEFAULT_MODEL)["descriptors"])
 
 
+def test_info_names_the_noise_and_a_new_dc_blocker_keeps_the_sub_bands(tmp_path, capsys):
+    """`info` says how the model plays its noise; rewriting a model file's DC blockers
+    leaves its sub-band noise as it was: the core plays the same noise."""
+    torch.manual_seed(3)
+    model = NeuroRave(get_config("tiny", causal=True, noise_subbands=4))
+    with torch.no_grad():
+        model.noise_shaper.layers[-1].conv.weight.normal_(0.0, 0.5)
+    shaped, blocked, white = (tmp_path / f"{n}.nrv" for n in ("shaped", "blocked", "white"))
+    save_nrv(model, shaped)
+    save_nrv(NeuroRave(get_config("tiny", causal=True)), white)
+    code, printed, _ = run(capsys, "info", shaped)
+    assert code == 0 and "noise: 4 sub-bands per band, gains every frame" in printed
+    code, printed, _ = run(capsys, "info", white)
+    assert code == 0 and "noise: white in each band" in printed
+    code, _, err = run(capsys, "export", shaped, "-o", blocked, "--band-dc-cutoff", 0)
+    assert code == 0, err
+    assert read_description(blocked)["decoder"][-1]["subbands"] == 4
+    z = np.zeros((model.config.latent_size, 64), np.float32)
+    quiet = neurorave.Engine(blocked).decode(z)
+    assert np.abs(quiet).max() > 0, "the noise plays"
+    model.decoder.layers[-1].dc_pole = model.decoder.layers[-1].comb_pole = 0.0
+    with torch.no_grad():
+        expected = model.stream_decode(model.condition(torch.from_numpy(z)[None], None),
+                                       model.init_decoder_state())[0, 0].numpy()
+    np.testing.assert_allclose(quiet, expected, atol=1e-5)
+
+
 def test_a_model_file_gains_or_loses_the_bands_dc_blocker(tmp_path, capsys):
     """--band-dc-cutoff, --band-dc-period and --band-comb-cutoff rewrite the head of a
     model file, weights untouched: the same note comes out with its DC offset and

@@ -747,6 +747,38 @@ def test_a_shorter_filter_bank_gives_way_to_the_runs(tmp_path):
         load_into_trainable(NeuroRave(get_config("tiny")), long)
 
 
+def test_white_band_noise_grows_into_sub_bands(tmp_path):
+    """A model file with white band noise in a run with sub-band noise: every learned
+    kernel is the file's and the added noise shaper starts at gains of 0 (each sub-band
+    at 1: the white band's power), its last conv learning from the first batch; `--init`
+    keeps a sub-band file's sub-bands; a run cannot drop them."""
+    torch.manual_seed(7)
+    white = get_config("tiny", causal=True)
+    path = tmp_path / "white.nrv"
+    save_nrv(NeuroRave(white), path)
+    played = dict(load_nrv(path).named_modules())
+    grown = NeuroRave(white.with_(noise_subbands=4))
+    load_into_trainable(grown, path)
+    for name, layer in grown.named_modules():
+        if isinstance(layer, torch.nn.Conv1d | torch.nn.ConvTranspose1d) and \
+                not name.startswith("noise_shaper"):
+            rows = white.latent_size if layer is grown.encoder.layers[-1].conv else None
+            torch.testing.assert_close(layer.weight[:rows], played[name].weight[:rows])
+    audio = 0.3 * torch.randn(1, 1, 32 * white.compression)
+    z = grown.encode(audio)
+    curves = torch.rand(1, len(white.descriptors), z.shape[-1]) * 2 - 1
+    gains = grown.noise_shaper(grown.condition(z, curves))
+    assert gains.abs().max().item() == 0.0
+    grown.decode_bands(z, curves).square().mean().backward()
+    assert grown.noise_shaper.layers[-1].conv.weight.grad.abs().sum() > 0
+    shaped = tmp_path / "shaped.nrv"
+    save_nrv(grown, shaped)
+    assert model_options(shaped)["noise_subbands"] == 4
+    with pytest.raises(ValueError, match=r"shaped.nrv: another architecture than the run's "
+                                         r"\(noise_subbands\)"):
+        load_into_trainable(NeuroRave(white), shaped)
+
+
 def test_the_weight_average_follows_the_batches_and_is_what_export_writes(dataset,
                                                                           tmp_path):
     """A run that turns the average on when resumed starts it from its trained weights,

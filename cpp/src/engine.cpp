@@ -87,6 +87,22 @@ ModelInfo read_info(const ModelFile& file) {
   return info;
 }
 
+// The network that gives the head's sub-band noise its gains every frame, from the
+// decoder's input; a head with white band noise has none.
+std::unique_ptr<Sequence> build_noise_shaper(const ModelFile& file, NetworkBuilder& build,
+                                             const WaveformHead& head, int in_channels) {
+  const auto& desc = file.description();
+  if (head.shaped_noise() != desc.contains("noise_shaper"))
+    file.fail("the waveform head's sub-band noise and the noise_shaper come together");
+  if (!head.shaped_noise()) return nullptr;
+  auto shaper = build.sequence(desc["noise_shaper"], in_channels, "noise_shaper");
+  if (shaper->out_channels() != head.noise_gain_channels() || shaper->downsampling() != 1 ||
+      shaper->upsampling() != 1)
+    file.fail("noise_shaper does not give " + std::to_string(head.noise_gain_channels()) +
+              " gains every frame");
+  return shaper;
+}
+
 }  // namespace
 
 struct Engine::Impl {
@@ -96,6 +112,7 @@ struct Engine::Impl {
   std::unique_ptr<Conv1d> analysis;
   std::unique_ptr<Sequence> encoder;
   std::unique_ptr<Sequence> decoder;
+  std::unique_ptr<Sequence> noise_shaper;  // optional: the head's sub-band noise gains
   std::unique_ptr<ConvTranspose1d> synthesis;
   WaveformHead* head = nullptr;  // the decoder's last layer
   Matrix decoder_input;          // (latent + descriptors) x max frames
@@ -141,6 +158,8 @@ std::unique_ptr<Engine> Engine::load(const std::string& path, int max_frames_per
     impl->head = dynamic_cast<WaveformHead*>(&impl->decoder->back());
     if (impl->head == nullptr) file.fail("decoder does not end with a waveform_head");
     impl->info.bands = bands;
+    impl->noise_shaper =
+        build_noise_shaper(file, build, *impl->head, info.latent_size + descriptors);
     impl->info.noise = impl->head->in_channels() == 3 * bands;
     impl->noise_lead = require_int(file, desc, "noise_lead", 0, limits::kMaxLatencySamples);
     if (desc.contains("prior")) {
@@ -157,6 +176,7 @@ std::unique_ptr<Engine> Engine::load(const std::string& path, int max_frames_per
   impl->analysis->prepare(frames * compression);
   impl->encoder->prepare(impl->analysis->out_frames(frames * compression));
   impl->decoder->prepare(frames);
+  if (impl->noise_shaper) impl->noise_shaper->prepare(frames);
   impl->synthesis->prepare(impl->decoder->out_frames(frames));
   impl->decoder_input = Matrix::Zero(impl->decoder->in_channels(), frames);
   impl->latent = Matrix::Zero(impl->info.latent_size, frames);
@@ -175,6 +195,7 @@ void Engine::reset(StreamKind kind) {
   impl_->analysis->reset();
   impl_->encoder->reset();
   impl_->decoder->reset();
+  if (impl_->noise_shaper) impl_->noise_shaper->reset();
   impl_->synthesis->reset();
   if (impl_->prior) impl_->prior->reset();
   // Fed by the streaming encoder, the decoder input lags; the noise counter starts
@@ -218,7 +239,9 @@ void Engine::Impl::decode_chunk(const float* z, const float* controls, int frame
     for (int t = 0; t < frames; ++t)
       input(info.latent_size + d, t) =
           controls ? info.descriptors[d].normalise(controls[t * count + d]) : 0.0f;
-  const View band_signals = decoder->process(leading_columns(decoder_input, frames));
+  const View condition = leading_columns(decoder_input, frames);
+  if (noise_shaper) head->set_noise_gains(noise_shaper->process(condition));
+  const View band_signals = decoder->process(condition);
   Eigen::Map<Matrix>(audio, 1, static_cast<Eigen::Index>(frames) * info.compression) =
       synthesis->process(band_signals);
 }

@@ -121,6 +121,18 @@ std::unique_ptr<Layer> NetworkBuilder::layer(const nlohmann::json& op, int in_ch
     };
     auto head = std::make_unique<WaveformHead>(
         bands, noise, std::initializer_list<WaveformHead::Blocker>{blocker("dc"), blocker("comb")});
+    const int subbands = optional(op, "subbands", limits::kMaxBands, where);
+    if (subbands > 1) {
+      if (!noise) file_.fail(where + ": waveform_head has sub-bands but no noise");
+      const int taps = bounded(op, "subband_taps", 1, limits::kMaxKernel, where);
+      const int frame = bounded(op, "frame", 1, limits::kMaxCompression, where);
+      if (!op.contains("subband_filters") || !op["subband_filters"].is_string())
+        file_.fail(where + ": waveform_head has sub-bands but names no subband_filters");
+      const auto& kernels =
+          file_.tensor(op["subband_filters"].get<std::string>(), {subbands, subbands * taps});
+      head->shape_noise(
+          std::make_unique<SubbandNoise>(bands, subbands, taps, frame, kernels.values.data()));
+    }
     if (head->in_channels() != in_channels)
       file_.fail(where + ": waveform head needs " + std::to_string(head->in_channels()) +
                  " channels but gets " + std::to_string(in_channels));

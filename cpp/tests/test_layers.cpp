@@ -22,6 +22,7 @@
 #include "layers/noise.hpp"
 #include "layers/residual.hpp"
 #include "layers/sequence.hpp"
+#include "layers/subband_noise.hpp"
 #include "layers/waveform_head.hpp"
 #include "neurorave/kernels.hpp"
 #include "test_model_writer.hpp"
@@ -619,6 +620,47 @@ TEST_SUITE("layers") {
       }
     CHECK_SAME(stream(head, in, {1}), whole);
     CHECK_SAME(stream(head, in, {3, 2}), whole);
+  }
+
+  TEST_CASE("WaveformHead with sub-band noise: hashed slow noise through each kernel, gained") {
+    // 2 bands of 2 sub-bands, kernels of 2 taps per sub-band, a gain every 2 samples.
+    constexpr int kBands = 2, kSub = 2, kTaps = 2, kFrame = 2, kSamples = 12;
+    const std::vector<float> kernels = {1.0f, 0.5f, 0.25f, -0.5f, 0.0f, 1.0f, -1.0f, 0.5f};
+    WaveformHead head(kBands, true);
+    head.shape_noise(
+        std::make_unique<neurorave::SubbandNoise>(kBands, kSub, kTaps, kFrame, kernels.data()));
+    CHECK(head.noise_gain_channels() == 4);
+    head.prepare(kSamples);
+    Matrix in = Matrix::Zero(3 * kBands, kSamples);
+    in.bottomRows(kBands).setConstant(5.0f);  // wave 0, noise at half
+    const auto gain_values = small_numbers(4 * kSamples / kFrame, 5, 7, 0.5f);
+    const Matrix gains = Eigen::Map<const Matrix>(gain_values.data(), 4, kSamples / kFrame);
+    const auto floor_div = [](int64_t a, int64_t b) { return a / b - ((a % b) < 0 ? 1 : 0); };
+    const int64_t first = -5 * kFrame;
+    const auto expected = [&](int band, int64_t n) {
+      const int64_t index = first + n, slow = floor_div(index, kSub);
+      const int phase = static_cast<int>(index - slow * kSub);
+      float sum = 0.0f;
+      for (int k = 0; k < kSub; ++k) {
+        float filtered = 0.0f;
+        for (int t = 0; t < kTaps; ++t)
+          filtered += kernels[k * kSub * kTaps + phase + t * kSub] *
+                      neurorave::hash_noise(slow - t, band * kSub + k);
+        sum += 2.0f / (1.0f + std::exp(-gains(band * kSub + k, n / kFrame))) * filtered;
+      }
+      return 0.5f * sum;
+    };
+    for (const int block : {kSamples, kFrame, 3 * kFrame}) {
+      head.set_counter_start(first);
+      for (int start = 0; start < kSamples; start += block) {
+        const int n = std::min(block, kSamples - start);
+        head.set_noise_gains(View(gains.col(start / kFrame).data(), 4, n / kFrame));
+        const Matrix y = head.process(View(in.col(start).data(), 3 * kBands, n));
+        for (int b = 0; b < kBands; ++b)
+          for (int t = 0; t < n; ++t)
+            CHECK(y(b, t) == doctest::Approx(expected(b, start + t)).epsilon(1e-6));
+      }
+    }
   }
 
   TEST_CASE("WaveformHead with a DC blocker: each band y[n] = x[n] - x[n-1] + pole * y[n-1]") {

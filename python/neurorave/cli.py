@@ -259,6 +259,9 @@ def _info(args: argparse.Namespace) -> None:
     print(f"filter bank: {config['n_bands']} bands, {config['pqmf_taps_per_band']} taps per "
           "band")
     print(f"bands' DC blockers: {_band_dc_blockers(config)}")
+    subbands = config.get("noise_subbands", 1)
+    print("noise: " + ("none" if not config.get("noise", True) else "white in each band"
+                       if subbands == 1 else f"{subbands} sub-bands per band, gains every frame"))
 
 
 def _band_dc_blockers(config: dict) -> str:

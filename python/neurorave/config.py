@@ -40,6 +40,12 @@ class ModelConfig:
     encoder_residual_dilations: tuple[int, ...] = ()
     leaky_slope: float = 0.2
     noise: bool = True
+    # Sub-bands of each band's noise, each with its own gain every frame from a small
+    # network on the decoder's input (nn/model._build_noise_shaper); 1: white noise in each
+    # band. The band's noise then follows the note within its 1 / noise_subbands; causal
+    # models only (docs/experiments/2026-12-07-a-noise-floor-that-follows-the-note.md).
+    noise_subbands: int = 1
+    noise_shaper_channels: int = 128
     causal: bool = False
     descriptors: tuple[str, ...] = DEFAULT_DESCRIPTORS
     # Each upsampling kernel a hold then a filter (nn/layers.HeldKernel): no ripple at
@@ -63,6 +69,10 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         frame = math.prod(self.ratios)
+        if self.noise_subbands < 1 or (self.noise_subbands > 1 and not
+                                       (self.noise and self.causal)):
+            raise ValueError(f"noise_subbands must be 1, or more in a causal model with the "
+                             f"noise branch, got {self.noise_subbands}")
         if self.band_dc_period < 1 or frame % self.band_dc_period:
             raise ValueError(f"band_dc_period must divide a frame's {frame} band samples, got "
                              f"{self.band_dc_period}")
@@ -201,6 +211,9 @@ class TrainConfig:
     # Taps per band of the PQMF's prototype; 0: the preset's. A run started (--init) from a
     # model with a shorter filter bank plays its bands through this one.
     pqmf_taps_per_band: int = 0
+    # ModelConfig.noise_subbands; 0: the preset's. A run started (--init) from a model with
+    # white band noise adds the noise shaper at gains that play it as before.
+    noise_subbands: int = 0
     # ModelConfig.encoder_residual_dilations. A run started (--init) from a model without
     # them adds them as blocks that pass their input through unchanged until they learn.
     encoder_residual_dilations: tuple[int, ...] = ()
@@ -371,6 +384,9 @@ class TrainConfig:
         if self.pqmf_taps_per_band < 0:
             raise ValueError(f"pqmf_taps_per_band must not be negative (0: the preset's), "
                              f"got {self.pqmf_taps_per_band}")
+        if self.noise_subbands < 0:
+            raise ValueError(f"noise_subbands must not be negative (0: the preset's), "
+                             f"got {self.noise_subbands}")
         if not 0 <= self.phase1_steps <= self.steps:
             raise ValueError(f"phase1_steps ({self.phase1_steps}) must lie in 0..steps "
                              f"({self.steps})")
@@ -381,7 +397,8 @@ class TrainConfig:
             {"band_dc_cutoff_hz": self.band_dc_cutoff_hz}
         # Fields where 0 means the preset's value.
         chosen = {k: v for k, v in (("capacity", self.capacity),
-                                    ("pqmf_taps_per_band", self.pqmf_taps_per_band)) if v}
+                                    ("pqmf_taps_per_band", self.pqmf_taps_per_band),
+                                    ("noise_subbands", self.noise_subbands)) if v}
         return get_config(self.config, causal=self.causal, descriptors=tuple(conditioned),
                           held_upsampling=self.held_upsampling,
                           band_dc_period=self.band_dc_period,
@@ -411,12 +428,13 @@ class TrainConfig:
         changes."""
         model = self.model_config()
         return replace(self, band_dc_cutoff_hz=model.band_dc_cutoff_hz, capacity=model.capacity,
-                       pqmf_taps_per_band=model.pqmf_taps_per_band)
+                       pqmf_taps_per_band=model.pqmf_taps_per_band,
+                       noise_subbands=model.noise_subbands)
 
 
 # What a run from before an option played as: runs before the bands' DC blocker had none,
 # and `lowlatency` runs before the option had a filter bank of 4 taps per band.
-_BEFORE_THEIR_OPTION = {"band_dc_cutoff_hz": 0.0}
+_BEFORE_THEIR_OPTION = {"band_dc_cutoff_hz": 0.0, "noise_subbands": 1}
 _PRESET_BEFORE_THEIR_OPTION = {"lowlatency": {"pqmf_taps_per_band": 4}}
 
 

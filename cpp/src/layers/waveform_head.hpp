@@ -1,5 +1,6 @@
 #pragma once
 // Band signals = tanh(wave) * sigmoid(amplitude) [+ sigmoid(noise_gain - 5) * noise],
+// the noise white in each band or shaped by sub-band gains every frame (subband_noise.hpp),
 // then each band through up to two DC blockers (every sample or every few: a comb): a
 // band's mean would play as a steady tone at the band's edge, and whatever the decoder
 // repeats each frame as lines at the frame rate's multiples (nn/layers.WaveformHead says
@@ -7,12 +8,14 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <vector>
 
 #include "layers/dc_blocker.hpp"
 #include "layers/gemm_kernel.hpp"
 #include "layers/layer.hpp"
 #include "layers/noise.hpp"
+#include "layers/subband_noise.hpp"
 
 namespace neurorave {
 
@@ -30,11 +33,21 @@ class WaveformHead final : public Layer {
       if (b.pole > 0.0) blockers_.emplace_back(bands, b.pole, b.period);
   }
 
+  // Shapes the noise by sub-band (before prepare()); the gains then come from
+  // set_noise_gains before each process().
+  void shape_noise(std::unique_ptr<SubbandNoise> subbands) { subbands_ = std::move(subbands); }
+  bool shaped_noise() const { return subbands_ != nullptr; }
+  int noise_gain_channels() const { return subbands_ ? subbands_->channels() : 0; }
+  // A view of the noise shaper's output (channels x frames of this call), kept until
+  // process() has read it.
+  void set_noise_gains(const View& gains) { new (&gains_) View(gains); }
+
   int in_channels() const override { return bands_ * (noise_ ? 3 : 2); }
   int out_channels() const override { return bands_; }
   void prepare(int max_in_frames) override {
     output_ = Matrix::Zero(bands_, max_in_frames);
     noise_values_ = Matrix::Zero(noise_ ? bands_ : 0, max_in_frames);
+    if (subbands_) subbands_->prepare(max_in_frames);
   }
   void reset() override {
     counter_ = counter_start_;
@@ -50,7 +63,10 @@ class WaveformHead final : public Layer {
     auto out = output_.leftCols(frames).array();
     out = in.topRows(bands_).array().tanh() * in.middleRows(bands_, bands_).array().logistic();
     if (noise_) {
-      gemm_kernel::stream_ops().hash_noise_block(counter_, bands_, frames, noise_values_.data());
+      if (subbands_)
+        subbands_->render(counter_, gains_, frames, noise_values_.data());
+      else
+        gemm_kernel::stream_ops().hash_noise_block(counter_, bands_, frames, noise_values_.data());
       out += (in.bottomRows(bands_).array() - 5.0f).logistic() *
              noise_values_.leftCols(frames).array();
     }
@@ -66,6 +82,8 @@ class WaveformHead final : public Layer {
   int64_t counter_ = 0;
   Matrix output_;
   Matrix noise_values_;  // bands x max frames
+  std::unique_ptr<SubbandNoise> subbands_;
+  View gains_{nullptr, 0, 0};
   std::vector<DcBlocker> blockers_;
 };
 

@@ -23,6 +23,7 @@ from ..config import WEIGHT_PRECISIONS, ModelConfig
 from ..descriptors import default_descriptor_entry
 from ..files import write_atomically
 from ..nn.layers import (
+    SUBBAND_NOISE_TAPS,
     Conv,
     ConvTranspose,
     LeakyReLU,
@@ -73,6 +74,14 @@ class _Collector:
                 "out": conv.out_channels, "kernel": conv.kernel_size[0],
                 "stride": conv.stride[0], "bias": layer.bias is not None}
 
+    def waveform_head(self, name: str, layer: WaveformHead) -> dict:
+        head = _waveform_head(layer.bands, layer.noise, layer.dc_pole, layer.dc_period,
+                              layer.comb_pole, layer.comb_period)
+        if layer.subbands > 1:  # the kernels are stored: the core does not design filters
+            self.add(f"{name}.subband_filters", layer.subband_filters)
+            head.update(_subband_fields(name, layer.subbands, layer.frame))
+        return head
+
     def sequence(self, prefix: str, sequence: Sequence, last_conv_rows: int | None = None
                  ) -> list[dict]:
         ops = []
@@ -89,8 +98,7 @@ class _Collector:
                 ops.append({"op": "residual", "delay": layer.delay,
                             "branch": self.sequence(name, layer.branch)})
             elif isinstance(layer, WaveformHead):
-                ops.append(_waveform_head(layer.bands, layer.noise, layer.dc_pole,
-                                          layer.dc_period, layer.comb_pole, layer.comb_period))
+                ops.append(self.waveform_head(name, layer))
             else:
                 raise TypeError(f"cannot export layer {type(layer).__name__}")
         return ops
@@ -131,6 +139,8 @@ def describe(model: NeuroRave, descriptors: list[dict] | None = None,
         "decoder": decoder,
         "provenance": provenance or {},
     }
+    if model.noise_shaper is not None:
+        description["noise_shaper"] = collector.sequence("noise_shaper", model.noise_shaper)
     tensors = collector.tensors
     if prior is not None:
         description["prior"] = _prior_entry(prior, prior_figures, cfg.latent_size,
@@ -167,7 +177,8 @@ def _write(path: str | Path, tensors: dict[str, np.ndarray], description: dict) 
 
 
 def _is_network_weight(name: str) -> bool:
-    return name.startswith(("encoder.", "decoder.")) and name.endswith(".weight")
+    return name.startswith(("encoder.", "decoder.", "noise_shaper.")) and \
+        name.endswith(".weight")
 
 
 def with_weight_precision(tensors: dict[str, np.ndarray], weights: str,
@@ -290,6 +301,15 @@ def _waveform_head(bands: int, noise: bool, dc_pole: float, dc_period: int, comb
     return head
 
 
+# The waveform head's fields of sub-band noise (nn/layers.WaveformHead).
+_SUBBAND_FIELDS = ("subbands", "subband_taps", "frame", "subband_filters")
+
+
+def _subband_fields(name: str, subbands: int, frame: int) -> dict:
+    return dict(zip(_SUBBAND_FIELDS, (subbands, SUBBAND_NOISE_TAPS, frame,
+                                      f"{name}.subband_filters"), strict=True))
+
+
 def _with_band_dc_blockers(description: dict, blockers: dict) -> dict:
     """The description with the waveform head's DC blockers set as `blockers` asks: they
     hold no weights, so any model's weights play under them."""
@@ -297,6 +317,7 @@ def _with_band_dc_blockers(description: dict, blockers: dict) -> dict:
     old = description["decoder"][-1]
     head = _waveform_head(old["bands"], old["noise"], config.band_dc_pole,
                           config.band_dc_period, config.band_comb_pole, config.band_comb_period)
+    head.update({k: old[k] for k in _SUBBAND_FIELDS if k in old})
     return {**description, "config": config.to_dict(),
             "decoder": [*description["decoder"][:-1], head]}
 
@@ -365,6 +386,8 @@ def load_nrv(path: str | Path) -> NeuroRave:
         _load_conv("pqmf.synthesis", model.pqmf_synthesis, tensors)
         _load_sequence("encoder", model.encoder, tensors)
         _load_sequence("decoder", model.decoder, tensors)
+        if model.noise_shaper is not None:
+            _load_sequence("noise_shaper", model.noise_shaper, tensors)
     return model
 
 
@@ -393,6 +416,8 @@ def check_architecture(path: str | Path, config: ModelConfig, growing: bool = Fa
     if growing and "pqmf_taps_per_band" in differ and \
             stored.pqmf_taps_per_band < config.pqmf_taps_per_band:
         differ.remove("pqmf_taps_per_band")
+    if growing and stored.noise_subbands == 1:
+        differ = [k for k in differ if k not in ("noise_subbands", "noise_shaper_channels")]
     if differ:
         raise ValueError(f"{path}: another architecture than the run's ({', '.join(differ)})")
 
@@ -442,9 +467,11 @@ def _stored_name(name: str, added: range) -> str | None:
     return ".".join(parts[:2] + [str(stored)] + parts[3:])
 
 
-def _taken_from_file(name: str) -> bool:
-    """Whether load_into_trainable sets module `name` from the file: every learned layer."""
-    return not name.startswith("pqmf_")
+def _taken_from_file(name: str, stored: NeuroRave) -> bool:
+    """Whether load_into_trainable sets module `name` from the file: every learned layer
+    the file has (a noise shaper it lacks starts at gains that play its white bands)."""
+    return not name.startswith("pqmf_") and \
+        (stored.noise_shaper is not None or not name.startswith("noise_shaper"))
 
 
 def _shut(block: Residual) -> None:
@@ -466,7 +493,8 @@ def load_into_trainable(model: NeuroRave, path: str | Path) -> None:
     parametrization's right_inverse. A model file keeps only the posterior's mean rows, so
     the scale rows stay as `model` has them: a fresh model's narrow posterior. The PQMF is
     designed, not learned, so it stays `model`'s: a file with a shorter prototype plays
-    nearly the same bands through a sharper one (_taken_from_file)."""
+    nearly the same bands through a sharper one; a noise shaper the file lacks starts at
+    gains that play its white band noise as before (_taken_from_file)."""
     check_architecture(path, model.config, growing=True)
     stored = load_nrv(path)
     source = dict(stored.named_modules())
@@ -478,7 +506,7 @@ def load_into_trainable(model: NeuroRave, path: str | Path) -> None:
             _shut(model.encoder.layers[index])
         for name, layer in model.named_modules():
             stored_name = _stored_name(name, added)
-            if stored_name is None or not _taken_from_file(name):
+            if stored_name is None or not _taken_from_file(name, stored):
                 continue
             if isinstance(layer, ConvTranspose) and layer.bias is not None:
                 layer.bias.copy_(_widened_bias(source[stored_name].bias, layer.bias))

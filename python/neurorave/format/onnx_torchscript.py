@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from ..files import write_atomically
-from ..nn.layers import dc_block_span, strip_weight_norm
+from ..nn.layers import Sequence, dc_block_span, strip_weight_norm
 from ..nn.model import NeuroRave
 
 ONNX_OPSET = 17
@@ -280,7 +280,10 @@ class ScriptedNeuroRave(nn.Module):
         cfg = plain.config
         self.pqmf_analysis = plain.pqmf_analysis
         self.encoder = plain.encoder
-        self.decoder = plain.decoder
+        # NeuroRave.stream_decode's parts: the shaper's gains go to the head.
+        self.noise_shaper = plain.noise_shaper
+        self.decoder_body = Sequence(list(plain.decoder.layers[:-1]))
+        self.decoder_head = plain.decoder.layers[-1]
         self.pqmf_synthesis = plain.pqmf_synthesis
         self.sampling_rate: int = cfg.sample_rate
         self.compression: int = cfg.compression
@@ -314,7 +317,12 @@ class ScriptedNeuroRave(nn.Module):
         return y[:, :self.latent_size]
 
     def _decode(self, z: Tensor, state: list[Tensor], first: int) -> Tensor:
-        y, i = self.decoder.stream(z, state, first)
+        gains: Tensor | None = None
+        i = first
+        if self.noise_shaper is not None:
+            gains, i = self.noise_shaper.stream(z, state, i)
+        y, i = self.decoder_body.stream(z, state, i)
+        y, i = self.decoder_head.stream(y, state, i, gains)
         return self.pqmf_synthesis.stream(y, state, i)[0]
 
     @torch.jit.export

@@ -254,6 +254,42 @@ def hash_noise(index: Tensor, bands: int) -> Tensor:
     return top24 * (2.0 / 16777216.0) - 1.0
 
 
+# Taps per sub-band of the filter bank that shapes a band's noise (subband_noise): a
+# prototype of 8 per band keeps 50 dB between sub-bands (the PQMF's own measure,
+# docs/experiments/2026-12-06-a-sharper-filter-bank.md).
+SUBBAND_NOISE_TAPS = 8
+
+
+def subband_noise_filters(subbands: int) -> Tensor:
+    """The synthesis kernels (subbands, subbands * SUBBAND_NOISE_TAPS) of a band's noise:
+    a PQMF bank's, scaled so that the sub-bands of uniform noise in [-1, 1) add up to the
+    power of one band of it, so that equal gains play what the white band did."""
+    from .pqmf import pqmf_filters  # pqmf imports nothing from here; kept local all the same
+
+    synthesis = torch.tensor(pqmf_filters(subbands, SUBBAND_NOISE_TAPS)[1], dtype=torch.float64)
+    power = (synthesis ** 2).sum() / subbands   # per output sample, each input at power 1
+    return (synthesis / power.sqrt()).to(torch.float32)
+
+
+def subband_noise(index: Tensor, bands: int, filters: Tensor) -> Tensor:
+    """The noise of each band split into sub-bands at band samples `index`, (bands,
+    subbands, len(index)): sub-band k of band b is uniform noise at 1 / subbands of the
+    band rate (hash_noise of sample index // subbands and channel b * subbands + k) through
+    synthesis kernel k. A function of the index alone, so any cut of a stream draws the
+    same numbers; the core computes the same sums (cpp/src/layers/subband_noise.hpp).
+    """
+    subbands, length = filters.shape
+    taps = length // subbands
+    slow = torch.div(index, subbands, rounding_mode="floor")
+    phase = index - slow * subbands
+    lag = torch.arange(taps, dtype=torch.int64)[:, None]
+    # Each lag's draw hashed where it is read (no data-dependent sizes: ONNX traces it).
+    drawn = hash_noise((slow[None, :] - lag).reshape(-1), bands * subbands)
+    values = drawn.reshape(bands, subbands, taps, -1)
+    kernel = filters[:, phase[None, :] + lag * subbands]     # (subbands, taps, len)
+    return (values * kernel).sum(dim=2)
+
+
 def dc_block_span(pole: float) -> int:
     """Samples `dc_block` takes in one closed-form pass: pole ** -span stays far inside
     float64's range. A traced graph (ONNX) plays calls of up to this many samples."""
@@ -331,7 +367,12 @@ class WaveformHead(nn.Module):
     `dc_period` samples apart, then with `comb_pole` > 0 through a second one every
     `comb_period` samples (a frame's: a comb).
 
-    Channels in: 2 * bands, or 3 * bands with the noise branch.
+    Channels in: 2 * bands, or 3 * bands with the noise branch. With `subbands` > 1 each
+    band's noise is `subband_noise`, sub-band k scaled by 2 sigmoid(gain k) (1 at a gain
+    of 0: the white band), the gains (batch, bands * subbands, frames) given every frame
+    of `frame` band samples by the model's noise shaper: a noise floor that follows the
+    note within a band's 1 / subbands
+    (docs/experiments/2026-12-07-a-noise-floor-that-follows-the-note.md).
 
     Why the blocker: a band signal's mean leaves the PQMF synthesis as a steady tone at
     the band's edge (5512.5 Hz and its multiples for 8 bands at 44.1 kHz), and tanh(wave)
@@ -347,7 +388,8 @@ class WaveformHead(nn.Module):
     """
 
     def __init__(self, tracker: DelayTracker, bands: int, noise: bool, dc_pole: float = 0.0,
-                 dc_period: int = 1, comb_pole: float = 0.0, comb_period: int = 1):
+                 dc_period: int = 1, comb_pole: float = 0.0, comb_period: int = 1,
+                 subbands: int = 1, frame: int = 1):
         super().__init__()
         for name, pole, period in (("dc", dc_pole, dc_period), ("comb", comb_pole, comb_period)):
             if not 0.0 <= pole < 1.0:
@@ -359,20 +401,53 @@ class WaveformHead(nn.Module):
         self.dc_pole, self.dc_period = float(dc_pole), int(dc_period)
         self.comb_pole, self.comb_period = float(comb_pole), int(comb_period)
         self.noise_offset = tracker.delay
+        self.subbands, self.frame = int(subbands), int(frame)
+        if self.subbands > 1 and (not noise or tracker.delay):
+            raise ValueError("sub-band noise needs the noise branch and a decoder without "
+                             "delay (a causal model): its gains come every frame")
+        self.register_buffer("subband_filters", subband_noise_filters(self.subbands)
+                             if self.subbands > 1 else torch.zeros(0, 0), persistent=False)
+        self._offline_noise = (-1, torch.zeros(0))  # training draws one window's at each step
 
-    def _synthesize(self, x: Tensor, index: Tensor) -> Tensor:
+    def _band_noise(self, index: Tensor, gains: Tensor | None,
+                    subband: Tensor | None = None) -> Tensor:
+        """Each band's noise at `index`: (bands, T), or (batch, bands, T) shaped by `gains`
+        from `subband` (subband_noise at `index`, if already drawn)."""
+        if self.subbands <= 1:
+            return hash_noise(index, self.bands)
+        if gains is None:
+            raise ValueError("sub-band noise needs the noise shaper's gains")
+        if subband is None:
+            subband = subband_noise(index, self.bands, self.subband_filters)
+        # Each frame's gain held over its band samples (an expand: ONNX keeps T dynamic).
+        scale = (2.0 * torch.sigmoid(gains)).unsqueeze(-1).expand(-1, -1, -1, self.frame)
+        scale = scale.reshape(gains.shape[0], self.bands, self.subbands, -1)
+        return (scale * subband).sum(dim=2)
+
+    def _synthesize(self, x: Tensor, index: Tensor, gains: Tensor | None = None,
+                    subband: Tensor | None = None) -> Tensor:
         b = self.bands
         out = torch.tanh(x[:, :b]) * torch.sigmoid(x[:, b:2 * b])
         if self.noise:
-            out = out + torch.sigmoid(x[:, 2 * b:3 * b] - 5.0) * hash_noise(index, b)
+            noise = self._band_noise(index, gains, subband)
+            out = out + torch.sigmoid(x[:, 2 * b:3 * b] - 5.0) * noise
         return out
+
+    def _offline_subband_noise(self, index: Tensor) -> Tensor | None:
+        """subband_noise of a whole signal, kept while its length stays the same."""
+        if self.subbands <= 1 or torch.jit.is_tracing():
+            return None
+        if self._offline_noise[0] != len(index):
+            self._offline_noise = (len(index), subband_noise(index, self.bands,
+                                                             self.subband_filters))
+        return self._offline_noise[1]
 
     def _blocker_state(self, batch: int, period: int) -> State:
         return [torch.zeros(batch, self.bands, period, dtype=torch.float64) for _ in range(2)]
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, gains: Tensor | None = None) -> Tensor:
         index = torch.arange(x.shape[-1], dtype=torch.int64) + self.noise_offset
-        out = self._synthesize(x, index)
+        out = self._synthesize(x, index, gains, self._offline_subband_noise(index))
         if self.dc_pole:
             at_rest = self._blocker_state(x.shape[0], self.dc_period)
             out = dc_block(out, at_rest[0], at_rest[1], self.dc_pole, self.dc_period)[0]
@@ -387,7 +462,8 @@ class WaveformHead(nn.Module):
         comb = self._blocker_state(batch, self.comb_period) if self.comb_pole else []
         return dc + comb + ([torch.zeros(1, dtype=torch.int64)] if self.noise else [])
 
-    def stream(self, x: Tensor, state: State, i: int) -> tuple[Tensor, int]:
+    def stream(self, x: Tensor, state: State, i: int, gains: Tensor | None = None
+               ) -> tuple[Tensor, int]:
         comb = i + (2 if self.dc_pole else 0)
         counter = comb + (2 if self.comb_pole else 0)
         if self.noise:
@@ -395,7 +471,7 @@ class WaveformHead(nn.Module):
             state[counter] = state[counter] + x.shape[-1]
         else:
             index = torch.zeros(0, dtype=torch.int64)
-        out = self._synthesize(x, index)
+        out = self._synthesize(x, index, gains)
         if self.dc_pole:
             out, state[i], state[i + 1] = dc_block(out, state[i], state[i + 1], self.dc_pole,
                                                    self.dc_period)

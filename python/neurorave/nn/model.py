@@ -83,8 +83,23 @@ def _build_decoder(tracker: DelayTracker, cfg: ModelConfig) -> list[nn.Module]:
     layers += [LeakyReLU(cfg.leaky_slope),
                Conv(tracker, channels[-1], head_channels, cfg.decoder_kernel),
                WaveformHead(tracker, cfg.n_bands, cfg.noise, cfg.band_dc_pole,
-                            cfg.band_dc_period, cfg.band_comb_pole, cfg.band_comb_period)]
+                            cfg.band_dc_period, cfg.band_comb_pole, cfg.band_comb_period,
+                            cfg.noise_subbands, math.prod(cfg.ratios))]
     return layers
+
+
+def _build_noise_shaper(cfg: ModelConfig) -> Sequence:
+    """The gains of each band's noise sub-bands, every frame, from the decoder's input. Its
+    last conv starts at zero: every gain 1, the white band's noise, so that a model grown
+    from one without it plays as before (format/nrv.load_into_trainable)."""
+    tracker = DelayTracker(cfg.causal)
+    cin, hidden = cfg.latent_size + len(cfg.descriptors), cfg.noise_shaper_channels
+    last = Conv(tracker, hidden, cfg.n_bands * cfg.noise_subbands, 1, norm=False)
+    with torch.no_grad():
+        last.conv.weight.zero_()
+        last.conv.bias.zero_()
+    return Sequence([Conv(tracker, cin, hidden, 3), LeakyReLU(cfg.leaky_slope),
+                     Conv(tracker, hidden, hidden, 1), LeakyReLU(cfg.leaky_slope), last])
 
 
 INITIAL_SCALE_BIAS = -3.0   # softplus(-3) = 0.05: the posterior's initial spread
@@ -105,6 +120,7 @@ class NeuroRave(nn.Module):
         encode_delay = tracker.delay
         tracker.delay = 0  # the decoder's own lag, as if z arrived unshifted
         self.decoder = Sequence(_build_decoder(tracker, config))
+        self.noise_shaper = _build_noise_shaper(config) if config.noise_subbands > 1 else None
         self.pqmf_synthesis = ConvTranspose(tracker, config.n_bands, 1, synthesis.shape[1],
                                             config.n_bands, bias=False, norm=False)
         self.pqmf_synthesis.conv.weight.data = torch.tensor(synthesis[:, None, :],
@@ -147,7 +163,13 @@ class NeuroRave(nn.Module):
 
     def decode_bands(self, z: Tensor, descriptors: Tensor | None = None) -> Tensor:
         """`decode` before the PQMF synthesis: band signals (B, n_bands, F * C / n_bands)."""
-        return self.decoder(self.condition(z, descriptors))
+        condition = self.condition(z, descriptors)
+        if self.noise_shaper is None:
+            return self.decoder(condition)
+        x = condition
+        for layer in self.decoder.layers[:-1]:
+            x = layer(x)
+        return self.decoder.layers[-1](x, self.noise_shaper(condition))
 
     def forward(self, audio: Tensor, descriptors: Tensor | None = None) -> Tensor:
         return self.decode(self.encode(audio), descriptors)
@@ -170,12 +192,14 @@ class NeuroRave(nn.Module):
         """`after_encoder`: the decoder is fed by the streaming encoder (forward mode).
 
         Its input then lags by the encoder's delay, so the noise counter starts that
-        much earlier to draw the same numbers as offline `forward`.
+        much earlier to draw the same numbers as offline `forward`. The noise shaper's
+        slots, if any, come first.
         """
+        shaper = [] if self.noise_shaper is None else self.noise_shaper.init_state(batch)
         state = self.decoder.init_state(batch)
         if after_encoder and self.config.noise:
             state[-1] = state[-1] - self.noise_lead  # the head's counter is the last slot
-        return state + self.pqmf_synthesis.init_state(batch)
+        return shaper + state + self.pqmf_synthesis.init_state(batch)
 
     @property
     def noise_lead(self) -> int:
@@ -189,7 +213,14 @@ class NeuroRave(nn.Module):
         return x[:, : self.config.latent_size]
 
     def stream_decode(self, z_and_descriptors: Tensor, state: State) -> Tensor:
-        x, i = self.decoder.stream(z_and_descriptors, state, 0)
+        if self.noise_shaper is None:
+            x, i = self.decoder.stream(z_and_descriptors, state, 0)
+        else:
+            gains, i = self.noise_shaper.stream(z_and_descriptors, state, 0)
+            x = z_and_descriptors
+            for layer in self.decoder.layers[:-1]:
+                x, i = layer.stream(x, state, i)
+            x, i = self.decoder.layers[-1].stream(x, state, i, gains)
         return self.pqmf_synthesis.stream(x, state, i)[0]
 
 

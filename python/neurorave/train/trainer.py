@@ -168,7 +168,8 @@ def model_options(path: str | Path) -> dict:
              "band_dc_cutoff_hz": stored.band_dc_cutoff_hz,
              "band_dc_period": stored.band_dc_period,
              "band_comb_cutoff_hz": stored.band_comb_cutoff_hz, "capacity": stored.capacity,
-             "encoder_residual_dilations": stored.encoder_residual_dilations}
+             "encoder_residual_dilations": stored.encoder_residual_dilations,
+             "noise_subbands": stored.noise_subbands}
     taps = stored.pqmf_taps_per_band
     for name in CONFIGS:
         if get_config(name, **shape, pqmf_taps_per_band=taps) == stored and \
