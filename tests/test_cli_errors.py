@@ -19,6 +19,7 @@ import torch
 from neurorave import cli
 from neurorave.cli import main
 from neurorave.config import get_config
+from neurorave.format.cost import multiply_adds_per_second
 from neurorave.format.nrv import load_nrv, read_description, save_nrv
 from neurorave.format.onnx_torchscript import OnnxStreamer
 from neurorave.nn.model import NeuroRave
@@ -242,8 +243,9 @@ def _with_lopsided_bands(path: Path) -> None:
 
 
 def test_info_names_the_noise_and_a_new_dc_blocker_keeps_the_sub_bands(tmp_path, capsys):
-    """`info` says how the model plays its noise; rewriting a model file's DC blockers
-    leaves its sub-band noise as it was: the core plays the same noise."""
+    """`info` says how the model plays its noise (and counts what its shaping costs);
+    rewriting a model file's DC blockers leaves its sub-band noise as it was: the core
+    plays the same noise."""
     torch.manual_seed(3)
     model = NeuroRave(get_config("tiny", causal=True, noise_subbands=4))
     with torch.no_grad():
@@ -255,6 +257,11 @@ def test_info_names_the_noise_and_a_new_dc_blocker_keeps_the_sub_bands(tmp_path,
     assert code == 0 and "noise: 4 sub-bands per band, gains every frame" in printed
     code, printed, _ = run(capsys, "info", white)
     assert code == 0 and "noise: white in each band" in printed
+    # tiny: 1 000 frames/s of the shaper (9 -> 128 x 3 taps, 128 -> 128, 128 -> 4 bands x 4),
+    # 4 000 band samples/s of 4 bands x 4 sub-bands x (8 taps + a gain).
+    added = multiply_adds_per_second(read_description(shaped)) - \
+        multiply_adds_per_second(read_description(white))
+    assert added == 1000 * (9 * 128 * 3 + 128 * 128 + 128 * 16) + 4000 * 16 * 9
     code, _, err = run(capsys, "export", shaped, "-o", blocked, "--band-dc-cutoff", 0)
     assert code == 0, err
     assert read_description(blocked)["decoder"][-1]["subbands"] == 4

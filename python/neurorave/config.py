@@ -43,7 +43,7 @@ class ModelConfig:
     # Sub-bands of each band's noise, each with its own gain every frame from a small
     # network on the decoder's input (nn/model._build_noise_shaper); 1: white noise in each
     # band. The band's noise then follows the note within its 1 / noise_subbands; causal
-    # models only (docs/experiments/2026-12-07-a-noise-floor-that-follows-the-note.md).
+    # models only (docs/experiments/2026-12-06-a-noise-floor-that-follows-the-note.md).
     noise_subbands: int = 1
     noise_shaper_channels: int = 128
     causal: bool = False

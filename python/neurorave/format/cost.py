@@ -19,6 +19,9 @@ def multiply_adds_per_second(description: dict) -> float:
                 rate *= op["stride"]
             elif op["op"] == "residual":
                 total += ops_cost(op["branch"], rate)[0]
+            elif op["op"] == "waveform_head" and op.get("subbands", 1) > 1:
+                # Every band sample: each sub-band's kernel taps over its noise, then its gain.
+                total += rate * op["bands"] * op["subbands"] * (op["subband_taps"] + 1)
         return total, rate
 
     pqmf = description["pqmf"]
@@ -26,7 +29,8 @@ def multiply_adds_per_second(description: dict) -> float:
     encoder, _ = ops_cost(description["encoder"], band_rate)
     decoder, rate = ops_cost(description["decoder"], sr / compression)
     synthesis, _ = ops_cost([pqmf["synthesis"]], rate)
-    return analysis + encoder + decoder + synthesis
+    shaper, _ = ops_cost(description.get("noise_shaper", []), sr / compression)
+    return analysis + encoder + decoder + synthesis + shaper
 
 
 __all__ = ["multiply_adds_per_second"]

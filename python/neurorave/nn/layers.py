@@ -372,7 +372,7 @@ class WaveformHead(nn.Module):
     of 0: the white band), the gains (batch, bands * subbands, frames) given every frame
     of `frame` band samples by the model's noise shaper: a noise floor that follows the
     note within a band's 1 / subbands
-    (docs/experiments/2026-12-07-a-noise-floor-that-follows-the-note.md).
+    (docs/experiments/2026-12-06-a-noise-floor-that-follows-the-note.md).
 
     Why the blocker: a band signal's mean leaves the PQMF synthesis as a steady tone at
     the band's edge (5512.5 Hz and its multiples for 8 bands at 44.1 kHz), and tanh(wave)
