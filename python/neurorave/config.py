@@ -433,7 +433,8 @@ class TrainConfig:
 
 
 # What a run from before an option played as: runs before the bands' DC blocker had none,
-# and `lowlatency` runs before the option had a filter bank of 4 taps per band.
+# runs before sub-band noise had white band noise, and `lowlatency` runs before the option
+# had a filter bank of 4 taps per band.
 _BEFORE_THEIR_OPTION = {"band_dc_cutoff_hz": 0.0, "noise_subbands": 1}
 _PRESET_BEFORE_THEIR_OPTION = {"lowlatency": {"pqmf_taps_per_band": 4}}
 
