@@ -18,6 +18,14 @@ class ExportedModel:
     path: Path
 
 
+def stir_noise_shaper(model: NeuroRave) -> None:
+    """Random gains from the model's noise shaper, if it has one: it starts at gains of 1
+    (the white band), which would leave the sub-band gains untested."""
+    if model.noise_shaper is not None:
+        with torch.no_grad():
+            model.noise_shaper.layers[-1].conv.weight.normal_(0.0, 0.5)
+
+
 def export_random(tmp_dir: Path, config: str, causal: bool, seed: int = 0,
                   held: bool = False, fields: dict | None = None) -> ExportedModel:
     """`fields`: ModelConfig's, over the preset's (the bands' DC blockers, encoder blocks)."""
@@ -26,9 +34,7 @@ def export_random(tmp_dir: Path, config: str, causal: bool, seed: int = 0,
                                  **(fields or {}))).eval()
     path = tmp_dir / (f"{config}_{'causal' if causal else 'centred'}{'_held' if held else ''}"
                       f"{'_more' if fields else ''}.nrv")
-    if model.noise_shaper is not None:  # it starts at gains of 1: give them something to do
-        with torch.no_grad():
-            model.noise_shaper.layers[-1].conv.weight.normal_(0.0, 0.5)
+    stir_noise_shaper(model)
     save_nrv(model, path)
     return ExportedModel(model, path)
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import stir_noise_shaper
 from neurorave import cli
 from neurorave.cli import main
 from neurorave.config import get_config
@@ -248,8 +249,7 @@ def test_info_names_the_noise_and_a_new_dc_blocker_keeps_the_sub_bands(tmp_path,
     plays the same noise."""
     torch.manual_seed(3)
     model = NeuroRave(get_config("tiny", causal=True, noise_subbands=4))
-    with torch.no_grad():
-        model.noise_shaper.layers[-1].conv.weight.normal_(0.0, 0.5)
+    stir_noise_shaper(model)
     shaped, blocked, white = (tmp_path / f"{n}.nrv" for n in ("shaped", "blocked", "white"))
     save_nrv(model, shaped)
     save_nrv(NeuroRave(get_config("tiny", causal=True)), white)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import stir_noise_shaper
 from neurorave.config import get_config
 from neurorave.format.onnx_torchscript import (
     OnnxStreamer,
@@ -68,9 +69,7 @@ def case(request, tmp_path_factory) -> Case:
     name, causal, fields = request.param
     torch.manual_seed(1234)
     model = NeuroRave(get_config(name, causal=causal, **fields)).eval()
-    if model.noise_shaper is not None:  # it starts at gains of 1: give them something to do
-        with torch.no_grad():
-            model.noise_shaper.layers[-1].conv.weight.normal_(0.0, 0.5)
+    stir_noise_shaper(model)
     c = model.config.compression
     latency_frames = -(-model.latency.forward_samples // c)
     frames = warm_up_frames(model.config, PADDING_FRAMES) + COMPARED_FRAMES + latency_frames + 2
