@@ -240,7 +240,8 @@ def _with_lopsided_bands(path: Path) -> None:
             if isinstance(m, torch.nn.Conv1d) and m.out_channels in heads][-1]
     with torch.no_grad():
         last.bias[: model.config.n_bands] += 1.0
-    save_nrv(model, path, read_description(DEFAULT_MODEL)["descriptors"])
+    description = read_description(DEFAULT_MODEL)
+    save_nrv(model, path, description["descriptors"], provenance=description["provenance"])
 
 
 def test_info_names_the_noise_and_a_new_dc_blocker_keeps_the_sub_bands(tmp_path, capsys):
@@ -427,6 +428,8 @@ def test_a_blend_of_two_fine_tunes_plays_each_at_its_ends_and_between(tmp_path, 
         provenance = read_description(out)["provenance"]
         assert provenance["first"]["file"] == DEFAULT_MODEL.name
         assert provenance["second"]["file"] == other.name and provenance["weight"] == weight
+        # both fine-tunes of one run: the blend passes its recipe on to a run --init from it
+        assert provenance["recipe"] == read_description(DEFAULT_MODEL)["provenance"]["recipe"]
         played[weight] = neurorave.Engine(out).process(audio)
     ends = [neurorave.Engine(path).process(audio) for path in (DEFAULT_MODEL, other)]
     np.testing.assert_array_equal(played[0.0], ends[0])

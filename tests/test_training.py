@@ -938,6 +938,39 @@ def test_init_starts_a_run_from_a_model_file(dataset, tmp_path):
     assert both.returncode != 0 and "--init starts a new run" in both.stderr
 
 
+def test_a_run_from_a_model_file_takes_its_recipe(dataset, tmp_path):
+    """`train --init MODEL` trains with the options the file records from its run (pitch
+    shifts, rates, weights: what a fine-tune of the default must keep), options given on
+    the command line win, `--preset-recipe` takes the defaults instead, and `export`
+    records the run's own recipe for the next."""
+    start = tmp_path / "start.nrv"
+    recorded = {"pitch_shift_semitones": 3.0, "learning_rate": 1e-12, "beta": 0.002,
+                "control_descriptor_weights": {"centroid": 4.0}, "option_from_later": 1}
+    save_nrv(NeuroRave(get_config("tiny")), start, provenance={"recipe": recorded})
+    run = tmp_path / "recipe"
+    done = _train_from(start, dataset, run, "--steps", "1", "--set", "beta=0.003")
+    trained = json.loads((run / "train.json").read_text())["train"]
+    assert trained["pitch_shift_semitones"] == 3.0 and trained["learning_rate"] == 1e-12
+    assert trained["control_descriptor_weights"] == {"centroid": 4.0}
+    assert trained["beta"] == 0.003 and trained["steps"] == 1
+    said = next(line for line in done.stderr.splitlines() if "its run's recipe" in line)
+    assert said.startswith(f"{start}: trains with its run's recipe (")
+    assert "pitch_shift_semitones=3.0" in said and "beta=0.002" in said
+    assert "start.nrv: its recipe's option_from_later are no options of this version" \
+        in done.stderr
+    exported = export_run(run, tmp_path / "next.nrv")["provenance"]["recipe"]
+    assert exported == TrainConfig.from_dict(trained).recipe()
+    assert exported["pitch_shift_semitones"] == 3.0 and "capacity" not in exported
+    preset = tmp_path / "preset"
+    _train_from(start, dataset, preset, "--steps", "1", "--preset-recipe")
+    trained = json.loads((preset / "train.json").read_text())["train"]
+    assert trained["pitch_shift_semitones"] == TrainConfig().pitch_shift_semitones
+    assert trained["learning_rate"] == TrainConfig().learning_rate
+    alone = subprocess.run([*CLI, "train", str(dataset), "-o", str(tmp_path / "alone"),
+                            "--preset-recipe"], capture_output=True, text=True, timeout=120)
+    assert alone.returncode != 0 and "--preset-recipe goes with --init" in alone.stderr
+
+
 def test_two_ddp_processes_train_on_cpu(dataset, tmp_path):
     """Lightning's DDP with the gloo backend: two processes, phase 1 then phase 2."""
     run = tmp_path / "ddp"

@@ -200,13 +200,18 @@ def _train(args: argparse.Namespace) -> None:
         resume_run(args.resume, _run_options(args), steps=args.steps,
                    phase1_steps=args.phase1_steps, settings=_parse_settings(args.set))
         return
+    if args.preset_recipe and not args.init:
+        raise ValueError("--preset-recipe goes with --init: a run from a model file takes "
+                         "the file's recipe unless asked not to")
     if args.hold_upsampling:
         raise ValueError("--hold-upsampling turns a run's kernels held before resuming it; "
                          "a new run holds them with --set held_upsampling=true")
     if not args.dataset or not args.output:
         raise ValueError("give DATASET and -o RUN (or --resume RUN)")
-    options = {k: getattr(args, k) for k in ("config", "causal", "mode", "batch_size",
-                                              "seed", "learning_rate")}
+    options = _recipe_of_init(args.init) if args.init and not args.preset_recipe else {}
+    options.update({k: getattr(args, k) for k in ("config", "causal", "mode", "batch_size",
+                                                  "seed", "learning_rate")
+                    if getattr(args, k) is not None})
     if args.steps is not None:
         options["steps"] = args.steps
         # 0 is a request (adversarial fine-tuning of an --init model), not "unset"
@@ -214,12 +219,33 @@ def _train(args: argparse.Namespace) -> None:
                                    else args.phase1_steps)
     elif args.phase1_steps is not None:
         options["phase1_steps"] = args.phase1_steps
-    options["descriptors"] = tuple(n for n in args.descriptors.split(",") if n)
+    if args.descriptors is not None:
+        options["descriptors"] = tuple(n for n in args.descriptors.split(",") if n)
     if args.init:  # the file's architecture, unless --set asks otherwise (then checked)
         options.update(model_options(args.init))
     options.update(_parse_settings(args.set))
     start_run(args.dataset, args.output, TrainConfig.from_dict(options), _run_options(args),
               init_model=args.init)
+
+
+def _recipe_of_init(model: str) -> dict:
+    """The training options the model file records from its run, said on stderr."""
+    from .train.trainer import recipe_of
+
+    recipe = recipe_of(model)
+    if recipe:
+        changed = ", ".join(_off_defaults(recipe)) or "the defaults"
+        print(f"{model}: trains with its run's recipe ({changed}); options given here "
+              "change it, --preset-recipe leaves it", file=sys.stderr)
+    return recipe
+
+
+def _off_defaults(recipe: dict) -> list[str]:
+    """KEY=VALUE for each option of a recorded recipe that differs from the default."""
+    from .config import TrainConfig
+
+    defaults = json.loads(json.dumps(TrainConfig().to_dict()))   # as a file holds them
+    return [f"{k}={json.dumps(v)}" for k, v in recipe.items() if v != defaults.get(k)]
 
 
 def _parse_settings(settings: list[str]) -> dict:
@@ -262,6 +288,10 @@ def _info(args: argparse.Namespace) -> None:
     subbands = config.get("noise_subbands", 1)
     print("noise: " + ("none" if not config.get("noise", True) else "white in each band"
                        if subbands == 1 else f"{subbands} sub-bands per band, gains every frame"))
+    recipe = description.get("provenance", {}).get("recipe")
+    print("recipe: " + ("not recorded" if recipe is None else
+                        f"{', '.join(_off_defaults(recipe)) or 'the defaults'} "
+                        "(a run --init from it trains so)"))
 
 
 def _band_dc_blockers(config: dict) -> str:
@@ -457,19 +487,23 @@ def _add_train_parser(commands) -> None:
     train.add_argument("--init", metavar="MODEL",
                        help="a new run starts from the weights of this .nrv file (fine-tuning "
                             "on DATASET); its architecture sets --config, --causal, "
-                            "--descriptors and held kernels")
-    train.add_argument("--config", default=learn.config)
-    train.add_argument("--causal", action="store_true", default=learn.causal)
-    train.add_argument("--mode", default=learn.mode, choices=MODES)
-    train.add_argument("--descriptors", default=",".join(learn.descriptors))
+                            "--descriptors and held kernels, and the recipe it records "
+                            "(the options of its run) is this run's unless given here")
+    train.add_argument("--preset-recipe", action="store_true",
+                       help="with --init: the default options, not the model's recipe")
+    train.add_argument("--config", help=f"model preset (default {learn.config})")
+    train.add_argument("--causal", action="store_true", default=None)
+    train.add_argument("--mode", choices=MODES, help=f"default {learn.mode}")
+    train.add_argument("--descriptors",
+                       help=f"comma-separated (default {','.join(learn.descriptors)})")
     train.add_argument("--steps", type=int,
                        help=f"batches in all (default {learn.steps // 1000}k)")
     train.add_argument("--phase1-steps", type=int,
                        help="then adversarial fine-tuning (with --resume: moves a start "
                             "not reached yet)")
-    train.add_argument("--batch-size", type=int, default=learn.batch_size)
-    train.add_argument("--learning-rate", type=float, default=learn.learning_rate)
-    train.add_argument("--seed", type=int, default=learn.seed)
+    train.add_argument("--batch-size", type=int, help=f"default {learn.batch_size}")
+    train.add_argument("--learning-rate", type=float, help=f"default {learn.learning_rate}")
+    train.add_argument("--seed", type=int, help=f"default {learn.seed}")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="any other training option, e.g. latent_delay_steps=500 (with "
                             "--resume: those that leave the model as it is)")

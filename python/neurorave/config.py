@@ -410,6 +410,11 @@ class TrainConfig:
         return {**asdict(self), "descriptors": list(self.descriptors),
                 "stft_scales": list(self.stft_scales)}
 
+    def recipe(self) -> dict:
+        """How this run learns, without what a model file fixes or a new run sets for
+        itself: what an exported model passes on to a run started from it (--init)."""
+        return {k: v for k, v in self.to_dict().items() if k not in NOT_IN_A_RECIPE}
+
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         _refuse_unknown(cls, data, "training options")
@@ -431,6 +436,13 @@ class TrainConfig:
                        pqmf_taps_per_band=model.pqmf_taps_per_band,
                        noise_subbands=model.noise_subbands)
 
+
+# The options a model file's architecture fixes (`train --init` reads them from the file:
+# trainer.model_options) and a run's length, which a new run chooses.
+NOT_IN_A_RECIPE = frozenset({
+    "config", "capacity", "pqmf_taps_per_band", "noise_subbands", "encoder_residual_dilations",
+    "causal", "descriptors", "held_upsampling", "band_dc_cutoff_hz", "band_dc_period",
+    "band_comb_cutoff_hz", "steps", "phase1_steps"})
 
 # What a run from before an option played as: runs before the bands' DC blocker had none,
 # runs before sub-band noise had white band noise, and `lowlatency` runs before the option

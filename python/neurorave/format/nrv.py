@@ -227,7 +227,7 @@ def blend_model_files(first: str | Path, second: str | Path, weight: float,
     first's); the weights are written in fp32 with first's description; a prior is left
     out, since it was fitted to one model's latents (`neurorave train-prior` fits another).
     Its provenance holds both files' and what they share (mode, preset, probed
-    descriptors).
+    descriptors, the training recipe).
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"the weight of {second} must lie in [0, 1], got {weight}")
@@ -254,7 +254,7 @@ def blend_model_files(first: str | Path, second: str | Path, weight: float,
     description = {key: value for key, value in descriptions[0].items() if key != "prior"}
     parents = [{"file": Path(path).name, **d.get("provenance", {})}
                for path, d in zip((first, second), descriptions, strict=True)]
-    shared = {key: parents[0][key] for key in ("mode", "config", "probed_descriptors")
+    shared = {key: parents[0][key] for key in ("mode", "config", "probed_descriptors", "recipe")
               if key in parents[0] and parents[0][key] == parents[1].get(key)}
     description["provenance"] = {"source": "blend", **shared, "weight": weight,
                                  "first": parents[0], "second": parents[1]}

@@ -101,7 +101,7 @@ def export_run(run_dir: str | Path, output: str | Path,
     provenance = {"source": "training", "run": str(run_dir.resolve()), "mode": cfg.mode,
                   "config": cfg.config, "batches": batches, "seed": cfg.seed,
                   "probed_descriptors": list(cfg.descriptors),
-                  "averaged_weights": averaged}
+                  "averaged_weights": averaged, "recipe": cfg.recipe()}
     if "init_model" in info:
         provenance["started_from"] = _provenance_of(info["init_model"])
     prior, figures = load_trained_prior(run_dir) or (None, None)

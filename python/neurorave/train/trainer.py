@@ -12,16 +12,22 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import fields
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from ..config import CONFIGS, RunOptions, TrainConfig, get_config
+from ..config import CONFIGS, NOT_IN_A_RECIPE, RunOptions, TrainConfig, get_config
 from ..data.store import WindowStore
 from ..files import write_atomically, write_json_atomically
-from ..format.nrv import check_architecture, ranges_differing, stored_model_config
+from ..format.nrv import (
+    check_architecture,
+    ranges_differing,
+    read_description,
+    stored_model_config,
+)
 from .lightning_module import NeuroRaveTraining
 from .previews import PreviewCallback
 from .run_folder import (
@@ -178,6 +184,19 @@ def model_options(path: str | Path) -> dict:
             return {"config": name, **shape, **({} if stored.descriptors else unconditioned)}
     raise ValueError(f"{path}: its architecture is none of the presets "
                      f"({', '.join(CONFIGS)}), so no run can start from it")
+
+
+def recipe_of(path: str | Path) -> dict:
+    """The training options of the run that made the `.nrv` file at `path` (what
+    `TrainConfig.recipe` keeps), for a run that starts from it: {} for a file that does not
+    record them. Options this version does not know are left out, and said so."""
+    recorded = read_description(path).get("provenance", {}).get("recipe", {})
+    known = {f.name for f in fields(TrainConfig)} - NOT_IN_A_RECIPE
+    unknown = sorted(set(recorded) - known)
+    if unknown:
+        print(f"{path}: its recipe's {', '.join(unknown)} are no options of this version; "
+              "left out", file=sys.stderr)
+    return {k: v for k, v in recorded.items() if k in known}
 
 
 def _check_init_model(path: str | Path, cfg: TrainConfig, entries: list[dict]) -> None:
