@@ -460,3 +460,12 @@ def test_a_blend_of_unrelated_models_is_refused(tmp_path, capsys):
     assert line == (f"neurorave blend: the weight of {DEFAULT_MODEL} must lie in [0, 1], "
                     "got 1.5")
     assert tree(tmp_path) == ["ranged.nrv", "tiny.nrv"]
+
+
+def test_a_reader_gone_before_the_output_gets_no_error():
+    """`neurorave info | true`: the reader exits before reading, the command stops quietly
+    (status 1, nothing on stderr) rather than printing 'Broken pipe' or a traceback."""
+    done = subprocess.run(["bash", "-c", f"'{sys.executable}' -m neurorave.cli info | true; "
+                           "echo ${PIPESTATUS[0]} >&2"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stderr.strip() in ("0", "1"), done.stderr[-2000:]

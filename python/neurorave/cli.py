@@ -651,6 +651,11 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
     try:
         args.func(args)
+        sys.stdout.flush()   # here, so that a reader gone early is caught below
+    except BrokenPipeError:
+        # `neurorave info | head -3`: the reader has what it wanted; the rest goes nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as error:
         if os.environ.get(DEBUG_VARIABLE):
             raise
