@@ -11,6 +11,7 @@ import soundfile as sf
 import torch
 from neurorave.eval.fidelity import (
     Note,
+    between_partials_rise_db,
     encode_with_curves,
     frame_rate_excess_db,
     frame_rate_lines,
@@ -40,6 +41,28 @@ def test_pitch_error_of_the_same_a_shifted_and_an_unpitched_output():
     assert pitch_error_cents(x, buzz, RATE, 57) > 1000
     # an input that does not play its note counts as unpitched
     assert pitch_error_cents(np.zeros_like(x), x, RATE, 57) is None
+
+
+def test_the_level_between_partials_is_measured_against_the_input():
+    """0 for the input itself at any gain; a floor of noise 40 dB under the note, or the
+    same note rebuilt every 128 samples from phase 0 (seams at every frame), read tens of
+    dB; notes whose partials crowd the resolution, fit fewer than two, do not sound, or
+    come out silent are left out."""
+    def rich(midi: float, frame: int | None = None) -> np.ndarray:
+        hz = midi_to_hz(midi)
+        t = np.arange(2 * RATE) / RATE
+        t = t if frame is None else t % (frame / RATE)
+        return 0.2 * sum(np.sin(2 * np.pi * k * hz * t) / k for k in range(1, int(8000 / hz) + 1))
+    x = rich(57)
+    assert between_partials_rise_db(x, x, RATE, 57) == 0.0
+    assert abs(between_partials_rise_db(x, 0.3 * x, RATE, 57)) < 1e-6
+    noise = 1e-2 * x.std() * np.random.default_rng(0).standard_normal(len(x))
+    assert between_partials_rise_db(x, x + noise, RATE, 57) > 30
+    assert between_partials_rise_db(x, rich(57, frame=128), RATE, 57) > 30
+    assert between_partials_rise_db(rich(20), rich(20), RATE, 20) is None     # 26 Hz
+    assert between_partials_rise_db(rich(110), rich(110), RATE, 110) is None   # one partial
+    assert between_partials_rise_db(np.zeros_like(x), x, RATE, 57) is None
+    assert between_partials_rise_db(x, np.zeros_like(x), RATE, 57) is None
 
 
 def test_frame_rate_peaks_are_measured_against_the_input():

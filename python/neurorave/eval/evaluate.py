@@ -670,7 +670,10 @@ def _fidelity_section(results: dict) -> list[str]:
              "peaks: the output's largest spectral peak at a multiple of the frame rate "
              "(every multiple below Nyquist) above the input's there (median over notes; "
              "4-6 dB by chance); lines: how many multiples carry such a peak beyond chance "
-             "(10 dB; median over notes). Under other curves: the same pitch share with "
+             "(10 dB; median over notes). Between partials: the output's level halfway "
+             "between the note's partials (below 8 kHz), each against its partial, above "
+             "the input's (dB, median over pitched notes; 0 = as clean as the input). "
+             "Under other curves: the same pitch share with "
              "each note's latent decoded with the curves of another note of its instrument "
              "(another octave): 1 when the pitch lives in z and the faders carry the rest. "
              "Off the grid: the same share with each note resampled to play "
@@ -680,11 +683,12 @@ def _fidelity_section(results: dict) -> list[str]:
     return lines + _table(
         ["model", "pitch kept ↑", "off the grid ↑", "under other curves ↑",
          "median error, cents ↓", "active / latent ↑", "note / silence ↑",
-         "frame-rate peaks, dB ↓", "lines ↓"],
+         "frame-rate peaks, dB ↓", "lines ↓", "between partials, dB ↓"],
         [[m, _pitch_cell(f), _cell(f.get("pitch_kept_off_grid")),
           _cell(f.get("pitch_kept_other_curves")), _cell(f["median_pitch_error_cents"], 0),
           f"{f['active_dims']} / {f['latent_size']}", _cell(f["note_to_silence"]),
-          _cell(f["frame_rate_excess_db"], 1), _cell(f["frame_rate_lines"], 0)]
+          _cell(f["frame_rate_excess_db"], 1), _cell(f["frame_rate_lines"], 0),
+          _cell(f.get("between_partials_rise_db"), 1)]
          for m, f in rows])
 
 

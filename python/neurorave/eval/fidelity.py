@@ -15,6 +15,9 @@ rest is one repeated frame, a buzz at the frame rate. These measures tell that a
 - frame-rate artefact: the output's spectral peaks at every multiple of the frame rate below
   Nyquist, in dB above the local spectral floor, beyond what the input has there: the
   largest (which reads 4-6 dB by chance), and how many stand beyond chance (10 dB).
+- seams between frames: the output's level halfway between the note's partials, against
+  the partials, beyond the input's (a decoder that rebuilds the waveform frame by frame
+  from a latent moving at audio rate sprays energy there where frames do not meet).
 """
 
 from __future__ import annotations
@@ -109,6 +112,48 @@ def lines_beyond_chance(excess: np.ndarray) -> int:
 def frame_rate_lines(x: np.ndarray, y: np.ndarray, sample_rate: int, compression: int) -> int:
     """Multiples of the frame rate where y has a line that x lacks, beyond chance."""
     return lines_beyond_chance(frame_rate_line_excess_db(x, y, sample_rate, compression))
+
+
+SEAM_FFT = 8192           # 5.4 Hz bins at 44.1 kHz: a partial's Hann lobe spans 4
+SEAM_TOP_HZ = 8000.0     # partials above it are few and faint in most notes
+SEAM_MIN_SPACING_BINS = 8
+
+
+def between_partials_rise_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
+                             midi_pitch: float) -> float | None:
+    """How much higher y's spectrum lies halfway between the note's partials, each against
+    its partial, than x's does (dB; 0: as clean between them as the input). A waveform
+    rebuilt frame by frame whose seams do not meet spreads energy there, which no pitch
+    tracker and no frame-rate line sees. Mean power spectrum over x's sounding frames;
+    partials k f0 below SEAM_TOP_HZ, each read as the peak within 3 % of k f0. None where
+    the partials are closer than SEAM_MIN_SPACING_BINS, fewer than two fit, x does not
+    sound, or y's partials lie 60 dB or more under x's (a silent output has no seams)."""
+    f0, n = midi_to_hz(midi_pitch), SEAM_FFT
+    spacing = f0 * n / sample_rate
+    partials = np.arange(1, int(SEAM_TOP_HZ / f0))
+    if spacing < SEAM_MIN_SPACING_BINS or len(partials) < 2:
+        return None
+    hop, length = n // 4, min(len(x), len(y))
+    x, y = x[:length], y[:length]
+    level = desc.compute(x[: length // hop * hop], sample_rate, hop, ["rms"])[0]
+    frames = np.lib.stride_tricks.sliding_window_view(np.asarray(x, np.float64), n)[::hop]
+    sounding = level[: len(frames)] >= desc.SOUNDING_GATE_DB
+    if not sounding.any():
+        return None
+
+    def partials_and_halfway_db(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        frames = np.lib.stride_tricks.sliding_window_view(np.asarray(a, np.float64), n)[::hop]
+        power = (np.abs(np.fft.rfft(frames[sounding] * np.hanning(n), axis=-1)) ** 2).mean(0)
+        db = 10 * np.log10(power + 1e-20)
+        peaks = [db[int(k * spacing * 0.97): int(np.ceil(k * spacing * 1.03)) + 1].max()
+                 for k in partials]
+        return np.array(peaks), np.array([db[int(round((k + 0.5) * spacing))]
+                                          for k in partials])
+
+    (px, hx), (py, hy) = partials_and_halfway_db(x), partials_and_halfway_db(y)
+    if py.max() < px.max() - 60.0:
+        return None
+    return float(np.mean((hy - py) - (hx - px)))
 
 
 @dataclass
@@ -211,11 +256,13 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
     """The figures above over `notes`: pitch, latent activity, frame-rate excess."""
     cfg = model.config
     encoded = [encode_with_curves(model, entries, note.audio) for note in notes]
-    errors, excess, means = [], [], []
+    errors, excess, means, seams = [], [], [], []
     for note, (latent, cond) in zip(notes, encoded, strict=True):
         y, mean = model.decode(latent, cond)[0, 0].numpy(), latent[0].numpy()
         x = note.audio[: len(y)]
         errors.append(pitch_error_cents(x, y, cfg.sample_rate, note.pitch))
+        if errors[-1] is not None:
+            seams.append(between_partials_rise_db(x, y, cfg.sample_rate, note.pitch))
         excess.append(frame_rate_line_excess_db(x, y, cfg.sample_rate, cfg.compression))
         level = desc.compute(x, cfg.sample_rate, cfg.compression, ["rms"])[0]
         means.append(mean[:, level >= desc.SOUNDING_GATE_DB])
@@ -224,6 +271,7 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
     variance = sounding.var(axis=1)
     gap = np.linalg.norm(sounding - silence[:, -1:], axis=0)
     pitched = [e for e in errors if e is not None]
+    seams = [r for r in seams if r is not None]
     return {
         "notes": len(notes), "pitched_notes": len(pitched),
         "pitch_kept": float(np.mean([e <= PITCH_TOLERANCE_CENTS for e in pitched]))
@@ -238,9 +286,11 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
         "frame_rate_excess_db": float(np.median([e.max() for e in excess])),
         "frame_rate_excess_db_max": float(np.max(excess)),
         "frame_rate_lines": float(np.median([lines_beyond_chance(e) for e in excess])),
+        "between_partials_rise_db": float(np.median(seams)) if seams else None,
     }
 
 
-__all__ = ["OFF_GRID_SHIFTS", "encode_with_curves", "fidelity", "frame_rate_excess_db",
-           "frame_rate_line_excess_db", "frame_rate_lines", "load_notes", "pitch_error_cents",
-           "pitch_kept_off_grid", "pitch_kept_under_other_curves", "reconstruct"]
+__all__ = ["OFF_GRID_SHIFTS", "between_partials_rise_db", "encode_with_curves", "fidelity",
+           "frame_rate_excess_db", "frame_rate_line_excess_db", "frame_rate_lines",
+           "load_notes", "pitch_error_cents", "pitch_kept_off_grid",
+           "pitch_kept_under_other_curves", "reconstruct"]
