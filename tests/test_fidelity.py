@@ -17,6 +17,7 @@ from neurorave.eval.fidelity import (
     frame_rate_lines,
     load_notes,
     midi_to_hz,
+    partial_level_error_db,
     pitch_error_cents,
     pitch_kept_off_grid,
     pitch_kept_under_other_curves,
@@ -63,6 +64,24 @@ def test_the_level_between_partials_is_measured_against_the_input():
     assert between_partials_rise_db(rich(110), rich(110), RATE, 110) is None   # one partial
     assert between_partials_rise_db(np.zeros_like(x), x, RATE, 57) is None
     assert between_partials_rise_db(x, np.zeros_like(x), RATE, 57) is None
+
+
+def test_partial_levels_are_measured_against_the_input():
+    """0 for the input; 6.02 dB at half its gain; the even partials 10 dB down cost 10 dB
+    on about half the strong partials; a silent output costs up to the 60 dB floor; notes
+    whose partials crowd the resolution or fit fewer than two are left out."""
+    def rich(midi: float, even_db: float = 0.0) -> np.ndarray:
+        hz = midi_to_hz(midi)
+        t = np.arange(2 * RATE) / RATE
+        return 0.2 * sum((10 ** (even_db / 20) if k % 2 == 0 else 1.0)
+                         * np.sin(2 * np.pi * k * hz * t) / k for k in range(1, int(8000 / hz) + 1))
+    x = rich(57)
+    assert partial_level_error_db(x, x, RATE, 57) == 0.0
+    assert abs(partial_level_error_db(x, 0.5 * x, RATE, 57) - 6.02) < 0.01
+    assert 3.5 < partial_level_error_db(x, rich(57, even_db=-10.0), RATE, 57) < 5.5
+    assert 30 < partial_level_error_db(x, np.zeros_like(x), RATE, 57) <= 60
+    assert partial_level_error_db(rich(20), rich(20), RATE, 20) is None      # 26 Hz
+    assert partial_level_error_db(rich(110), rich(110), RATE, 110) is None    # one partial
 
 
 def test_frame_rate_peaks_are_measured_against_the_input():

@@ -673,6 +673,9 @@ def _fidelity_section(results: dict) -> list[str]:
              "(10 dB; median over notes). Between partials: the output's level halfway "
              "between the note's partials (below 8 kHz), each against its partial, above "
              "the input's (dB, median over pitched notes; 0 = as clean as the input). "
+             "Partial levels: mean distance in dB of the output's partials from the "
+             "input's, frame by frame, over the input's partials within 40 dB of its "
+             "strongest (median over pitched notes). "
              "Under other curves: the same pitch share with "
              "each note's latent decoded with the curves of another note of its instrument "
              "(another octave): 1 when the pitch lives in z and the faders carry the rest. "
@@ -683,12 +686,14 @@ def _fidelity_section(results: dict) -> list[str]:
     return lines + _table(
         ["model", "pitch kept ↑", "off the grid ↑", "under other curves ↑",
          "median error, cents ↓", "active / latent ↑", "note / silence ↑",
-         "frame-rate peaks, dB ↓", "lines ↓", "between partials, dB ↓"],
+         "frame-rate peaks, dB ↓", "lines ↓", "between partials, dB ↓",
+         "partial levels, dB ↓"],
         [[m, _pitch_cell(f), _cell(f.get("pitch_kept_off_grid")),
           _cell(f.get("pitch_kept_other_curves")), _cell(f["median_pitch_error_cents"], 0),
           f"{f['active_dims']} / {f['latent_size']}", _cell(f["note_to_silence"]),
           _cell(f["frame_rate_excess_db"], 1), _cell(f["frame_rate_lines"], 0),
-          _cell(f.get("between_partials_rise_db"), 1)]
+          _cell(f.get("between_partials_rise_db"), 1),
+          _cell(f.get("partial_level_error_db"), 1)]
          for m, f in rows])
 
 

@@ -15,6 +15,8 @@ rest is one repeated frame, a buzz at the frame rate. These measures tell that a
 - frame-rate artefact: the output's spectral peaks at every multiple of the frame rate below
   Nyquist, in dB above the local spectral floor, beyond what the input has there: the
   largest (which reads 4-6 dB by chance), and how many stand beyond chance (10 dB).
+- partial levels: how far each of the note's strong partials lies from the input's, frame
+  by frame (the timbre, partial by partial, that the faders do not carry).
 - seams between frames: the output's level halfway between the note's partials, against
   the partials, beyond the input's (a decoder that rebuilds the waveform frame by frame
   from a latent moving at audio rate sprays energy there where frames do not meet).
@@ -156,6 +158,41 @@ def between_partials_rise_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
     return float(np.mean((hy - py) - (hx - px)))
 
 
+PARTIAL_FFT = 4096         # 10.8 Hz bins at 44.1 kHz, a frame every 23 ms
+PARTIAL_RANGE_DB = 40.0    # the partials that carry the timbre: within this of the strongest
+PARTIAL_FLOOR_DB = 60.0    # an output partial is read no lower than this under the strongest
+
+
+def partial_level_error_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
+                               midi_pitch: float) -> float | None:
+    """Mean |level of y's partial - x's| (dB), frame by frame, over x's partials within
+    PARTIAL_RANGE_DB of its strongest: the timbre the decoder rebuilds, partial by partial
+    (a global gain error counts too). Partials k f0 below SEAM_TOP_HZ, each the peak within
+    3 % of k f0; y's read no lower than PARTIAL_FLOOR_DB under x's strongest, so a missing
+    partial costs that much and no more. None where the partials lie closer than 4 bins or
+    fewer than two fit."""
+    f0, n = midi_to_hz(midi_pitch), PARTIAL_FFT
+    spacing = f0 * n / sample_rate
+    partials = np.arange(1, int(SEAM_TOP_HZ / f0))
+    if spacing < 4 or len(partials) < 2:
+        return None
+    length = min(len(x), len(y))
+
+    def levels_db(a: np.ndarray) -> np.ndarray:
+        frames = np.lib.stride_tricks.sliding_window_view(
+            np.asarray(a[:length], np.float64), n)[:: n // 4]
+        spectrum = np.abs(np.fft.rfft(frames * np.hanning(n), axis=-1))
+        peaks = [spectrum[:, int(k * spacing * 0.97): int(np.ceil(k * spacing * 1.03)) + 1]
+                 .max(axis=1) for k in partials]
+        return 20 * np.log10(np.array(peaks) + 1e-20)
+
+    lx, ly = levels_db(x), levels_db(y)
+    strongest = lx.max()
+    strong = lx >= strongest - PARTIAL_RANGE_DB
+    floor = strongest - PARTIAL_FLOOR_DB
+    return float(np.mean(np.abs(np.maximum(ly[strong], floor) - lx[strong])))
+
+
 @dataclass
 class Note:
     name: str
@@ -256,13 +293,15 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
     """The figures above over `notes`: pitch, latent activity, frame-rate excess."""
     cfg = model.config
     encoded = [encode_with_curves(model, entries, note.audio) for note in notes]
-    errors, excess, means, seams = [], [], [], []
+    errors, excess, means, seams, partial_errors = [], [], [], [], []
     for note, (latent, cond) in zip(notes, encoded, strict=True):
         y, mean = model.decode(latent, cond)[0, 0].numpy(), latent[0].numpy()
         x = note.audio[: len(y)]
         errors.append(pitch_error_cents(x, y, cfg.sample_rate, note.pitch))
         if errors[-1] is not None:
             seams.append(between_partials_rise_db(x, y, cfg.sample_rate, note.pitch))
+            partial_errors.append(partial_level_error_db(x, y, cfg.sample_rate,
+                                                             note.pitch))
         excess.append(frame_rate_line_excess_db(x, y, cfg.sample_rate, cfg.compression))
         level = desc.compute(x, cfg.sample_rate, cfg.compression, ["rms"])[0]
         means.append(mean[:, level >= desc.SOUNDING_GATE_DB])
@@ -272,6 +311,7 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
     gap = np.linalg.norm(sounding - silence[:, -1:], axis=0)
     pitched = [e for e in errors if e is not None]
     seams = [r for r in seams if r is not None]
+    partial_errors = [r for r in partial_errors if r is not None]
     return {
         "notes": len(notes), "pitched_notes": len(pitched),
         "pitch_kept": float(np.mean([e <= PITCH_TOLERANCE_CENTS for e in pitched]))
@@ -287,10 +327,11 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
         "frame_rate_excess_db_max": float(np.max(excess)),
         "frame_rate_lines": float(np.median([lines_beyond_chance(e) for e in excess])),
         "between_partials_rise_db": float(np.median(seams)) if seams else None,
+        "partial_level_error_db": float(np.median(partial_errors)) if partial_errors else None,
     }
 
 
 __all__ = ["OFF_GRID_SHIFTS", "between_partials_rise_db", "encode_with_curves", "fidelity",
            "frame_rate_excess_db", "frame_rate_line_excess_db", "frame_rate_lines",
-           "load_notes", "pitch_error_cents", "pitch_kept_off_grid",
+           "load_notes", "partial_level_error_db", "pitch_error_cents", "pitch_kept_off_grid",
            "pitch_kept_under_other_curves", "reconstruct"]
