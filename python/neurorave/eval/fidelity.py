@@ -121,6 +121,13 @@ SEAM_TOP_HZ = 8000.0     # partials above it are few and faint in most notes
 SEAM_MIN_SPACING_BINS = 8
 
 
+def _partial_peaks(spectrum: np.ndarray, partials: np.ndarray, spacing: float) -> np.ndarray:
+    """Each partial k's peak within 3 % of k f0 (inharmonic partials, a slight detune):
+    spectrum (..., bins), spacing = f0 in bins -> (..., partials)."""
+    return np.stack([spectrum[..., int(k * spacing * 0.97): int(np.ceil(k * spacing * 1.03)) + 1]
+                     .max(axis=-1) for k in partials], axis=-1)
+
+
 def between_partials_rise_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
                              midi_pitch: float) -> float | None:
     """How much higher y's spectrum lies halfway between the note's partials, each against
@@ -147,10 +154,8 @@ def between_partials_rise_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
         frames = np.lib.stride_tricks.sliding_window_view(np.asarray(a, np.float64), n)[::hop]
         power = (np.abs(np.fft.rfft(frames[sounding] * np.hanning(n), axis=-1)) ** 2).mean(0)
         db = 10 * np.log10(power + 1e-20)
-        peaks = [db[int(k * spacing * 0.97): int(np.ceil(k * spacing * 1.03)) + 1].max()
-                 for k in partials]
-        return np.array(peaks), np.array([db[int(round((k + 0.5) * spacing))]
-                                          for k in partials])
+        halfway = np.array([db[int(round((k + 0.5) * spacing))] for k in partials])
+        return _partial_peaks(db, partials, spacing), halfway
 
     (px, hx), (py, hy) = partials_and_halfway_db(x), partials_and_halfway_db(y)
     if py.max() < px.max() - 60.0:
@@ -164,7 +169,7 @@ PARTIAL_FLOOR_DB = 60.0    # an output partial is read no lower than this under 
 
 
 def partial_level_error_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
-                               midi_pitch: float) -> float | None:
+                           midi_pitch: float) -> float | None:
     """Mean |level of y's partial - x's| (dB), frame by frame, over x's partials within
     PARTIAL_RANGE_DB of its strongest: the timbre the decoder rebuilds, partial by partial
     (a global gain error counts too). Partials k f0 below SEAM_TOP_HZ, each the peak within
@@ -182,9 +187,7 @@ def partial_level_error_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
         frames = np.lib.stride_tricks.sliding_window_view(
             np.asarray(a[:length], np.float64), n)[:: n // 4]
         spectrum = np.abs(np.fft.rfft(frames * np.hanning(n), axis=-1))
-        peaks = [spectrum[:, int(k * spacing * 0.97): int(np.ceil(k * spacing * 1.03)) + 1]
-                 .max(axis=1) for k in partials]
-        return 20 * np.log10(np.array(peaks) + 1e-20)
+        return 20 * np.log10(_partial_peaks(spectrum, partials, spacing) + 1e-20)
 
     lx, ly = levels_db(x), levels_db(y)
     strongest = lx.max()
@@ -300,8 +303,7 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
         errors.append(pitch_error_cents(x, y, cfg.sample_rate, note.pitch))
         if errors[-1] is not None:
             seams.append(between_partials_rise_db(x, y, cfg.sample_rate, note.pitch))
-            partial_errors.append(partial_level_error_db(x, y, cfg.sample_rate,
-                                                             note.pitch))
+            partial_errors.append(partial_level_error_db(x, y, cfg.sample_rate, note.pitch))
         excess.append(frame_rate_line_excess_db(x, y, cfg.sample_rate, cfg.compression))
         level = desc.compute(x, cfg.sample_rate, cfg.compression, ["rms"])[0]
         means.append(mean[:, level >= desc.SOUNDING_GATE_DB])
