@@ -12,14 +12,13 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from ..config import CONFIGS, NOT_IN_A_RECIPE, RunOptions, TrainConfig, get_config
+from ..config import CONFIGS, RunOptions, TrainConfig, get_config
 from ..data.store import WindowStore
 from ..files import write_atomically, write_json_atomically
 from ..format.nrv import (
@@ -191,7 +190,7 @@ def recipe_of(path: str | Path) -> dict:
     `TrainConfig.recipe` keeps), for a run that starts from it: {} for a file that does not
     record them. Options this version does not know are left out, and said so."""
     recorded = read_description(path).get("provenance", {}).get("recipe", {})
-    known = {f.name for f in fields(TrainConfig)} - NOT_IN_A_RECIPE
+    known = TrainConfig().recipe().keys()
     unknown = sorted(set(recorded) - known)
     if unknown:
         print(f"{path}: its recipe's {', '.join(unknown)} are no options of this version; "
