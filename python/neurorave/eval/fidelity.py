@@ -119,6 +119,25 @@ def frame_rate_lines(x: np.ndarray, y: np.ndarray, sample_rate: int, compression
 SEAM_FFT = 8192           # 5.4 Hz bins at 44.1 kHz: a partial's Hann lobe spans 4
 SEAM_TOP_HZ = 8000.0     # partials above it are few and faint in most notes
 SEAM_MIN_SPACING_BINS = 8
+PARTIAL_FFT = 4096         # 10.8 Hz bins at 44.1 kHz, a frame every 23 ms
+PARTIAL_MIN_SPACING_BINS = 4
+PARTIAL_RANGE_DB = 40.0    # the partials that carry the timbre: within this of the strongest
+PARTIAL_FLOOR_DB = 60.0    # an output partial is read no lower than this under the strongest
+
+
+def _partial_numbers(midi_pitch: float, sample_rate: int, n_fft: int, min_spacing: float
+                     ) -> tuple[float, np.ndarray] | None:
+    """(f0 in bins of an n_fft spectrum, the partials k below SEAM_TOP_HZ), or None where
+    the partials lie closer than `min_spacing` bins or fewer than two fit."""
+    f0 = midi_to_hz(midi_pitch)
+    spacing, partials = f0 * n_fft / sample_rate, np.arange(1, int(SEAM_TOP_HZ / f0))
+    return None if spacing < min_spacing or len(partials) < 2 else (spacing, partials)
+
+
+def _frames(audio: np.ndarray, n_fft: int) -> np.ndarray:
+    """n_fft-long frames every n_fft / 4 samples."""
+    return np.lib.stride_tricks.sliding_window_view(np.asarray(audio, np.float64),
+                                                    n_fft)[:: n_fft // 4]
 
 
 def _partial_peaks(spectrum: np.ndarray, partials: np.ndarray, spacing: float) -> np.ndarray:
@@ -133,39 +152,33 @@ def between_partials_rise_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
     """How much higher y's spectrum lies halfway between the note's partials, each against
     its partial, than x's does (dB; 0: as clean between them as the input). A waveform
     rebuilt frame by frame whose seams do not meet spreads energy there, which no pitch
-    tracker and no frame-rate line sees. Mean power spectrum over x's sounding frames;
-    partials k f0 below SEAM_TOP_HZ, each read as the peak within 3 % of k f0. None where
-    the partials are closer than SEAM_MIN_SPACING_BINS, fewer than two fit, x does not
-    sound, or y's partials lie 60 dB or more under x's (a silent output has no seams)."""
-    f0, n = midi_to_hz(midi_pitch), SEAM_FFT
-    spacing = f0 * n / sample_rate
-    partials = np.arange(1, int(SEAM_TOP_HZ / f0))
-    if spacing < SEAM_MIN_SPACING_BINS or len(partials) < 2:
+    tracker and no frame-rate line sees. Mean power spectrum over the frames where x
+    sounds (its rms over the frame at the descriptors' gate); partials k f0 below
+    SEAM_TOP_HZ, each read as the peak within 3 % of k f0. None where the partials are
+    closer than SEAM_MIN_SPACING_BINS, fewer than two fit, x does not sound, or y's
+    partials lie 60 dB or more under x's (a silent output has no seams)."""
+    n = SEAM_FFT
+    grid = _partial_numbers(midi_pitch, sample_rate, n, SEAM_MIN_SPACING_BINS)
+    if grid is None:
         return None
-    hop, length = n // 4, min(len(x), len(y))
-    x, y = x[:length], y[:length]
-    level = desc.compute(x[: length // hop * hop], sample_rate, hop, ["rms"])[0]
-    frames = np.lib.stride_tricks.sliding_window_view(np.asarray(x, np.float64), n)[::hop]
-    sounding = level[: len(frames)] >= desc.SOUNDING_GATE_DB
+    spacing, partials = grid
+    length = min(len(x), len(y))
+    frames_x, frames_y = _frames(x[:length], n), _frames(y[:length], n)
+    rms_db = 10 * np.log10(np.maximum(np.mean(frames_x ** 2, axis=-1), 1e-10))
+    sounding = rms_db >= desc.SOUNDING_GATE_DB
     if not sounding.any():
         return None
 
-    def partials_and_halfway_db(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        frames = np.lib.stride_tricks.sliding_window_view(np.asarray(a, np.float64), n)[::hop]
+    def partials_and_halfway_db(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         power = (np.abs(np.fft.rfft(frames[sounding] * np.hanning(n), axis=-1)) ** 2).mean(0)
         db = 10 * np.log10(power + 1e-20)
         halfway = np.array([db[int(round((k + 0.5) * spacing))] for k in partials])
         return _partial_peaks(db, partials, spacing), halfway
 
-    (px, hx), (py, hy) = partials_and_halfway_db(x), partials_and_halfway_db(y)
+    (px, hx), (py, hy) = partials_and_halfway_db(frames_x), partials_and_halfway_db(frames_y)
     if py.max() < px.max() - 60.0:
         return None
     return float(np.mean((hy - py) - (hx - px)))
-
-
-PARTIAL_FFT = 4096         # 10.8 Hz bins at 44.1 kHz, a frame every 23 ms
-PARTIAL_RANGE_DB = 40.0    # the partials that carry the timbre: within this of the strongest
-PARTIAL_FLOOR_DB = 60.0    # an output partial is read no lower than this under the strongest
 
 
 def partial_level_error_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
@@ -174,19 +187,17 @@ def partial_level_error_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
     PARTIAL_RANGE_DB of its strongest: the timbre the decoder rebuilds, partial by partial
     (a global gain error counts too). Partials k f0 below SEAM_TOP_HZ, each the peak within
     3 % of k f0; y's read no lower than PARTIAL_FLOOR_DB under x's strongest, so a missing
-    partial costs that much and no more. None where the partials lie closer than 4 bins or
-    fewer than two fit."""
-    f0, n = midi_to_hz(midi_pitch), PARTIAL_FFT
-    spacing = f0 * n / sample_rate
-    partials = np.arange(1, int(SEAM_TOP_HZ / f0))
-    if spacing < 4 or len(partials) < 2:
+    partial costs that much and no more. None where the partials lie closer than
+    PARTIAL_MIN_SPACING_BINS or fewer than two fit."""
+    n = PARTIAL_FFT
+    grid = _partial_numbers(midi_pitch, sample_rate, n, PARTIAL_MIN_SPACING_BINS)
+    if grid is None:
         return None
+    spacing, partials = grid
     length = min(len(x), len(y))
 
-    def levels_db(a: np.ndarray) -> np.ndarray:
-        frames = np.lib.stride_tricks.sliding_window_view(
-            np.asarray(a[:length], np.float64), n)[:: n // 4]
-        spectrum = np.abs(np.fft.rfft(frames * np.hanning(n), axis=-1))
+    def levels_db(audio: np.ndarray) -> np.ndarray:
+        spectrum = np.abs(np.fft.rfft(_frames(audio[:length], n) * np.hanning(n), axis=-1))
         return 20 * np.log10(_partial_peaks(spectrum, partials, spacing) + 1e-20)
 
     lx, ly = levels_db(x), levels_db(y)
