@@ -10,6 +10,7 @@ from neurorave.train.losses import (
     band_dc_excess,
     frame_line_excess,
     partial_distance,
+    partial_level_distance,
     periodicity_distance,
 )
 
@@ -224,3 +225,35 @@ def test_a_narrower_neighbourhood_finds_a_low_note_s_subharmonic():
     darker = _harmonics(130.8, [v * 0.5 ** k for k, v in enumerate(reed)])
     assert partial_distance(note, darker, RATE, peak_hz=85.0) < 0.01
     assert partial_distance(note, 0.3 * note, RATE, peak_hz=85.0) < 0.01
+
+
+def _bright(f0: float, top_gain: float = 1.0, cents: float = 0.0) -> torch.Tensor:
+    """Partials 1/k up to 20 kHz, those above 4 kHz scaled by top_gain, a floor 80 dB down."""
+    f0 = f0 * 2.0 ** (cents / 1200.0)
+    t = torch.arange(RATE // 2, dtype=torch.float64) / RATE
+    partials = sum((top_gain if k * f0 > 4000.0 else 1.0) / k * torch.sin(2 * math.pi * k * f0 * t)
+                   for k in range(1, int(20000.0 / f0)))
+    floor = 1e-4 * torch.randn(t.shape, generator=torch.Generator().manual_seed(1))
+    return (partials + floor).float()[None, None]
+
+
+@pytest.mark.parametrize("f0", [110.0, 220.0, 880.0])
+def test_partial_levels_price_weak_high_partials_not_a_few_cents(f0):
+    note = _bright(f0)
+    assert partial_level_distance(note, note, RATE) == 0
+    assert partial_level_distance(note, 0.5 * note, RATE) == pytest.approx(math.log(2), rel=1e-3)
+    # Every partial above 4 kHz 6 dB down: most partials of a bright note, most of the price.
+    assert partial_level_distance(note, _bright(f0, top_gain=0.5), RATE) > 0.4
+    assert partial_level_distance(note, _bright(f0, cents=10.0), RATE) < 0.15
+    assert partial_level_distance(note, note + 1e-2 * torch.randn(note.shape), RATE) < 0.03
+
+
+def test_a_missing_partial_costs_a_bounded_price_and_its_gradient_raises_it():
+    note = _bright(220.0)
+    assert partial_level_distance(note, torch.zeros_like(note), RATE) == pytest.approx(
+        0.5 * math.log(1e4), rel=1e-3)
+    level = torch.tensor(0.25, requires_grad=True)
+    highs = _bright(220.0, top_gain=1.0) - _bright(220.0, top_gain=0.0)
+    output = _bright(220.0, top_gain=0.0) + level * highs
+    partial_level_distance(note, output, RATE).backward()
+    assert level.grad < 0, "its gradient raises the high partials"

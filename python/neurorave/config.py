@@ -326,6 +326,10 @@ class TrainConfig:
     # Its neighbourhood (Hz; None: losses.PARTIAL_PEAK_HZ): a subharmonic is a peak only
     # where half of f0 exceeds half of it (the default sees notes from about 200 Hz up).
     partial_peak_hz: float | None = None
+    # The partials' levels (losses.partial_level_distance): the energy around each of the
+    # target's partials, whatever its level, so the highest ones are not hedged away.
+    # Logged as train/partial_levels where it is on.
+    partial_level_weight: float = 0.0
     held_upsampling: bool = False         # ModelConfig.held_upsampling
     band_dc_cutoff_hz: float | None = None  # ModelConfig.band_dc_cutoff_hz; None: the preset's
     band_dc_period: int = 1               # ModelConfig.band_dc_period

@@ -61,6 +61,7 @@ from .losses import (
     latent_statistics,
     multiscale_spectral_distance,
     partial_distance,
+    partial_level_distance,
     periodicity_distance,
 )
 from .run_folder import AVERAGED_PREFIX
@@ -269,6 +270,10 @@ class NeuroRaveTraining(L.LightningModule):
             logs["partials"] = partial_distance(target, y, self.model.config.sample_rate,
                                                 peak_hz=cfg.partial_peak_hz or PARTIAL_PEAK_HZ)
             total = total + cfg.partial_weight * logs["partials"]
+        if cfg.partial_level_weight > 0:
+            logs["partial_levels"] = partial_level_distance(target, y,
+                                                            self.model.config.sample_rate)
+            total = total + cfg.partial_level_weight * logs["partial_levels"]
         if cfg.mode == "frave" and not phase2:
             weight = cfg.latent_weight * ramp(step, cfg.latent_delay_steps, cfg.latent_ramp_steps)
             fooled = functional_call(self.latent_discriminator,

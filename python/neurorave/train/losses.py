@@ -195,6 +195,64 @@ def partial_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PARTIA
         return (gap * scored).sum() / scored.sum().clamp(min=1.0)
 
 
+PARTIAL_LEVEL_FRAME = 2048     # 21.5 Hz bins at 44.1 kHz: partials of 90 Hz and up apart
+PARTIAL_LEVEL_SPAN = 2         # bins either side at least: a Hann window's main lobe
+PARTIAL_LEVEL_CENTS = 17.0     # and this far either side (1 %): a partial's pitch error
+PARTIAL_LEVEL_FLOOR = 1e-4     # y's energy around a partial counts from 40 dB under x's
+
+
+def partial_level_distance(x: Tensor, y: Tensor, sample_rate: int,
+                           frame: int = PARTIAL_LEVEL_FRAME,
+                           gate_db: float = PERIOD_GATE_DB) -> Tensor:
+    """Mean |log| of the ratio of y's energy to x's around each of x's partials (in nats
+    of magnitude), on frames where x sounds: the partials' levels, each partial weighed
+    alike whatever its level.
+
+    x, y: (batch, 1, T); a T shorter than frame takes the longest power of two it holds.
+    A partial of x: a local maximum PARTIAL_PEAK_RATIO x its neighbours' mean
+    (PARTIAL_PEAK_HZ around) within 40 dB of the frame's loudest bin. Its energy is the
+    power summed over PARTIAL_LEVEL_SPAN bins or PARTIAL_LEVEL_CENTS either side,
+    whichever is wider, so a partial of y a little off in pitch still counts whole.
+    Among the thousands of bins of the spectral distance the partials are a few, and the
+    highest are where a decoder whose pitch wavers by a few cents hedges: there a weaker
+    partial costs the log and linear terms less than one in the wrong bins (the default
+    played partials above 4 kHz 5-6 dB under its training notes',
+    docs/experiments/2026-12-06-the-partials-levels.md).
+    """
+    if x.shape[-1] < frame:
+        frame = 1 << (x.shape[-1].bit_length() - 1)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        window = torch.hann_window(frame, device=x.device)
+        fx = _hann_frames(x.detach(), window)
+        px = torch.fft.rfft(fx).abs().pow(2)
+        py = torch.fft.rfft(_hann_frames(y, window)).abs().pow(2)
+        flat = px.flatten(0, 1)[:, None]
+        neighbours = 2 * round(PARTIAL_PEAK_HZ / 2 * frame / sample_rate) + 1
+        local_mean = F.avg_pool1d(flat, neighbours, 1, neighbours // 2,
+                                  count_include_pad=False).view(px.shape)
+        local_max = F.max_pool1d(flat, 3, 1, 1).view(px.shape)
+        peak = ((px >= local_max) & (px > PARTIAL_PEAK_RATIO * local_mean)
+                & (px > 10.0 ** (PARTIAL_PEAK_DB / 10.0) * px.amax(-1, keepdim=True))
+                & (_level_db(fx, window) > gate_db)[..., None])
+        bins = torch.arange(px.shape[-1], device=x.device)
+        reach = torch.maximum(torch.full_like(bins, PARTIAL_LEVEL_SPAN),
+                              (bins * (2.0 ** (PARTIAL_LEVEL_CENTS / 1200.0) - 1.0)).long())
+        low = (bins - reach).clamp(min=0)
+        high = (bins + reach + 1).clamp(max=px.shape[-1])
+
+        def energy(power: Tensor) -> Tensor:
+            cumulative = F.pad(power.cumsum(-1), (1, 0))
+            return cumulative[..., high] - cumulative[..., low]
+
+        # y's energy counts from 40 dB under x's up: a partial y lacks costs 4.6 nats at
+        # most, its gradient still pulling, and no few missing partials drown the rest.
+        ex = energy(px)
+        floor = PARTIAL_LEVEL_FLOOR * ex + 1e-12
+        gap = 0.5 * (torch.log(energy(py) + floor) - torch.log(ex + floor)).abs()
+        peak = peak.float()
+        return (gap * peak).sum() / peak.sum().clamp(min=1.0)
+
+
 BAND_DC_FLOOR_DB = -50.0   # the data's own bands, over whole notes: -46 to -67 dB of DC
 
 
