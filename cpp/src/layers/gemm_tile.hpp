@@ -48,6 +48,16 @@ inline void keep_in_register(typename S::Packet& value) {
 #endif
 }
 
+// The loops over p and j must unroll before GCC's scalar replacement runs, or the
+// accumulators live on the stack.
+template <class S, int Packets, int Cols>
+inline void set_zero(typename S::Packet (&acc)[Packets][Cols]) {
+#pragma GCC unroll 4
+  for (int p = 0; p < Packets; ++p)
+#pragma GCC unroll 8
+    for (int j = 0; j < Cols; ++j) acc[p][j] = S::broadcast(0.0f);
+}
+
 // With one or two columns a tile has only Packets or 2 x Packets FMA chains, each waiting
 // on its own last result: fewer than the FMA units' latency x throughput, so a tile whose
 // weights come from cache waits on its own additions. There the depth steps go in pairs,
@@ -69,10 +79,7 @@ inline Index multiply_depth_pairs(const typename S::Weight* a, Index depth,
   using Packet = typename S::Packet;
   constexpr int lanes = S::kLanes;
   Packet odd[Packets][Cols];
-#pragma GCC unroll 4
-  for (int p = 0; p < Packets; ++p)
-#pragma GCC unroll 2
-    for (int j = 0; j < Cols; ++j) odd[p][j] = S::broadcast(0.0f);
+  set_zero<S>(odd);
   Index k = 0;
   for (; k + 2 <= depth; k += 2, a += 2 * Packets * lanes) {
     Packet even_weight[Packets], odd_weight[Packets];
@@ -109,13 +116,8 @@ inline void tile(const typename S::Weight* a, Index depth, const float* b, Index
                  Index c_stride, Index valid_rows, const float* bias) {
   using Packet = typename S::Packet;
   constexpr int lanes = S::kLanes;
-  // The loops over p and j must unroll before GCC's scalar replacement runs, or the
-  // accumulators live on the stack.
   Packet acc[Packets][Cols];
-#pragma GCC unroll 4
-  for (int p = 0; p < Packets; ++p)
-#pragma GCC unroll 8
-    for (int j = 0; j < Cols; ++j) acc[p][j] = S::broadcast(0.0f);
+  set_zero<S>(acc);
   const float* column[Cols];
 #pragma GCC unroll 8
   for (int j = 0; j < Cols; ++j) column[j] = b + j * col_step;
