@@ -15,6 +15,7 @@ from neurorave.eval.fidelity import (
     encode_with_curves,
     frame_rate_excess_db,
     frame_rate_lines,
+    high_partial_bias_db,
     load_notes,
     midi_to_hz,
     partial_level_error_db,
@@ -82,6 +83,23 @@ def test_partial_levels_are_measured_against_the_input():
     assert 30 < partial_level_error_db(x, np.zeros_like(x), RATE, 57) <= 60
     assert partial_level_error_db(rich(20), rich(20), RATE, 20) is None      # 26 Hz
     assert partial_level_error_db(rich(110), rich(110), RATE, 110) is None    # one partial
+
+
+def test_high_partials_bias_is_signed_and_only_above_4_khz():
+    """0 for the input; -6.02 dB at half its gain, and with only the partials above 4 kHz
+    at half theirs; the partials below 4 kHz do not count; a note whose strong partials
+    all lie below 4 kHz has none."""
+    def rich(midi: float, high_gain: float = 1.0, low_gain: float = 1.0) -> np.ndarray:
+        hz = midi_to_hz(midi)
+        t = np.arange(2 * RATE) / RATE
+        return 0.2 * sum((high_gain if k * hz >= 4000 else low_gain)
+                         * np.sin(2 * np.pi * k * hz * t) / k for k in range(1, int(8000 / hz) + 1))
+    x = rich(57)
+    assert high_partial_bias_db(x, x, RATE, 57) == 0.0
+    assert abs(high_partial_bias_db(x, 0.5 * x, RATE, 57) + 6.02) < 0.01
+    assert abs(high_partial_bias_db(x, rich(57, high_gain=0.5), RATE, 57) + 6.02) < 0.1
+    assert abs(high_partial_bias_db(x, rich(57, low_gain=0.5), RATE, 57)) < 0.1
+    assert high_partial_bias_db(rich(57, high_gain=1e-3), rich(57), RATE, 57) is None
 
 
 def test_frame_rate_peaks_are_measured_against_the_input():

@@ -676,6 +676,9 @@ def _fidelity_section(results: dict) -> list[str]:
              "Partial levels: mean distance in dB of the output's partials from the "
              "input's, frame by frame, over the input's partials within 40 dB of its "
              "strongest (median over pitched notes). "
+             "High partials: the mean of the same difference, signed, over those partials "
+             "from 4 to 8 kHz (below 0: weaker than the input's; median over the pitched "
+             "notes that have any). "
              "Under other curves: the same pitch share with "
              "each note's latent decoded with the curves of another note of its instrument "
              "(another octave): 1 when the pitch lives in z and the faders carry the rest. "
@@ -687,13 +690,14 @@ def _fidelity_section(results: dict) -> list[str]:
         ["model", "pitch kept ↑", "off the grid ↑", "under other curves ↑",
          "median error, cents ↓", "active / latent ↑", "note / silence ↑",
          "frame-rate peaks, dB ↓", "lines ↓", "between partials, dB ↓",
-         "partial levels, dB ↓"],
+         "partial levels, dB ↓", "high partials, dB"],
         [[m, _pitch_cell(f), _cell(f.get("pitch_kept_off_grid")),
           _cell(f.get("pitch_kept_other_curves")), _cell(f["median_pitch_error_cents"], 0),
           f"{f['active_dims']} / {f['latent_size']}", _cell(f["note_to_silence"]),
           _cell(f["frame_rate_excess_db"], 1), _cell(f["frame_rate_lines"], 0),
           _cell(f.get("between_partials_rise_db"), 1),
-          _cell(f.get("partial_level_error_db"), 1)]
+          _cell(f.get("partial_level_error_db"), 1),
+          _cell(f.get("high_partial_bias_db"), 1)]
          for m, f in rows])
 
 

@@ -181,13 +181,15 @@ def between_partials_rise_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
     return float(np.mean((hy - py) - (hx - px)))
 
 
-def partial_level_error_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
-                           midi_pitch: float) -> float | None:
-    """Mean |level of y's partial - x's| (dB), frame by frame, over x's partials within
-    PARTIAL_RANGE_DB of its strongest: the timbre the decoder rebuilds, partial by partial
-    (a global gain error counts too). Partials k f0 below SEAM_TOP_HZ, each the peak within
-    3 % of k f0; y's read no lower than PARTIAL_FLOOR_DB under x's strongest, so a missing
-    partial costs that much and no more. None where the partials lie closer than
+HIGH_PARTIALS_HZ = 4000.0  # where a decoder whose partials wander in pitch hedges them
+
+
+def _partial_levels_db(x: np.ndarray, y: np.ndarray, sample_rate: int, midi_pitch: float
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(x's, y's partial levels in dB, each (frames, partials); which are x's strong ones)
+    for the figures below: partials k f0 below SEAM_TOP_HZ, each the peak within 3 % of
+    k f0; y's read no lower than PARTIAL_FLOOR_DB under x's strongest; strong: within
+    PARTIAL_RANGE_DB of it. None where the partials lie closer than
     PARTIAL_MIN_SPACING_BINS or fewer than two fit."""
     n = PARTIAL_FFT
     grid = _partial_numbers(midi_pitch, sample_rate, n, PARTIAL_MIN_SPACING_BINS)
@@ -202,9 +204,34 @@ def partial_level_error_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
 
     lx, ly = levels_db(x), levels_db(y)
     strongest = lx.max()
-    strong = lx >= strongest - PARTIAL_RANGE_DB
-    floor = strongest - PARTIAL_FLOOR_DB
-    return float(np.mean(np.abs(np.maximum(ly[strong], floor) - lx[strong])))
+    return lx, np.maximum(ly, strongest - PARTIAL_FLOOR_DB), lx >= strongest - PARTIAL_RANGE_DB
+
+
+def partial_level_error_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
+                           midi_pitch: float) -> float | None:
+    """Mean |level of y's partial - x's| (dB), frame by frame, over x's strong partials
+    (`_partial_levels_db`): the timbre the decoder rebuilds, partial by partial (a global
+    gain error counts too); a missing partial costs PARTIAL_FLOOR_DB and no more."""
+    levels = _partial_levels_db(x, y, sample_rate, midi_pitch)
+    if levels is None:
+        return None
+    lx, ly, strong = levels
+    return float(np.mean(np.abs(ly[strong] - lx[strong])))
+
+
+def high_partial_bias_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
+                         midi_pitch: float) -> float | None:
+    """Mean level of y's partial - x's (dB, signed), frame by frame, over x's strong
+    partials from HIGH_PARTIALS_HZ to SEAM_TOP_HZ: below 0 where the decoder plays its
+    high partials weaker than the input's (docs/experiments/2026-12-06-the-partials-levels.md).
+    None where no strong partial lies there."""
+    levels = _partial_levels_db(x, y, sample_rate, midi_pitch)
+    if levels is None:
+        return None
+    lx, ly, strong = levels
+    partials = np.arange(1, lx.shape[-1] + 1)
+    strong = strong & (partials * midi_to_hz(midi_pitch) >= HIGH_PARTIALS_HZ)
+    return float(np.mean(ly[strong] - lx[strong])) if strong.any() else None
 
 
 @dataclass
@@ -307,7 +334,7 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
     """The figures above over `notes`: pitch, latent activity, frame-rate excess."""
     cfg = model.config
     encoded = [encode_with_curves(model, entries, note.audio) for note in notes]
-    errors, excess, means, seams, partial_errors = [], [], [], [], []
+    errors, excess, means, seams, partial_errors, high = [], [], [], [], [], []
     for note, (latent, cond) in zip(notes, encoded, strict=True):
         y, mean = model.decode(latent, cond)[0, 0].numpy(), latent[0].numpy()
         x = note.audio[: len(y)]
@@ -315,6 +342,7 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
         if errors[-1] is not None:
             seams.append(between_partials_rise_db(x, y, cfg.sample_rate, note.pitch))
             partial_errors.append(partial_level_error_db(x, y, cfg.sample_rate, note.pitch))
+            high.append(high_partial_bias_db(x, y, cfg.sample_rate, note.pitch))
         excess.append(frame_rate_line_excess_db(x, y, cfg.sample_rate, cfg.compression))
         level = desc.compute(x, cfg.sample_rate, cfg.compression, ["rms"])[0]
         means.append(mean[:, level >= desc.SOUNDING_GATE_DB])
@@ -325,6 +353,7 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
     pitched = [e for e in errors if e is not None]
     seams = [r for r in seams if r is not None]
     partial_errors = [r for r in partial_errors if r is not None]
+    high = [r for r in high if r is not None]
     return {
         "notes": len(notes), "pitched_notes": len(pitched),
         "pitch_kept": float(np.mean([e <= PITCH_TOLERANCE_CENTS for e in pitched]))
@@ -341,10 +370,11 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
         "frame_rate_lines": float(np.median([lines_beyond_chance(e) for e in excess])),
         "between_partials_rise_db": float(np.median(seams)) if seams else None,
         "partial_level_error_db": float(np.median(partial_errors)) if partial_errors else None,
+        "high_partial_bias_db": float(np.median(high)) if high else None,
     }
 
 
 __all__ = ["OFF_GRID_SHIFTS", "between_partials_rise_db", "encode_with_curves", "fidelity",
            "frame_rate_excess_db", "frame_rate_line_excess_db", "frame_rate_lines",
-           "load_notes", "partial_level_error_db", "pitch_error_cents", "pitch_kept_off_grid",
-           "pitch_kept_under_other_curves", "reconstruct"]
+           "high_partial_bias_db", "load_notes", "partial_level_error_db", "pitch_error_cents",
+           "pitch_kept_off_grid", "pitch_kept_under_other_curves", "reconstruct"]
