@@ -207,16 +207,29 @@ def _partial_levels_db(x: np.ndarray, y: np.ndarray, sample_rate: int, midi_pitc
     return lx, np.maximum(ly, strongest - PARTIAL_FLOOR_DB), lx >= strongest - PARTIAL_RANGE_DB
 
 
+def _level_error(levels: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> float | None:
+    if levels is None:
+        return None
+    lx, ly, strong = levels
+    return float(np.mean(np.abs(ly[strong] - lx[strong])))
+
+
+def _high_bias(levels: tuple[np.ndarray, np.ndarray, np.ndarray] | None, midi_pitch: float
+               ) -> float | None:
+    if levels is None:
+        return None
+    lx, ly, strong = levels
+    partials = np.arange(1, lx.shape[-1] + 1)
+    strong = strong & (partials * midi_to_hz(midi_pitch) >= HIGH_PARTIALS_HZ)
+    return float(np.mean(ly[strong] - lx[strong])) if strong.any() else None
+
+
 def partial_level_error_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
                            midi_pitch: float) -> float | None:
     """Mean |level of y's partial - x's| (dB), frame by frame, over x's strong partials
     (`_partial_levels_db`): the timbre the decoder rebuilds, partial by partial (a global
     gain error counts too); a missing partial costs PARTIAL_FLOOR_DB and no more."""
-    levels = _partial_levels_db(x, y, sample_rate, midi_pitch)
-    if levels is None:
-        return None
-    lx, ly, strong = levels
-    return float(np.mean(np.abs(ly[strong] - lx[strong])))
+    return _level_error(_partial_levels_db(x, y, sample_rate, midi_pitch))
 
 
 def high_partial_bias_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
@@ -225,13 +238,7 @@ def high_partial_bias_db(x: np.ndarray, y: np.ndarray, sample_rate: int,
     partials from HIGH_PARTIALS_HZ to SEAM_TOP_HZ: below 0 where the decoder plays its
     high partials weaker than the input's (docs/experiments/2026-12-06-the-partials-levels.md).
     None where no strong partial lies there."""
-    levels = _partial_levels_db(x, y, sample_rate, midi_pitch)
-    if levels is None:
-        return None
-    lx, ly, strong = levels
-    partials = np.arange(1, lx.shape[-1] + 1)
-    strong = strong & (partials * midi_to_hz(midi_pitch) >= HIGH_PARTIALS_HZ)
-    return float(np.mean(ly[strong] - lx[strong])) if strong.any() else None
+    return _high_bias(_partial_levels_db(x, y, sample_rate, midi_pitch), midi_pitch)
 
 
 @dataclass
@@ -341,8 +348,9 @@ def fidelity(model: NeuroRave, entries: list[dict], notes: list[Note]) -> dict:
         errors.append(pitch_error_cents(x, y, cfg.sample_rate, note.pitch))
         if errors[-1] is not None:
             seams.append(between_partials_rise_db(x, y, cfg.sample_rate, note.pitch))
-            partial_errors.append(partial_level_error_db(x, y, cfg.sample_rate, note.pitch))
-            high.append(high_partial_bias_db(x, y, cfg.sample_rate, note.pitch))
+            levels = _partial_levels_db(x, y, cfg.sample_rate, note.pitch)
+            partial_errors.append(_level_error(levels))
+            high.append(_high_bias(levels, note.pitch))
         excess.append(frame_rate_line_excess_db(x, y, cfg.sample_rate, cfg.compression))
         level = desc.compute(x, cfg.sample_rate, cfg.compression, ["rms"])[0]
         means.append(mean[:, level >= desc.SOUNDING_GATE_DB])

@@ -135,6 +135,14 @@ PARTIAL_PEAK_RATIO = 4.0       # a peak: 4 x its neighbours' mean (noise: 1 bin 
 PARTIAL_PEAK_DB = -40.0        # ... within 40 dB of the frame's loudest bin (a noise floor's: not)
 
 
+def _moving_mean(power: Tensor, hz: float, frame: int, sample_rate: int) -> Tensor:
+    """Each bin's mean over the bins within `hz` around it (fewer at the edges), of power
+    spectra (..., bins) of `frame`-sample frames."""
+    span = 2 * round(hz / 2 * frame / sample_rate) + 1
+    return F.avg_pool1d(power.flatten(0, 1)[:, None], span, 1, span // 2,
+                        count_include_pad=False).view(power.shape)
+
+
 def partial_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PARTIAL_FRAME,
                      gate_db: float = PERIOD_GATE_DB, where: Tensor | None = None,
                      peak_hz: float = PARTIAL_PEAK_HZ) -> Tensor:
@@ -163,19 +171,16 @@ def partial_distance(x: Tensor, y: Tensor, sample_rate: int, frame: int = PARTIA
         top = int(PARTIAL_TOP_HZ * frame / sample_rate)
         floor = 10.0 ** (PARTIAL_FLOOR_DB / 10.0)
 
-        def moving_mean(power: Tensor, hz: float) -> Tensor:
-            span = 2 * round(hz / 2 * frame / sample_rate) + 1
-            return F.avg_pool1d(power.flatten(0, 1)[:, None], span, 1, span // 2,
-                                count_include_pad=False).view(power.shape)
-
         def analyse(s: Tensor) -> tuple[Tensor, Tensor, Tensor]:
             frames = _hann_frames(s, window)
             power = torch.fft.rfft(frames).abs().pow(2)[..., :top]
-            ratio = power / moving_mean(power.detach(), peak_hz).clamp(min=1e-20)
+            neighbours = _moving_mean(power.detach(), peak_hz, frame, sample_rate)
+            ratio = power / neighbours.clamp(min=1e-20)
             loud = power.detach() > 10.0 ** (PARTIAL_PEAK_DB / 10.0) * power.detach().amax(
                 -1, keepdim=True)
             peak = loud & (ratio.detach() > PARTIAL_PEAK_RATIO)
-            envelope = moving_mean(power.detach(), PARTIAL_ENVELOPE_HZ)
+            envelope = _moving_mean(power.detach(), PARTIAL_ENVELOPE_HZ, frame,
+                                    sample_rate)
             sounding = _level_db(frames.detach(), window)[..., None] > gate_db
             scored = (envelope > floor * envelope.amax(-1, keepdim=True)) & sounding
             return ratio, scored, peak
@@ -226,11 +231,8 @@ def partial_level_distance(x: Tensor, y: Tensor, sample_rate: int,
         fx = _hann_frames(x.detach(), window)
         px = torch.fft.rfft(fx).abs().pow(2)
         py = torch.fft.rfft(_hann_frames(y, window)).abs().pow(2)
-        flat = px.flatten(0, 1)[:, None]
-        neighbours = 2 * round(PARTIAL_PEAK_HZ / 2 * frame / sample_rate) + 1
-        local_mean = F.avg_pool1d(flat, neighbours, 1, neighbours // 2,
-                                  count_include_pad=False).view(px.shape)
-        local_max = F.max_pool1d(flat, 3, 1, 1).view(px.shape)
+        local_mean = _moving_mean(px, PARTIAL_PEAK_HZ, frame, sample_rate)
+        local_max = F.max_pool1d(px.flatten(0, 1)[:, None], 3, 1, 1).view(px.shape)
         peak = ((px >= local_max) & (px > PARTIAL_PEAK_RATIO * local_mean)
                 & (px > 10.0 ** (PARTIAL_PEAK_DB / 10.0) * px.amax(-1, keepdim=True))
                 & (_level_db(fx, window) > gate_db)[..., None])
