@@ -454,6 +454,44 @@ def test_train_prior_fits_a_model_file_and_leaves_the_rest_of_it_alone(runs, dat
     assert "needs --data" in capsys.readouterr().err
 
 
+def test_a_model_file_s_prior_fit_stops_in_time_and_resumes_where_it_stopped(runs, dataset,
+                                                                             tmp_path, capsys):
+    """`train-prior MODEL.nrv ... --max-minutes M` stops with a checkpoint next to the file
+    it would write and writes nothing else; the same command goes on from it and ends with
+    the prior an unbroken fit gives, bit for bit, and the checkpoint gone. A checkpoint
+    left by another model's fit is refused in one line naming it."""
+    from neurorave.train.prior_fit import file_checkpoint
+    from safetensors.numpy import load_file
+
+    model = tmp_path / "model.nrv"
+    export_run(runs["frave"], model)
+    unbroken, resumed = tmp_path / "unbroken.nrv", tmp_path / "resumed.nrv"
+    options = ["--data", str(dataset), "--hidden", "32", "--layers", "1", "--steps", "30",
+               "--batch-size", "8", "--checkpoint-every", "10", "--no-progress"]
+    assert neurorave.cli.main(["train-prior", str(model), "-o", str(unbroken), *options]) == 0
+    assert not file_checkpoint(unbroken).exists()
+
+    capsys.readouterr()
+    assert neurorave.cli.main(["train-prior", str(model), "-o", str(resumed), *options,
+                               "--max-minutes", "0"]) == 0
+    said = capsys.readouterr().out
+    assert "stopped after 1 of 30 batches" in said and str(file_checkpoint(resumed)) in said
+    assert not resumed.exists() and file_checkpoint(resumed).is_file()
+    assert neurorave.cli.main(["train-prior", str(model), "-o", str(resumed), *options]) == 0
+    assert not file_checkpoint(resumed).exists()
+    a, b = load_file(str(unbroken)), load_file(str(resumed))
+    assert set(a) == set(b) and all(np.array_equal(a[k], b[k]) for k in a)
+
+    other = tmp_path / "other.nrv"
+    assert neurorave.cli.main(["train-prior", str(model), "-o", str(other), *options,
+                               "--max-minutes", "0"]) == 0
+    capsys.readouterr()
+    assert neurorave.cli.main(["train-prior", str(unbroken), "-o", str(other), *options]) == 1
+    error = capsys.readouterr().err.strip()
+    assert str(file_checkpoint(other)) in error and "another model" in error
+    assert "\n" not in error and not other.exists()
+
+
 def test_summarize_reports_speed_losses_and_the_probe(runs, tmp_path):
     table, figures, curves = tmp_path / "runs.md", tmp_path / "runs.json", tmp_path / "c.png"
     assert neurorave.cli.main(["summarize", str(runs["frave"]), str(runs["rave"]), "-o",

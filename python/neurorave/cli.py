@@ -535,27 +535,41 @@ def _add_train_parser(commands) -> None:
 
 def _train_prior(args: argparse.Namespace) -> None:
     from .config import PriorConfig
-    from .train.prior_fit import train_prior, train_prior_for_file
+    from .train.prior_fit import file_checkpoint, train_prior, train_prior_for_file
+    from .train.run_folder import PRIOR_CHECKPOINT
 
     cfg = PriorConfig(hidden=args.hidden, layers=args.layers, steps=args.steps,
                       batch_size=args.batch_size, learning_rate=args.learning_rate,
                       checkpoint_every=args.checkpoint_every, seed=args.seed)
+    progress = not args.no_progress
     if Path(args.run).is_file():   # a model file, e.g. a blend: no run to keep it in
         if not (args.data and args.output):
             raise ValueError(f"{args.run}: a model file needs --data (the data set it was "
                              "trained on) and -o (the file to write with its prior)")
-        figures = train_prior_for_file(args.run, args.data, args.output, cfg,
-                                       progress=not args.no_progress)
-        print(f"wrote {args.output}: {args.run} with a prior trained for {figures['step']} "
-              f"batches, validation NLL {figures['valid_nll']:.4f} nats per value")
+        figures = train_prior_for_file(args.run, args.data, args.output, cfg, progress,
+                                       args.max_minutes)
+        if not _said_stopped(figures, cfg.steps, file_checkpoint(args.output)):
+            print(f"wrote {args.output}: {args.run} with a prior trained for "
+                  f"{figures['step']} batches, validation NLL {figures['valid_nll']:.4f} "
+                  "nats per value")
         return
     if args.data or args.output:
         raise ValueError(f"{args.run}: --data and -o are for a model file; a run keeps its "
                          f"prior, and `neurorave export {args.run}` writes it")
-    figures = train_prior(args.run, cfg, progress=not args.no_progress)
-    print(f"{args.run}: prior trained for {figures['step']} batches, validation NLL "
-          f"{figures['valid_nll']:.4f} nats per value; `neurorave export {args.run}` "
-          "now includes it")
+    figures = train_prior(args.run, cfg, progress, args.max_minutes)
+    if not _said_stopped(figures, cfg.steps, Path(args.run) / PRIOR_CHECKPOINT):
+        print(f"{args.run}: prior trained for {figures['step']} batches, validation NLL "
+              f"{figures['valid_nll']:.4f} nats per value; `neurorave export {args.run}` "
+              "now includes it")
+
+
+def _said_stopped(figures: dict, steps: int, kept_in: Path) -> bool:
+    """Says where a fit the time limit stopped is kept; False where it finished."""
+    if "stopped_at" not in figures:
+        return False
+    print(f"stopped after {figures['stopped_at']} of {steps} batches (--max-minutes); "
+          f"kept in {kept_in}: the same command goes on from there")
+    return True
 
 
 def _summarize(args: argparse.Namespace) -> None:
@@ -601,6 +615,9 @@ def _add_train_prior_parser(commands) -> None:
     prior.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
     prior.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
     prior.add_argument("--seed", type=int, default=defaults.seed)
+    prior.add_argument("--max-minutes", type=float, default=None,
+                       help="stop after this many minutes, saved; the same command then "
+                            "goes on from where it stopped")
     prior.add_argument("--no-progress", action="store_true")
     prior.set_defaults(func=_train_prior)
 
