@@ -190,6 +190,13 @@ bool ModelFile::has_half_tensors() const {
                      [](const auto& named) { return named.second.half; });
 }
 
+uint64_t ModelFile::stored_bytes() const {
+  uint64_t bytes = 0;
+  for (const auto& named : tensors_)
+    bytes += named.second.values.size() * (named.second.half ? 2 : 4);
+  return bytes;
+}
+
 const TensorData& ModelFile::tensor(const std::string& name,
                                     const std::vector<int64_t>& shape) const {
   const auto found = tensors_.find(name);

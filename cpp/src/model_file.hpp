@@ -28,6 +28,8 @@ class ModelFile {
   const std::string& path() const { return path_; }
   const nlohmann::json& description() const { return description_; }
   bool has_half_tensors() const;
+  // The bytes every tensor takes as stored (2 per binary16 value, 4 per float).
+  uint64_t stored_bytes() const;
 
   // The tensor `name`, which must have exactly `shape`.
   const TensorData& tensor(const std::string& name, const std::vector<int64_t>& shape) const;

@@ -7,6 +7,18 @@
 
 namespace neurorave {
 
+// Beyond this many bytes of weights a model is taken not to stay in cache from one call to
+// the next, and its kernels fetch the weights ahead (gemm_tile.hpp, prefetch_ahead): few
+// desktop cores reach more than 32 MB of L3. `v1` (68 MB, 34 in fp16) streams, `small` (6
+// MB) does not: fetching ahead what is in cache already costs its fp16 build up to 8 % at
+// blocks 64-256 (measured on a Zen 5 core). The caches of the CPU that plays are not read:
+// in a virtual machine the OS reports the host's (384 MB of L3 on the Zen 5 here). A board
+// without L3 (a Cortex-A72's 1 MB of L2) would gain from a lower bound; unmeasured there.
+constexpr uint64_t kStreamedModelBytes = uint64_t{32} << 20;
+
+NetworkBuilder::NetworkBuilder(const ModelFile& file)
+    : file_(file), streamed_(file.stored_bytes() > kStreamedModelBytes) {}
+
 int NetworkBuilder::bounded(const nlohmann::json& op, const char* key, int64_t low, int64_t high,
                             const std::string& where) const {
   return file_.integer(op, key, low, high, where);
@@ -27,8 +39,8 @@ void NetworkBuilder::check_history(int64_t channels, int64_t history,
 }
 
 // A weight stored as F16 plays as F16: packed half-size where the kernel reads it so.
-WeightPrecision NetworkBuilder::precision(const TensorData& weight) {
-  return weight.half ? WeightPrecision::f16 : WeightPrecision::f32;
+WeightLayout NetworkBuilder::layout(const TensorData& weight) const {
+  return {weight.half ? WeightPrecision::f16 : WeightPrecision::f32, streamed_};
 }
 
 const float* NetworkBuilder::bias(const nlohmann::json& op, int out) {
@@ -54,7 +66,7 @@ std::unique_ptr<Conv1d> NetworkBuilder::conv(const nlohmann::json& op, int in_ch
   if (!op.contains("name") || !op["name"].is_string()) file_.fail(where + ": conv has no name");
   const auto name = op["name"].get<std::string>();
   const auto& weight = file_.tensor(name + ".weight", {s.out, s.in / s.groups, s.kernel});
-  return std::make_unique<Conv1d>(s, weight.values.data(), bias(op, s.out), precision(weight));
+  return std::make_unique<Conv1d>(s, weight.values.data(), bias(op, s.out), layout(weight));
 }
 
 std::unique_ptr<ConvTranspose1d> NetworkBuilder::conv_transpose(const nlohmann::json& op,
@@ -73,7 +85,7 @@ std::unique_ptr<ConvTranspose1d> NetworkBuilder::conv_transpose(const nlohmann::
   const auto name = op["name"].get<std::string>();
   const auto& weight = file_.tensor(name + ".weight", {in, out, kernel});
   return std::make_unique<ConvTranspose1d>(in, out, kernel, stride, weight.values.data(),
-                                           bias(op, out), precision(weight));
+                                           bias(op, out), layout(weight));
 }
 
 std::unique_ptr<Layer> NetworkBuilder::layer(const nlohmann::json& op, int in_channels,

@@ -15,7 +15,7 @@ namespace neurorave {
 
 class NetworkBuilder {
  public:
-  explicit NetworkBuilder(const ModelFile& file) : file_(file) {}
+  explicit NetworkBuilder(const ModelFile& file);
 
   // A list of ops ("conv", "conv_transpose", "leaky_relu", "residual", "waveform_head").
   std::unique_ptr<Sequence> sequence(const nlohmann::json& ops, int in_channels,
@@ -27,7 +27,7 @@ class NetworkBuilder {
  private:
   std::unique_ptr<Layer> layer(const nlohmann::json& op, int in_channels, const std::string& where);
   const float* bias(const nlohmann::json& op, int out);
-  static WeightPrecision precision(const TensorData& weight);
+  WeightLayout layout(const TensorData& weight) const;
   // op[key], an integer from low to high.
   int bounded(const nlohmann::json& op, const char* key, int64_t low, int64_t high,
               const std::string& where) const;
@@ -37,8 +37,9 @@ class NetworkBuilder {
   void check_history(int64_t channels, int64_t history, const std::string& where) const;
 
   const ModelFile& file_;
-  int ops_ = 0;    // built so far, every sequence together
-  int depth_ = 0;  // of residuals
+  const bool streamed_;  // the model's weights are too many to stay in cache between calls
+  int ops_ = 0;          // built so far, every sequence together
+  int depth_ = 0;        // of residuals
 };
 
 }  // namespace neurorave

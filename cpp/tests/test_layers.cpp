@@ -311,6 +311,7 @@ TEST_SUITE("layers") {
   TEST_CASE("a product plus bias has the bits of the bias filled in then accumulated") {
     // 53 rows: a padded last packet at 4, 8 and 16 lanes; taps 7 rows apart in a 9-row
     // step: three blocks, the bias added by the first only; 11 columns: every tile width.
+    // Streamed weights (fetched ahead) give the same bits.
     const std::string chosen = neurorave::active_kernel();
     const Eigen::Index rows = 53, taps = 3, tap_rows = 7, tap_step = 9, cols = 11;
     const Eigen::Index col_step = (taps - 1) * tap_step + tap_rows;
@@ -332,6 +333,13 @@ TEST_SUITE("layers") {
         gemm.accumulate(signal.data(), col_step, cols, filled.data(), rows);
         gemm.product_plus_bias(signal.data(), col_step, cols, bias.data(), fused.data(), rows);
         CHECK(std::equal(filled.begin(), filled.end(), fused.begin(),
+                         [](float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }));
+        neurorave::Gemm streamed;
+        streamed.pack(weights, neurorave::Taps{tap_rows, tap_step}, {precision, true});
+        std::vector<float> fetched_ahead(filled.size(), 7.0f);
+        streamed.product_plus_bias(signal.data(), col_step, cols, bias.data(), fetched_ahead.data(),
+                                   rows);
+        CHECK(std::equal(fused.begin(), fused.end(), fetched_ahead.begin(),
                          [](float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }));
       }
     }

@@ -2,8 +2,7 @@
 
 namespace neurorave {
 
-Conv1d::Conv1d(const ConvShape& shape, const float* weight, const float* bias,
-               WeightPrecision precision)
+Conv1d::Conv1d(const ConvShape& shape, const float* weight, const float* bias, WeightLayout layout)
     : shape_(shape), history_((shape.kernel - 1) * shape.dilation) {
   bias_ = bias ? Vector(Eigen::Map<const Vector>(bias, shape.out)) : Vector::Zero(shape.out);
   const int in_per_group = shape.in / shape.groups;
@@ -19,7 +18,7 @@ Conv1d::Conv1d(const ConvShape& shape, const float* weight, const float* bias,
         for (int k = 0; k < shape.kernel; ++k)
           w(o, k * in_per_group + c) =
               weight[((g * out_per_group + o) * in_per_group + c) * shape.kernel + k];
-    gemms_[g].pack(w, taps, precision);
+    gemms_[g].pack(w, taps, layout);
   }
 }
 

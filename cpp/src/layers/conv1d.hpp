@@ -15,8 +15,7 @@ struct ConvShape {
 class Conv1d final : public Layer {
  public:
   // `weight` is torch's layout (out, in / groups, kernel), row-major; `bias` may be empty.
-  Conv1d(const ConvShape& shape, const float* weight, const float* bias,
-         WeightPrecision precision = WeightPrecision::f32);
+  Conv1d(const ConvShape& shape, const float* weight, const float* bias, WeightLayout layout = {});
 
   int in_channels() const override { return shape_.in; }
   int out_channels() const override { return shape_.out; }

@@ -3,7 +3,7 @@
 namespace neurorave {
 
 ConvTranspose1d::ConvTranspose1d(int in, int out, int kernel, int stride, const float* weight,
-                                 const float* bias, WeightPrecision precision)
+                                 const float* bias, WeightLayout layout)
     : in_(in), out_(out), stride_(stride), history_((kernel + stride - 1) / stride - 1) {
   // Row j * out + o, column block m: tap j + (history - m) * stride (zero past the
   // kernel), applied to window frame t + m.
@@ -18,7 +18,7 @@ ConvTranspose1d::ConvTranspose1d(int in, int out, int kernel, int stride, const 
           w(j * out + o, m * in + c) = weight[(c * out + o) * kernel + k];
     }
   // Window frames follow each other, so the taps are one contiguous run.
-  gemm_.pack(w, Taps{in, in}, precision);
+  gemm_.pack(w, Taps{in, in}, layout);
   // The product's rows are the stride's phases, each over every output channel.
   const Vector channel_bias =
       bias ? Vector(Eigen::Map<const Vector>(bias, out)) : Vector::Zero(out);

@@ -15,7 +15,7 @@ class ConvTranspose1d final : public Layer {
  public:
   // `weight` is torch's layout (in, out, kernel), row-major; `bias` may be null.
   ConvTranspose1d(int in, int out, int kernel, int stride, const float* weight, const float* bias,
-                  WeightPrecision precision = WeightPrecision::f32);
+                  WeightLayout layout = {});
 
   int in_channels() const override { return in_; }
   int out_channels() const override { return out_; }

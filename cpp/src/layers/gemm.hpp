@@ -31,15 +31,28 @@ struct Taps {
 // widens half weights to float as it loads them and accumulates in float.
 enum class WeightPrecision { f32, f16 };
 
+// What a layer's weights are held as, and whether they are streamed: part of a model too
+// large for its weights to stay in cache from one call to the next, so that the kernel
+// fetches them ahead as it reads them (gemm_tile.hpp, prefetch_ahead). The same sums
+// either way.
+struct WeightLayout {
+  // Not explicit: a precision alone is a layout, unstreamed.
+  WeightLayout(WeightPrecision precision = WeightPrecision::f32, bool streamed = false)
+      : precision(precision), streamed(streamed) {}
+  WeightPrecision precision;
+  bool streamed;
+};
+
 class Gemm {
  public:
   // Packs `weights` (rows x depth), the depth read as `taps`; the caller may drop its
   // copy. f16 rounds each weight to the nearest binary16 (exact for weights read from an
   // F16 tensor); a kernel that cannot widen half weights as it loads keeps them as float,
   // with the same values. Allocates; not real-time.
-  void pack(const Matrix& weights, const Taps& taps,
-            WeightPrecision precision = WeightPrecision::f32) {
+  void pack(const Matrix& weights, const Taps& taps, WeightLayout layout = {}) {
+    const WeightPrecision precision = layout.precision;
     level_ = &gemm_kernel::active();
+    streamed_ = layout.streamed;
     half_ = precision == WeightPrecision::f16 && level_->multiply_half != nullptr;
     rows_ = weights.rows();
     const Eigen::Index depth = weights.cols();
@@ -115,13 +128,14 @@ class Gemm {
            Eigen::Index cols, float* result, Eigen::Index result_stride, const float* bias) const {
     for (const Block& b : blocks_) {
       panel = multiply(panel, rows_, b.depth, signal + b.signal_offset, col_step, cols, result,
-                       result_stride, bias);
+                       result_stride, bias, streamed_);
       bias = nullptr;
     }
   }
 
   const gemm_kernel::Level* level_ = nullptr;  // the kernel the weights are packed for
   bool half_ = false;
+  bool streamed_ = false;
   Eigen::Index rows_ = 0;
   std::vector<Block> blocks_;
   Packed<float> packed_;

@@ -10,15 +10,16 @@
 
 namespace neurorave::gemm_kernel {
 
-// gemm_tile.hpp's multiply: C += A * B, or C = bias + A * B where bias is not null.
+// gemm_tile.hpp's multiply: C += A * B, or C = bias + A * B where bias is not null; the
+// weights fetched ahead where `prefetch` is set (a model too large to stay in cache).
 using Multiply = const float* (*)(const float* a, Index rows, Index depth, const float* b,
                                   Index col_step, Index cols, float* c, Index c_stride,
-                                  const float* bias);
+                                  const float* bias, bool prefetch);
 
 // The same over half-size weights; null where the level cannot widen them as it loads.
 using MultiplyHalf = const Half* (*)(const Half* a, Index rows, Index depth, const float* b,
                                      Index col_step, Index cols, float* c, Index c_stride,
-                                     const float* bias);
+                                     const float* bias, bool prefetch);
 
 using FmaBurst = void (*)(Index iterations, float* sink);
 
