@@ -118,3 +118,17 @@ def test_cli_exports_and_converts_with_weights_fp16(tmp_path):
     assert not Engine(converted).info["half_weights"]
     info = subprocess.run([*cli, "info", str(random_half)], capture_output=True, text=True)
     assert "weights: fp16" in info.stdout
+
+
+def test_info_says_which_models_stream_their_weights_from_memory(tmp_path):
+    """A model whose weights are more than stay in cache (`v1`: 68 MB) plays them fetched
+    ahead (gemm_tile.hpp), and `info` says so; the default (2 MB) does not."""
+    large = tmp_path / "v1.nrv"
+    subprocess.run([sys.executable, "-m", "neurorave.cli", "export", "--random", "--config",
+                    "v1", "--causal", "-o", str(large)], check=True, capture_output=True)
+    assert Engine(large).info["streamed_weights"]
+    assert Engine(large).info["weight_bytes"] > 60 * 2**20
+    assert not Engine(DEFAULT_MODEL).info["streamed_weights"]
+    said = subprocess.run([sys.executable, "-m", "neurorave.cli", "info", str(large)],
+                          capture_output=True, text=True).stdout
+    assert "fetched ahead from memory" in said

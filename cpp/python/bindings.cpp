@@ -50,6 +50,8 @@ py::dict info_dict(const ModelInfo& info) {
   out["forward_delay_samples"] = info.forward_delay_samples;
   out["has_prior"] = info.has_prior;
   out["half_weights"] = info.half_weights;
+  out["weight_bytes"] = info.weight_bytes;
+  out["streamed_weights"] = info.streamed_weights;
   out["descriptors"] = descriptors;
   out["description_json"] = info.description_json;
   return out;

@@ -84,6 +84,8 @@ ModelInfo read_info(const ModelFile& file) {
   for (const auto& entry : descriptors) info.descriptors.push_back(read_descriptor(file, entry));
   info.description_json = desc.dump();
   info.half_weights = file.has_half_tensors();
+  info.weight_bytes = file.stored_bytes();
+  info.streamed_weights = streams_weights(info.weight_bytes);
   return info;
 }
 

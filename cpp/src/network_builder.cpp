@@ -16,8 +16,10 @@ namespace neurorave {
 // without L3 (a Cortex-A72's 1 MB of L2) would gain from a lower bound; unmeasured there.
 constexpr uint64_t kStreamedModelBytes = uint64_t{32} << 20;
 
+bool streams_weights(uint64_t weight_bytes) { return weight_bytes > kStreamedModelBytes; }
+
 NetworkBuilder::NetworkBuilder(const ModelFile& file)
-    : file_(file), streamed_(file.stored_bytes() > kStreamedModelBytes) {}
+    : file_(file), streamed_(streams_weights(file.stored_bytes())) {}
 
 int NetworkBuilder::bounded(const nlohmann::json& op, const char* key, int64_t low, int64_t high,
                             const std::string& where) const {

@@ -13,6 +13,10 @@
 
 namespace neurorave {
 
+// Whether a model of `weight_bytes` (its tensors as stored) plays with its weights streamed
+// from memory, fetched ahead (gemm_tile.hpp, prefetch_ahead).
+bool streams_weights(uint64_t weight_bytes);
+
 class NetworkBuilder {
  public:
   explicit NetworkBuilder(const ModelFile& file);

@@ -38,7 +38,8 @@ class Engine:
     @property
     def info(self) -> dict[str, Any]:
         """The model's figures: sample_rate, compression, latent_size, delays, descriptors
-        (name, unit, range, bins), has_prior, half_weights, the JSON description..."""
+        (name, unit, range, bins), has_prior, half_weights, weight_bytes (as stored),
+        streamed_weights (fetched ahead from memory as they play), the JSON description..."""
     @property
     def max_frames(self) -> int: ...
     def reset(self, kind: StreamKind = ...) -> None: ...

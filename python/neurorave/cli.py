@@ -280,7 +280,10 @@ def _info(args: argparse.Namespace) -> None:
     prior = description.get("prior")
     print(f"prior: GRU {prior['hidden']} x {prior['layers']}" if prior else "prior: none")
     print(f"kernel: {_core_kernel()}")
-    print(f"weights: {'fp16' if engine.info['half_weights'] else 'fp32'}")
+    print(f"weights: {'fp16' if engine.info['half_weights'] else 'fp32'}, "
+          f"{engine.info['weight_bytes'] / 2**20:.1f} MiB" +
+          (": more than stays in cache, fetched ahead from memory as they play"
+           if engine.info["streamed_weights"] else ""))
     config = description["config"]
     print(f"filter bank: {config['n_bands']} bands, {config['pqmf_taps_per_band']} taps per "
           "band")

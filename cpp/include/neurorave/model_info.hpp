@@ -2,6 +2,7 @@
 // What a host needs to know about a loaded model, in plain types.
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,10 @@ struct ModelInfo {
   // Some weights are stored as binary16 (`export --weights fp16`); they play half-size
   // where the active kernel reads fp16 (active_kernel() says so), else widened at load.
   bool half_weights = false;
+  uint64_t weight_bytes = 0;  // every tensor as stored
+  // Too many weights to stay in cache between calls: the kernels fetch them ahead as they
+  // read them (see streams_weights in network_builder.hpp).
+  bool streamed_weights = false;
   std::vector<DescriptorInfo> descriptors;
   std::string description_json;  // the whole JSON description, for `info`
 
