@@ -187,6 +187,24 @@ def test_a_descriptor_weight_scales_only_that_descriptors_error(notes):
     assert all(torch.equal(heavier[f"control_{n}"], plain[f"control_{n}"]) for n in NAMES)
 
 
+def test_a_tolerance_prices_only_the_error_beyond_it(notes):
+    """With a tolerance, a darker rendition's control term falls, reaches zero once the
+    tolerance exceeds every frame's error, and the logged per-descriptor errors stay whole."""
+    ranges, targets = _ranges_and_own_curves(notes)
+    darker = _darker(notes)
+
+    def control(tolerance: float) -> dict[str, torch.Tensor]:
+        return control_losses(darker, notes, targets, NAMES, ranges, RATE, COMPRESSION,
+                              tolerance=tolerance)
+
+    whole, some, beyond_all = control(0.0), control(0.05), control(100.0)
+    assert 0 < some["control"] < whole["control"] - 0.01
+    assert beyond_all["control"] == 0
+    assert all(torch.equal(some[f"control_{n}"], whole[f"control_{n}"]) for n in NAMES)
+    with pytest.raises(ValueError, match="control_tolerance must not be negative"):
+        TrainConfig(control_tolerance=-0.1)
+
+
 def test_a_coupled_follower_is_released_while_its_partner_moves(notes):
     """Of the pair (centroid, sharpness), the one that follows its window is released
     where the other is replaced, and its target then no longer counts in that window."""
@@ -302,3 +320,29 @@ def test_the_noise_guard_against_the_rendition_prices_only_what_the_curves_add(n
     assert _noise_guard(notes, rendition, 3.0, against=rendition) == 0.0
     assert 0.0 < _noise_guard(notes, noisier, 3.0, against=rendition) \
         < _noise_guard(notes, noisier, 3.0)
+
+
+def test_control_trains_keeps_the_control_terms_to_the_named_layers(notes):
+    """With control_trains, the control terms' gradient reaches the named layers and no
+    other; without it, it would reach the decoder's other layers too."""
+    config = TrainConfig(config="tiny", control_trains=("decoder.layers.0.",))
+    module = NeuroRaveTraining(config.to_dict(), "unused", _entries(notes))
+    curves, _ = module._measured(notes)
+    mean = module._posterior(notes)[0].detach()
+    rendition = module.model.decode(mean, curves).detach()
+
+    def control() -> torch.Tensor:
+        return module._control_terms(mean, mean, curves, notes, rendition,
+                                     torch.Generator().manual_seed(0), {})
+
+    names = {id(p): name for name, p in module.model.named_parameters()}
+    kept = {names[id(p)]: g for p, g in module._gradients_of_control(control())}
+    assert kept and all(name.startswith("decoder.layers.0.") for name in kept)
+    assert all(g.abs().sum() > 0 for g in kept.values())
+    control().backward()
+    reached = {name for name, p in module.model.named_parameters()
+               if p.grad is not None and p.grad.abs().sum() > 0}
+    assert reached - set(kept), "without control_trains the other layers would learn too"
+    with pytest.raises(ValueError, match="control_trains .* names none of the model's"):
+        NeuroRaveTraining(TrainConfig(config="tiny", control_trains=("decoder.nothing",)
+                                      ).to_dict(), "unused", _entries(notes))

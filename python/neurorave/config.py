@@ -283,6 +283,10 @@ class TrainConfig:
     # A descriptor's share of the control term, by name (1 where not named): a lagging
     # fader pulled harder without weakening the others.
     control_descriptor_weights: dict[str, float] = field(default_factory=dict)
+    # Each frame's control error is priced only beyond this (normalised units, a fader's
+    # range spanning 2; 0: all of it): a fader already within it of its target stops
+    # pulling the weights the reconstruction needs.
+    control_tolerance: float = 0.0
     # Pairs of descriptors too coupled in the data to move apart (centroid and sharpness:
     # Pearson 0.96 over the nsynth-like set's sounding frames): where a window's draw
     # replaces one of a pair and the other follows the window, the follower's error is left
@@ -292,6 +296,12 @@ class TrainConfig:
     # target is the first's (train/control.coupled_targets).
     control_coupled_pairs: tuple[tuple[str, str], ...] = ()
     cycle_weight: float = 1.0             # the latent-cycle term, relative to control
+    # The auto-encoder's parameters the control terms (control, noise guard, cycle, control
+    # partials) train, as prefixes of their names (e.g. "decoder.layers.0." for the layer
+    # that reads z and the curves); empty: every parameter. The reconstruction's terms train
+    # them all, so the faders get weights of their own instead of pulling the ones the
+    # reconstruction needs.
+    control_trains: tuple[str, ...] = ()
     # losses.partial_distance of the control branch's output to the encoded audio, relative
     # to control: a drawn curve may move the envelope, not the partials (the pitch).
     # Logged as train/control_partials where it is on.
@@ -367,6 +377,9 @@ class TrainConfig:
         if any(w < 0 for w in self.control_descriptor_weights.values()):
             raise ValueError(f"control_descriptor_weights must not be negative, got "
                              f"{self.control_descriptor_weights}")
+        if self.control_tolerance < 0:
+            raise ValueError(f"control_tolerance must not be negative, got "
+                             f"{self.control_tolerance}")
         if not 0.0 < self.final_learning_rate_ratio <= 1.0:
             raise ValueError(f"final_learning_rate_ratio must lie in (0, 1], got "
                              f"{self.final_learning_rate_ratio}")
@@ -412,7 +425,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "descriptors": list(self.descriptors),
-                "stft_scales": list(self.stft_scales)}
+                "stft_scales": list(self.stft_scales), "control_trains": list(self.control_trains)}
 
     def recipe(self) -> dict:
         """How this run learns, without what a model file fixes or a new run sets for

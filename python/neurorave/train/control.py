@@ -131,7 +131,8 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
                    descriptor_weights: Sequence[float] | None = None,
                    noise_margin_db: float | None = None,
                    flatness_reference: Tensor | None = None,
-                   released: Tensor | None = None) -> dict[str, Tensor]:
+                   released: Tensor | None = None, tolerance: float = 0.0
+                   ) -> dict[str, Tensor]:
     """{"control", "noise_guard", "control_<name>" for each descriptor} for `output`
     (B, 1, T) decoded with `targets` (B, n, F).
 
@@ -148,7 +149,9 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
     if None), e.g. the decoder's output under the window's own curves.
     `skip_frames`: leading frames left out (a decoder started from silence on a crop).
     `released` (B, n) bool: descriptors whose error is left out of a window (see
-    `released_followers`).
+    `released_followers`). `tolerance`: the part of each frame's error priced is what
+    exceeds it (normalised units), so frames already near their target stop pulling;
+    control_<name> still logs the whole error.
     """
     names = list(names)
     step = descriptors_torch.analysis_step(compression)
@@ -172,8 +175,8 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
                            for name in names], dim=1)
     if released is not None:
         weights = weights * (~released).to(weights)[..., None]
-    masked = error * weights
-    per_descriptor = masked.detach().sum((0, 2)) / weights.sum((0, 2)).clamp(min=1.0)
+    per_descriptor = (error * weights).detach().sum((0, 2)) / weights.sum((0, 2)).clamp(min=1.0)
+    masked = torch.relu(error - tolerance) * weights if tolerance > 0 else error * weights
     if descriptor_weights is not None:   # at 1 each, the sum below is the one before, bit for bit
         masked = masked * torch.tensor([float(w) for w in descriptor_weights]).to(error)[
             None, :, None]

@@ -13,10 +13,11 @@ descriptor curves.
 Phase 2 (adversarial fine-tuning): the encoder is frozen; a multi-scale waveform
 discriminator adds hinge and feature-matching losses to the decoder's.
 
-Every step makes ONE backward pass: each network's loss only reaches its own parameters
-(the opponent is called with detached weights), so DDP sees one forward and one backward
-per step, and resuming a run replays exactly: batch k and its random draws depend only on
-(seed, rank, k).
+Every step makes ONE backward pass (two, over disjoint graphs, where control_trains
+keeps the control terms to some of the weights): each network's loss only reaches its own
+parameters (the opponent is called with detached weights), so DDP sees one forward and
+one backward per step, and resuming a run replays exactly: batch k and its random draws
+depend only on (seed, rank, k).
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ class NeuroRaveTraining(L.LightningModule):
             AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(
                 self.cfg.weight_average_decay), use_buffers=True).requires_grad_(False)
             if self.cfg.weight_average_decay > 0 else None)
+        if self.cfg.control_trains:
+            self._trained_by_control()   # refused now, not at the first step
         self.automatic_optimization = False
         self.batches_done = 0
         self._last_step_end: float | None = None
@@ -281,9 +284,14 @@ class NeuroRaveTraining(L.LightningModule):
             logs["confusion"] = confusion_loss(fooled)
             logs["latent_weight"] = torch.tensor(weight)
             total = total + weight * logs["confusion"]
+        control_gradients: list[tuple[Tensor, Tensor]] = []
         if cfg.control_weight > 0 and cfg.mode != "rave" and step >= cfg.control_delay_steps:
-            total = total + cfg.control_weight * self._control_terms(
+            control = cfg.control_weight * self._control_terms(
                 z.detach(), mean.detach(), curves, source, y.detach(), generator, logs)
+            if cfg.control_trains:
+                control_gradients = self._gradients_of_control(control)
+            else:
+                total = total + control
         if phase2:
             total = total + self._adversarial_losses(target, y, logs, step)
         rate = cfg.learning_rate * (1.0 if phase2 else cosine_decay(
@@ -293,6 +301,8 @@ class NeuroRaveTraining(L.LightningModule):
         for optimizer in self.optimizers():
             optimizer.zero_grad(set_to_none=True)
         self.manual_backward(total)
+        for parameter, gradient in control_gradients:
+            parameter.grad = gradient if parameter.grad is None else parameter.grad + gradient
         for optimizer in self.optimizers():
             optimizer.step()
         if self.averaged_model is not None:
@@ -319,7 +329,7 @@ class NeuroRaveTraining(L.LightningModule):
                    if cfg.control_descriptor_weights else None)
         terms = control_losses(output, source, targets, cfg.descriptors, self._ranges,
                                model_cfg.sample_rate, c, skip_frames=reach,
-                               descriptor_weights=weights,
+                               descriptor_weights=weights, tolerance=cfg.control_tolerance,
                                noise_margin_db=cfg.noise_guard_margin_db,
                                flatness_reference=(rendition if cfg.noise_guard_on_reconstruction
                                                    else None),
@@ -339,6 +349,29 @@ class NeuroRaveTraining(L.LightningModule):
             total = total + cfg.control_partial_weight * terms["control_partials"]
         logs.update(terms)
         return total
+
+    def _trained_by_control(self) -> list[Tensor]:
+        """The trainable parameters whose names start with one of control_trains."""
+        trained = [p for name, p in self.model.named_parameters()
+                   if p.requires_grad and name.startswith(tuple(self.cfg.control_trains))]
+        if not trained:
+            raise ValueError(f"control_trains {list(self.cfg.control_trains)} names none of "
+                             f"the model's trainable parameters (e.g. 'decoder.layers.0.')")
+        return trained
+
+    def _gradients_of_control(self, control: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """(parameter, gradient of `control`) for the parameters named by control_trains.
+        The control decode shares no activations with the reconstruction's (its inputs are
+        detached), so this backward pass and the step's own cover disjoint graphs; DDP
+        averages only the step's own, so these are averaged here."""
+        trained = self._trained_by_control()
+        gradients = torch.autograd.grad(control, trained, allow_unused=True)
+        if torch.distributed.is_initialized():
+            for g in gradients:
+                if g is not None:
+                    torch.distributed.all_reduce(g)
+                    g /= torch.distributed.get_world_size()
+        return [(p, g) for p, g in zip(trained, gradients, strict=True) if g is not None]
 
     def _adversarial_losses(self, audio: Tensor, y: Tensor, logs: dict, step: int) -> Tensor:
         disc = self.waveform_discriminator
