@@ -285,7 +285,8 @@ class TrainConfig:
     control_descriptor_weights: dict[str, float] = field(default_factory=dict)
     # Each frame's control error is priced only beyond this (normalised units, a fader's
     # range spanning 2; 0: all of it): a fader already within it of its target stops
-    # pulling the weights the reconstruction needs.
+    # pulling the weights the reconstruction needs. At 0.1 the distance got worse
+    # (docs/experiments/2026-12-07-what-each-term-costs.md).
     control_tolerance: float = 0.0
     # Pairs of descriptors too coupled in the data to move apart (centroid and sharpness:
     # Pearson 0.96 over the nsynth-like set's sounding frames): where a window's draw
@@ -300,7 +301,7 @@ class TrainConfig:
     # partials) train, as prefixes of their names (e.g. "decoder.layers.0." for the layer
     # that reads z and the curves); empty: every parameter. The reconstruction's terms train
     # them all, so the faders get weights of their own instead of pulling the ones the
-    # reconstruction needs.
+    # reconstruction needs. On the first layer alone both got worse (the same page).
     control_trains: tuple[str, ...] = ()
     # losses.partial_distance of the control branch's output to the encoded audio, relative
     # to control: a drawn curve may move the envelope, not the partials (the pitch).
