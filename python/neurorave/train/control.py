@@ -175,8 +175,9 @@ def control_losses(output: Tensor, reference: Tensor, targets: Tensor, names: Se
                            for name in names], dim=1)
     if released is not None:
         weights = weights * (~released).to(weights)[..., None]
-    per_descriptor = (error * weights).detach().sum((0, 2)) / weights.sum((0, 2)).clamp(min=1.0)
-    masked = torch.relu(error - tolerance) * weights if tolerance > 0 else error * weights
+    whole = error * weights
+    per_descriptor = whole.detach().sum((0, 2)) / weights.sum((0, 2)).clamp(min=1.0)
+    masked = torch.relu(error - tolerance) * weights if tolerance > 0 else whole
     if descriptor_weights is not None:   # at 1 each, the sum below is the one before, bit for bit
         masked = masked * torch.tensor([float(w) for w in descriptor_weights]).to(error)[
             None, :, None]
