@@ -190,6 +190,8 @@ def get_config(name: str, **overrides) -> ModelConfig:
 MODES = ("frave", "crave", "rave")
 # How an exported model stores its network weights (format/nrv.py says why fp16).
 WEIGHT_PRECISIONS = ("fp32", "fp16")
+# How the control terms' gradient is cut where it opposes the rest (TrainConfig).
+CONTROL_PROJECTIONS = ("", "model", "tensor")
 
 
 def _refuse_unknown(config: type, values: dict, what: str) -> None:
@@ -303,6 +305,14 @@ class TrainConfig:
     # them all, so the faders get weights of their own instead of pulling the ones the
     # reconstruction needs. On the first layer alone both got worse (the same page).
     control_trains: tuple[str, ...] = ()
+    # Gradient surgery (PCGrad, Yu et al. 2020) on the control terms' gradient where it points
+    # against the rest of the step's: "" off; "model": their gradient over the weights they
+    # train, taken as one vector, loses its component along the rest's; "tensor": the same
+    # per weight tensor. To first order the faders then learn without costing the
+    # reconstruction. Off: the two gradients are nearly orthogonal already (cosine -0.03 to
+    # 0.24, logged as train/control_cosine), and neither form moved the distance
+    # (docs/experiments/2026-12-07-the-distance-the-eval-measures.md).
+    control_projection: str = ""
     # losses.partial_distance of the control branch's output to the encoded audio, relative
     # to control: a drawn curve may move the envelope, not the partials (the pitch).
     # Logged as train/control_partials where it is on.
@@ -378,6 +388,9 @@ class TrainConfig:
         if any(w < 0 for w in self.control_descriptor_weights.values()):
             raise ValueError(f"control_descriptor_weights must not be negative, got "
                              f"{self.control_descriptor_weights}")
+        if self.control_projection not in CONTROL_PROJECTIONS:
+            raise ValueError(f"control_projection must be one of {CONTROL_PROJECTIONS}, got "
+                             f"{self.control_projection!r}")
         if self.control_tolerance < 0:
             raise ValueError(f"control_tolerance must not be negative, got "
                              f"{self.control_tolerance}")

@@ -14,10 +14,10 @@ Phase 2 (adversarial fine-tuning): the encoder is frozen; a multi-scale waveform
 discriminator adds hinge and feature-matching losses to the decoder's.
 
 Every step makes ONE backward pass (two, over disjoint graphs, where control_trains
-keeps the control terms to some of the weights): each network's loss only reaches its own
-parameters (the opponent is called with detached weights), so DDP sees one forward and
-one backward per step, and resuming a run replays exactly: batch k and its random draws
-depend only on (seed, rank, k).
+keeps the control terms to some of the weights or control_projection cuts their
+gradient): each network's loss only reaches its own parameters (the opponent is called
+with detached weights), so DDP sees one forward and one backward per step, and resuming
+a run replays exactly: batch k and its random draws depend only on (seed, rank, k).
 """
 
 from __future__ import annotations
@@ -89,6 +89,37 @@ def _detached(module: torch.nn.Module) -> dict[str, Tensor]:
     return {name: p.detach() for name, p in module.named_parameters()}
 
 
+def gradient_cosine(control: list[tuple[Tensor, Tensor]]) -> Tensor:
+    """The cosine between the (parameter, control gradient) pairs and the parameters' own
+    `.grad` (the rest of the step's), all taken as one vector: below 0 they conflict."""
+    pairs = [(g, p.grad) for p, g in control if p.grad is not None]
+    dot = sum(((g * r).sum() for g, r in pairs), torch.zeros(()))
+    own = sum((g.square().sum() for g, _ in pairs), torch.zeros(()))
+    rest = sum((r.square().sum() for _, r in pairs), torch.zeros(()))
+    return dot / (own * rest).sqrt().clamp(min=1e-30)
+
+
+def without_conflict(control: list[tuple[Tensor, Tensor]], per_tensor: bool
+                     ) -> list[tuple[Tensor, Tensor]]:
+    """PCGrad (Yu et al. 2020): each (parameter, control gradient) less the gradient's
+    component along the parameter's own `.grad` (the rest of the step's) where the two
+    point apart; over all the pairs as one vector, or each tensor on its own. The rest's
+    gradient over other weights is left out: the control terms do not reach them."""
+    def cut(g: Tensor, dot: Tensor, rest: Tensor, norm: Tensor) -> Tensor:
+        return g - dot.clamp(max=0.0) / norm.clamp(min=1e-30) * rest
+
+    if per_tensor:
+        return [(p, g if p.grad is None else cut(g, (g * p.grad).sum(), p.grad,
+                                                  p.grad.square().sum()))
+                for p, g in control]
+    pairs = [(p, g) for p, g in control if p.grad is not None]
+    dot = sum(((g * p.grad).sum() for p, g in pairs), 0.0)
+    if dot >= 0:
+        return control
+    norm = sum((p.grad.square().sum() for p, _ in pairs), 0.0)
+    return [(p, g if p.grad is None else cut(g, dot, p.grad, norm)) for p, g in control]
+
+
 class NeuroRaveTraining(L.LightningModule):
     """`train`: TrainConfig.to_dict() (neurorave/config.py); `dataset`: the window store's
     folder."""
@@ -110,6 +141,7 @@ class NeuroRaveTraining(L.LightningModule):
             if self.cfg.weight_average_decay > 0 else None)
         if self.cfg.control_trains:
             self._trained_by_control()   # refused now, not at the first step
+        self._control_apart = bool(self.cfg.control_trains or self.cfg.control_projection)
         self.automatic_optimization = False
         self.batches_done = 0
         self._last_step_end: float | None = None
@@ -288,7 +320,7 @@ class NeuroRaveTraining(L.LightningModule):
         if cfg.control_weight > 0 and cfg.mode != "rave" and step >= cfg.control_delay_steps:
             control = cfg.control_weight * self._control_terms(
                 z.detach(), mean.detach(), curves, source, y.detach(), generator, logs)
-            if cfg.control_trains:
+            if self._control_apart:
                 control_gradients = self._gradients_of_control(control)
             else:
                 total = total + control
@@ -301,6 +333,10 @@ class NeuroRaveTraining(L.LightningModule):
         for optimizer in self.optimizers():
             optimizer.zero_grad(set_to_none=True)
         self.manual_backward(total)
+        if cfg.control_projection:
+            logs["control_cosine"] = gradient_cosine(control_gradients)
+            control_gradients = without_conflict(control_gradients,
+                                                 cfg.control_projection == "tensor")
         for parameter, gradient in control_gradients:
             parameter.grad = gradient if parameter.grad is None else parameter.grad + gradient
         for optimizer in self.optimizers():
@@ -351,9 +387,11 @@ class NeuroRaveTraining(L.LightningModule):
         return total
 
     def _trained_by_control(self) -> list[Tensor]:
-        """The trainable parameters whose names start with one of control_trains."""
+        """The trainable parameters whose names start with one of control_trains (every
+        one where it is empty)."""
+        prefixes = tuple(self.cfg.control_trains) or ("",)
         trained = [p for name, p in self.model.named_parameters()
-                   if p.requires_grad and name.startswith(tuple(self.cfg.control_trains))]
+                   if p.requires_grad and name.startswith(prefixes)]
         if not trained:
             raise ValueError(f"control_trains {list(self.cfg.control_trains)} names none of "
                              f"the model's trainable parameters (e.g. 'decoder.layers.0.')")
