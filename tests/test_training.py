@@ -875,6 +875,16 @@ def test_the_reconstruction_partials_term_is_trained_and_logged_where_it_is_on(d
     assert "train/partials" not in metrics_table(off)
 
 
+def test_the_control_projection_trains_and_logs_the_gradients_cosine(dataset, tmp_path):
+    """With control_projection the control terms take their own backward pass, are cut
+    where they oppose the rest, and the cosine between the two is logged each batch."""
+    run = _train(dataset, tmp_path / "projected", 2, _options(2, log_every=1),
+                 control_projection="model")
+    cosine = _logged(run, "train/control_cosine")
+    assert len(cosine) == 2 and (np.abs(cosine) <= 1.0).all() and (cosine != 0.0).all()
+    assert (_logged(run, "train/control") > 0).all()
+
+
 def test_a_floor_under_the_posterior_spread_bounds_what_z_carries(dataset, tmp_path):
     """The same first batch (same seed, same initial latent) with and without a floor: the
     floor is the noise the decoder reads z against, so the latent's mutual information

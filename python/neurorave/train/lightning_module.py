@@ -333,7 +333,7 @@ class NeuroRaveTraining(L.LightningModule):
         for optimizer in self.optimizers():
             optimizer.zero_grad(set_to_none=True)
         self.manual_backward(total)
-        if cfg.control_projection:
+        if cfg.control_projection and control_gradients:
             logs["control_cosine"] = gradient_cosine(control_gradients)
             control_gradients = without_conflict(control_gradients,
                                                  cfg.control_projection == "tensor")
