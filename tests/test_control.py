@@ -19,11 +19,7 @@ from neurorave.train.control import (
     kept_loud_enough,
     released_followers,
 )
-from neurorave.train.lightning_module import (
-    NeuroRaveTraining,
-    gradient_cosine,
-    without_conflict,
-)
+from neurorave.train.lightning_module import NeuroRaveTraining, without_conflict
 
 RATE, COMPRESSION = 16000, 16
 NAMES = ("rms", "centroid", "bandwidth", "sharpness", "boominess")
@@ -364,18 +360,19 @@ def test_the_projection_cuts_only_what_opposes_the_rest():
     pointing with it is kept; per tensor, each tensor is judged on its own."""
     a, b = _with_grad([0.0, 0.0], [1.0, 0.0]), _with_grad([0.0], [1.0])
     control = [(a, torch.tensor([-1.0, 1.0])), (b, torch.tensor([0.5]))]
-    assert gradient_cosine(control).item() == pytest.approx(-0.5 / (2.25 * 2.0) ** 0.5)
-    cut = dict((id(p), g) for p, g in without_conflict(control, per_tensor=False))
+    pairs, cosine = without_conflict(control, per_tensor=False)
+    assert cosine.item() == pytest.approx(-0.5 / (2.25 * 2.0) ** 0.5)
+    cut = dict((id(p), g) for p, g in pairs)
     rest_dot = sum(float((cut[id(p)] * p.grad).sum()) for p in (a, b))
     assert rest_dot == pytest.approx(0.0, abs=1e-7)
     assert torch.allclose(cut[id(a)], torch.tensor([-0.75, 1.0]))
     assert torch.allclose(cut[id(b)], torch.tensor([0.75]))
     agreeing = [(a, torch.tensor([1.0, 1.0])), (b, torch.tensor([0.5]))]
-    assert without_conflict(agreeing, per_tensor=False) is agreeing
-    per_tensor = dict((id(p), g) for p, g in without_conflict(control, per_tensor=True))
+    assert without_conflict(agreeing, per_tensor=False)[0] is agreeing
+    per_tensor = dict((id(p), g) for p, g in without_conflict(control, per_tensor=True)[0])
     assert torch.equal(per_tensor[id(a)], torch.tensor([0.0, 1.0]))
     assert torch.equal(per_tensor[id(b)], torch.tensor([0.5]))
     unreached = torch.nn.Parameter(torch.zeros(1))
-    assert without_conflict([(unreached, torch.ones(1))], per_tensor=True)[0][1].item() == 1.0
+    assert without_conflict([(unreached, torch.ones(1))], per_tensor=True)[0][0][1].item() == 1.0
     with pytest.raises(ValueError, match="control_projection must be one of"):
         TrainConfig(control_projection="layers")

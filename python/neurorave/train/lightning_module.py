@@ -89,35 +89,28 @@ def _detached(module: torch.nn.Module) -> dict[str, Tensor]:
     return {name: p.detach() for name, p in module.named_parameters()}
 
 
-def gradient_cosine(control: list[tuple[Tensor, Tensor]]) -> Tensor:
-    """The cosine between the (parameter, control gradient) pairs and the parameters' own
-    `.grad` (the rest of the step's), all taken as one vector: below 0 they conflict."""
-    pairs = [(g, p.grad) for p, g in control if p.grad is not None]
-    dot = sum(((g * r).sum() for g, r in pairs), torch.zeros(()))
-    own = sum((g.square().sum() for g, _ in pairs), torch.zeros(()))
-    rest = sum((r.square().sum() for _, r in pairs), torch.zeros(()))
-    return dot / (own * rest).sqrt().clamp(min=1e-30)
-
-
 def without_conflict(control: list[tuple[Tensor, Tensor]], per_tensor: bool
-                     ) -> list[tuple[Tensor, Tensor]]:
+                     ) -> tuple[list[tuple[Tensor, Tensor]], Tensor]:
     """PCGrad (Yu et al. 2020): each (parameter, control gradient) less the gradient's
     component along the parameter's own `.grad` (the rest of the step's) where the two
     point apart; over all the pairs as one vector, or each tensor on its own. The rest's
-    gradient over other weights is left out: the control terms do not reach them."""
+    gradient over other weights is left out: the control terms do not reach them. Also
+    the cosine between the two over all the pairs (below 0 they conflict), for the log."""
     def cut(g: Tensor, dot: Tensor, rest: Tensor, norm: Tensor) -> Tensor:
         return g - dot.clamp(max=0.0) / norm.clamp(min=1e-30) * rest
 
+    pairs = [(g, p.grad) for p, g in control if p.grad is not None]
+    dot, own, norm = (sum(terms, torch.zeros(())) for terms in (
+        [(g * r).sum() for g, r in pairs], [g.square().sum() for g, _ in pairs],
+        [r.square().sum() for _, r in pairs]))
+    cosine = dot / (own * norm).sqrt().clamp(min=1e-30)
     if per_tensor:
         return [(p, g if p.grad is None else cut(g, (g * p.grad).sum(), p.grad,
                                                   p.grad.square().sum()))
-                for p, g in control]
-    pairs = [(p, g) for p, g in control if p.grad is not None]
-    dot = sum(((g * p.grad).sum() for p, g in pairs), 0.0)
+                for p, g in control], cosine
     if dot >= 0:
-        return control
-    norm = sum((p.grad.square().sum() for p, _ in pairs), 0.0)
-    return [(p, g if p.grad is None else cut(g, dot, p.grad, norm)) for p, g in control]
+        return control, cosine
+    return [(p, g if p.grad is None else cut(g, dot, p.grad, norm)) for p, g in control], cosine
 
 
 class NeuroRaveTraining(L.LightningModule):
@@ -141,7 +134,6 @@ class NeuroRaveTraining(L.LightningModule):
             if self.cfg.weight_average_decay > 0 else None)
         if self.cfg.control_trains:
             self._trained_by_control()   # refused now, not at the first step
-        self._control_apart = bool(self.cfg.control_trains or self.cfg.control_projection)
         self.automatic_optimization = False
         self.batches_done = 0
         self._last_step_end: float | None = None
@@ -320,7 +312,7 @@ class NeuroRaveTraining(L.LightningModule):
         if cfg.control_weight > 0 and cfg.mode != "rave" and step >= cfg.control_delay_steps:
             control = cfg.control_weight * self._control_terms(
                 z.detach(), mean.detach(), curves, source, y.detach(), generator, logs)
-            if self._control_apart:
+            if cfg.control_trains or cfg.control_projection:
                 control_gradients = self._gradients_of_control(control)
             else:
                 total = total + control
@@ -334,9 +326,8 @@ class NeuroRaveTraining(L.LightningModule):
             optimizer.zero_grad(set_to_none=True)
         self.manual_backward(total)
         if cfg.control_projection and control_gradients:
-            logs["control_cosine"] = gradient_cosine(control_gradients)
-            control_gradients = without_conflict(control_gradients,
-                                                 cfg.control_projection == "tensor")
+            control_gradients, logs["control_cosine"] = without_conflict(
+                control_gradients, cfg.control_projection == "tensor")
         for parameter, gradient in control_gradients:
             parameter.grad = gradient if parameter.grad is None else parameter.grad + gradient
         for optimizer in self.optimizers():
