@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import audio_fixtures
 import numpy as np
 import pytest
@@ -9,7 +11,14 @@ import torch
 from neurorave import descriptors
 from neurorave.config import TrainConfig
 from neurorave.train import descriptors_torch
-from neurorave.train.augment import AugmentConfig, pitch_shifted_crops, random_transform
+from neurorave.train.augment import (
+    LOWPASS_PRICED_DB,
+    RESAMPLED_PASSBAND,
+    AugmentConfig,
+    band_limited_transform,
+    pitch_shifted_crops,
+    random_transform,
+)
 from neurorave.train.control import (
     CURVE_KINDS,
     control_losses,
@@ -67,6 +76,31 @@ def test_transforms_are_drawn_again_and_stay_below_full_scale(notes):
     assert torch.equal(a, replay)                      # a resumed run draws the same
 
 
+def test_a_low_passed_copy_is_priced_up_to_where_its_filter_takes_20_db(notes):
+    """band_limited_transform: with a low-pass drawn for every copy, each copy's share of
+    the spectrum lies where the filter (at its highest cutoff) takes LOWPASS_PRICED_DB; the
+    copy is that much darker above it than the same draw without the filter, and the
+    audio is random_transform's, draw for draw."""
+    flat = AugmentConfig(gain_db=0, tilt_db_per_octave=0, shelf_db=0, saturation_probability=0,
+                         lowpass_probability=1.0)
+    noise = torch.randn(4, 1, 16384, generator=torch.Generator().manual_seed(2)) * 0.1
+    darker, heard = band_limited_transform(noise, RATE, torch.Generator().manual_seed(5), flat)
+    assert torch.equal(darker, random_transform(noise, RATE, torch.Generator().manual_seed(5),
+                                                flat))
+    assert heard.shape == (4,) and (heard > 0).all() and (heard < 1).any()
+    freqs = np.fft.rfftfreq(16384, 1 / RATE)
+    for copy, original, share in zip(darker, noise, heard, strict=True):
+        if share >= 1:
+            continue
+        above = freqs > share.item() * RATE / 2
+        taken_db = 10 * np.log10((np.abs(np.fft.rfft(copy[0].numpy())) ** 2)[above].mean()
+                                 / (np.abs(np.fft.rfft(original[0].numpy())) ** 2)[above].mean())
+        assert taken_db < -LOWPASS_PRICED_DB + 1, (share, taken_db)
+    unfiltered = replace(flat, lowpass_probability=0.0)
+    assert (band_limited_transform(noise, RATE, torch.Generator().manual_seed(5),
+                                   unfiltered)[1] == 1).all()
+
+
 def test_paired_views_recompute_the_curves_from_the_transformed_audio(notes):
     """The rebuilt copy's curves are measured on that copy, not carried over from the
     original window: a transform that moves loudness moves the rms curve."""
@@ -74,8 +108,8 @@ def test_paired_views_recompute_the_curves_from_the_transformed_audio(notes):
                                "unused", _entries(notes))
     curves, bins = module._measured(notes)
     generator = torch.Generator().manual_seed(3)
-    source, source_bins, target, target_curves = module._paired_views(notes, curves, bins,
-                                                                      generator)
+    source, source_bins, target, target_curves, _ = module._paired_views(notes, curves, bins,
+                                                                         generator)
     assert not torch.allclose(source, notes) and not torch.allclose(target, source)
     expected, _ = module._measured(target)
     torch.testing.assert_close(target_curves, expected)
@@ -103,14 +137,18 @@ def test_pitch_shifted_crops_move_a_tone_within_the_range_and_keep_length():
     are; a window too short for the crop once shifted up is refused in one line."""
     t = torch.arange(16384, dtype=torch.float64) / RATE
     tones = (0.5 * torch.sin(2 * torch.pi * 440.0 * t)).float().expand(6, 1, -1).clone()
-    shifted = pitch_shifted_crops(tones, 4096, 5.0, 1.0, torch.Generator().manual_seed(0))
+    shifted, limits = pitch_shifted_crops(tones, 4096, 5.0, 1.0,
+                                          torch.Generator().manual_seed(0))
     assert shifted.shape == (6, 1, 4096)
     semitones = [12 * np.log2(_peak_hz(s) / 440.0) for s in shifted]
     assert all(abs(s) <= 5.05 for s in semitones), semitones
+    # What a shift down leaves of the spectrum: 2^(s/12) of it, less the filter's edge.
+    expected = [RESAMPLED_PASSBAND * min(1.0, 2.0 ** (s / 12.0)) for s in semitones]
+    np.testing.assert_allclose(limits.numpy(), expected, atol=0.005)
     assert max(semitones) - min(semitones) > 2.0
     assert 0.45 < float(shifted.abs().max()) < 0.55            # the level is kept
-    kept = pitch_shifted_crops(tones, 4096, 5.0, 0.0, torch.Generator().manual_seed(0))
-    assert all(abs(_peak_hz(s) - 440.0) < 1.0 for s in kept)
+    kept, whole = pitch_shifted_crops(tones, 4096, 5.0, 0.0, torch.Generator().manual_seed(0))
+    assert all(abs(_peak_hz(s) - 440.0) < 1.0 for s in kept) and (whole == 1.0).all()
     assert any(torch.equal(tones[0, 0, i:i + 4096], kept[0, 0]) for i in range(16384 - 4095))
     with pytest.raises(ValueError, match="shorter than the 13000-sample crop"):
         pitch_shifted_crops(tones, 13000, 5.0, 0.5, torch.Generator().manual_seed(0))
@@ -123,8 +161,8 @@ def test_a_pitch_shifted_batch_is_cropped_and_its_curves_measured_again(notes):
                          crop_samples=4096)
     module = NeuroRaveTraining(config.to_dict(), "unused", _entries(notes))
     curves, bins = module._measured(notes)
-    audio, crop_curves, crop_bins = module._crop(notes, curves, bins,
-                                                 torch.Generator().manual_seed(1))
+    audio, crop_curves, crop_bins, _ = module._crop(notes, curves, bins,
+                                                    torch.Generator().manual_seed(1))
     assert audio.shape == (4, 1, 4096) and crop_curves.shape == (4, 5, 4096 // COMPRESSION)
     expected_curves, expected_bins = module._measured(audio)
     torch.testing.assert_close(crop_curves, expected_curves)

@@ -6,9 +6,11 @@ import pytest
 import torch
 from neurorave.config import get_config
 from neurorave.nn.model import NeuroRave
+from neurorave.train.augment import pitch_shifted_crops
 from neurorave.train.losses import (
     band_dc_excess,
     frame_line_excess,
+    multiscale_spectral_distance,
     partial_distance,
     partial_level_distance,
     periodicity_distance,
@@ -28,6 +30,30 @@ def note() -> torch.Tensor:
     generator = torch.Generator().manual_seed(0)
     floor = 1e-4 * torch.randn(1, 1, FRAME * FRAMES, generator=generator)
     return _tone(440.0, 0.3) + floor
+
+
+def test_the_spectral_distance_leaves_out_what_a_shift_down_emptied(note):
+    """A window shifted down 6 semitones holds nothing in its top 30 %: a model that plays
+    the unshifted floor there is not priced for it once the shift's band limit is given,
+    and is, heavily (log of ~0 against a floor), without it. Below the limit nothing
+    changes: a model wrong there is priced alike."""
+    windows = note.expand(2, 1, -1).contiguous()
+    shifted, limits = pitch_shifted_crops(windows, FRAME * 32, 6.0, 1.0,
+                                          torch.Generator().manual_seed(3))
+    down = limits.argmin()
+    empty_top = shifted[down:down + 1]
+    assert limits[down] < 0.75
+    full_floor = empty_top + 1e-4 * torch.randn(empty_top.shape,
+                                                generator=torch.Generator().manual_seed(1))
+    limit = limits[down:down + 1]
+    unmasked = multiscale_spectral_distance(empty_top, full_floor)
+    masked = multiscale_spectral_distance(empty_top, full_floor, band_limits=limit)
+    assert masked < 0.5 * unmasked, (masked, unmasked)
+    assert multiscale_spectral_distance(empty_top, empty_top, band_limits=limit) == 0
+    everything = multiscale_spectral_distance(empty_top, full_floor, band_limits=torch.ones(1))
+    torch.testing.assert_close(everything, unmasked)
+    wrong_note = 0.5 * empty_top
+    assert multiscale_spectral_distance(empty_top, wrong_note, band_limits=limit) > 0.5
 
 
 def test_a_line_at_a_multiple_of_the_frame_rate_is_priced(note):

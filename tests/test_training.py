@@ -935,6 +935,33 @@ def test_adversarial_fine_tuning_of_a_model_file_starts_at_once(dataset, tmp_pat
                                neurorave.Engine(start).encode(audio), atol=1e-6)
 
 
+def test_trains_keeps_every_other_weight_where_the_run_started(dataset, tmp_path):
+    """`--set trains=[...]`: a second stage from a model file moves only the named
+    parameters (here the decoder's first layer, which reads z and the curves); every other
+    stored weight is the start's (to weight norm's rounding). A model from such a stage
+    passes its recipe on without the freeze; a prefix that names nothing is refused."""
+    from neurorave.train.lightning_module import NeuroRaveTraining
+    from safetensors import safe_open
+
+    torch.manual_seed(7)
+    start = tmp_path / "start.nrv"
+    save_nrv(NeuroRave(get_config("tiny")), start)
+    run = tmp_path / "stage"
+    _train_from(start, dataset, run, "--set", 'trains=["decoder.layers.0."]',
+                "--set", "weight_average_decay=0", "--steps", "2", "--phase1-steps", "2",
+                "--learning-rate", "1e-2")
+    recipe = export_run(run, tmp_path / "stage.nrv")["provenance"]["recipe"]
+    before, after = safe_open(start, "np"), safe_open(tmp_path / "stage.nrv", "np")
+    moved = {name for name in before.keys()   # weight norm's round trip costs an ulp or two
+             if not np.allclose(before.get_tensor(name), after.get_tensor(name), rtol=1e-6,
+                                atol=1e-7)}
+    assert moved == {"decoder.0.weight", "decoder.0.bias"}, moved
+    assert "trains" not in recipe and recipe["learning_rate"] == 1e-2
+    with pytest.raises(ValueError, match=r"trains \['decoder.nothing'\] names none"):
+        NeuroRaveTraining(TrainConfig(config="tiny", trains=("decoder.nothing",)).to_dict(),
+                          "unused", [])
+
+
 def test_init_starts_a_run_from_a_model_file(dataset, tmp_path):
     """`train DATA -o RUN --init MODEL`: the run takes the model's architecture and starts
     from its weights (at a learning rate too small to move them, the run exports the

@@ -305,6 +305,11 @@ class TrainConfig:
     # them all, so the faders get weights of their own instead of pulling the ones the
     # reconstruction needs. On the first layer alone both got worse (the same page).
     control_trains: tuple[str, ...] = ()
+    # The auto-encoder's parameters that any term trains, as prefixes of their names; empty:
+    # every one. The rest keep the weights the run started from (--init): a second stage
+    # that teaches the faders to layers of their own while a model trained for the
+    # reconstruction stays as it was. A stage's choice, not passed on to a run --init from it.
+    trains: tuple[str, ...] = ()
     # Gradient surgery (PCGrad, Yu et al. 2020) on the control terms' gradient where it points
     # against the rest of the step's: "" off; "model": their gradient over the weights they
     # train, taken as one vector, loses its component along the rest's; "tensor": the same
@@ -439,7 +444,8 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "descriptors": list(self.descriptors),
-                "stft_scales": list(self.stft_scales), "control_trains": list(self.control_trains)}
+                "stft_scales": list(self.stft_scales), "control_trains": list(self.control_trains),
+                "trains": list(self.trains)}
 
     def recipe(self) -> dict:
         """How this run learns, without what a model file fixes or a new run sets for
@@ -473,7 +479,7 @@ class TrainConfig:
 NOT_IN_A_RECIPE = frozenset({
     "config", "capacity", "pqmf_taps_per_band", "noise_subbands", "encoder_residual_dilations",
     "causal", "descriptors", "held_upsampling", "band_dc_cutoff_hz", "band_dc_period",
-    "band_comb_cutoff_hz", "steps", "phase1_steps"})
+    "band_comb_cutoff_hz", "steps", "phase1_steps", "trains"})
 
 # What a run from before an option played as: runs before the bands' DC blocker had none,
 # runs before sub-band noise had white band noise, and `lowlatency` runs before the option

@@ -38,7 +38,7 @@ from ..descriptors import window_length
 from ..format.nrv import load_into_trainable
 from ..nn.model import NeuroRave
 from . import descriptors_torch
-from .augment import pitch_shifted_crops, random_transform
+from .augment import band_limited_transform, pitch_shifted_crops, random_transform
 from .control import (
     control_losses,
     coupled_targets,
@@ -132,6 +132,8 @@ class NeuroRaveTraining(L.LightningModule):
             AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(
                 self.cfg.weight_average_decay), use_buffers=True).requires_grad_(False)
             if self.cfg.weight_average_decay > 0 else None)
+        if self.cfg.trains:
+            self._freeze_all_but(self.cfg.trains)
         if self.cfg.control_trains:
             self._trained_by_control()   # refused now, not at the first step
         self.automatic_optimization = False
@@ -216,38 +218,43 @@ class NeuroRaveTraining(L.LightningModule):
         return descriptors_torch.normalise(values, self._ranges), bins
 
     def _crop(self, audio: Tensor, curves: Tensor, bins: Tensor, generator: torch.Generator
-              ) -> tuple[Tensor, Tensor, Tensor]:
+              ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """The same random span of whole frames from every window of the batch; with the
-        pitch shift on, each window's own span, its curves measured again."""
+        pitch shift on, each window's own span, its curves measured again, and the share of
+        the spectrum it still carries (None: all of it)."""
         frames, c = curves.shape[-1], self.model.config.compression
         crop = max(MIN_CROP_FRAMES, self.cfg.crop_samples // c)
         if self.cfg.crop_samples <= 0 or crop >= frames:
             crop = frames
         if self.cfg.pitch_shift_semitones > 0:
-            audio = pitch_shifted_crops(audio, crop * c, self.cfg.pitch_shift_semitones,
-                                        self.cfg.pitch_shift_probability, generator)
-            return audio, *self._measured(audio)
+            audio, limits = pitch_shifted_crops(audio, crop * c, self.cfg.pitch_shift_semitones,
+                                                self.cfg.pitch_shift_probability, generator)
+            return audio, *self._measured(audio), limits
         if crop == frames:
-            return audio, curves, bins
+            return audio, curves, bins, None
         start = int(torch.randint(0, frames - crop + 1, (1,), generator=generator))
         return (audio[..., start * c:(start + crop) * c], curves[..., start:start + crop],
-                bins[..., start:start + crop])
+                bins[..., start:start + crop], None)
 
     @torch.no_grad()
     def _paired_views(self, audio: Tensor, curves: Tensor, bins: Tensor,
-                      generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(encoded audio, its bins, rebuilt audio, its curves): a window is encoded from
-        one transformed copy and rebuilt as another, with probability augment_probability."""
+                      generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """(encoded audio, its bins, rebuilt audio, its curves, the share of the Nyquist
+        frequency the rebuilt audio is priced up to): a window is encoded from one
+        transformed copy and rebuilt as another, with probability augment_probability."""
+        everything = torch.ones(audio.shape[0], dtype=audio.dtype, device=audio.device)
         if self.cfg.augment_probability <= 0.0:
-            return audio, bins, audio, curves
+            return audio, bins, audio, curves, everything
         rate = self.model.config.sample_rate
         chosen = (torch.rand(audio.shape[0], generator=generator)
-                  < self.cfg.augment_probability).to(audio.device)[:, None, None]
-        source = torch.where(chosen, random_transform(audio, rate, generator), audio)
-        target = torch.where(chosen, random_transform(audio, rate, generator), audio)
+                  < self.cfg.augment_probability).to(audio.device)
+        source = torch.where(chosen[:, None, None], random_transform(audio, rate, generator),
+                             audio)
+        transformed, heard = band_limited_transform(audio, rate, generator)
+        target = torch.where(chosen[:, None, None], transformed, audio)
         _, source_bins = self._measured(source)
         target_curves, _ = self._measured(target)
-        return source, source_bins, target, target_curves
+        return source, source_bins, target, target_curves, torch.where(chosen, heard, everything)
 
     def _posterior(self, audio: Tensor) -> tuple[Tensor, Tensor]:
         """The posterior's mean and spread, the spread held at posterior_min_std or above."""
@@ -259,15 +266,16 @@ class NeuroRaveTraining(L.LightningModule):
         step, cfg = self.batches_done, self.cfg
         phase2 = step >= cfg.phase1_steps
         generator = self._generator()
-        audio, curves, bins = self._crop(audio, curves, bins, generator)
-        source, bins, target, curves = self._paired_views(audio, curves, bins, generator)
+        audio, curves, bins, shifted_limits = self._crop(audio, curves, bins, generator)
+        source, bins, target, curves, heard = self._paired_views(audio, curves, bins, generator)
+        band_limits = heard if shifted_limits is None else torch.minimum(shifted_limits, heard)
         with torch.set_grad_enabled(not phase2):
             mean, std = self._posterior(source)
             z = mean + std * torch.randn(mean.shape, generator=generator).to(self.device)
             kl = kl_divergence(mean, std, cfg.kl_free_bits)
         bands = self.model.decode_bands(z, curves if cfg.mode != "rave" else None)
         y = self.model.pqmf_synthesis(bands)
-        distance = multiscale_spectral_distance(target, y, cfg.stft_scales)
+        distance = multiscale_spectral_distance(target, y, cfg.stft_scales, band_limits)
         with torch.set_grad_enabled(cfg.frame_line_weight > 0):
             margin = (FRAME_LINE_MARGIN if cfg.frame_line_margin is None
                       else cfg.frame_line_margin)
@@ -376,6 +384,15 @@ class NeuroRaveTraining(L.LightningModule):
             total = total + cfg.control_partial_weight * terms["control_partials"]
         logs.update(terms)
         return total
+
+    def _freeze_all_but(self, prefixes: tuple[str, ...]) -> None:
+        """Only the parameters named by `prefixes` (TrainConfig.trains) learn."""
+        named = [(name, p) for name, p in self.model.named_parameters() if p.requires_grad]
+        if not any(name.startswith(prefixes) for name, _ in named):
+            raise ValueError(f"trains {list(prefixes)} names none of the model's trainable "
+                             f"parameters (e.g. 'decoder.layers.0.')")
+        for name, p in named:
+            p.requires_grad_(name.startswith(prefixes))
 
     def _trained_by_control(self) -> list[Tensor]:
         """The trainable parameters whose names start with one of control_trains (every

@@ -12,12 +12,14 @@ from torch.nn import functional as F
 DEFAULT_SCALES = (2048, 1024, 512, 256, 128)
 
 
-def multiscale_spectral_distance(x: Tensor, y: Tensor, scales: Sequence[int] = DEFAULT_SCALES
-                                 ) -> Tensor:
+def multiscale_spectral_distance(x: Tensor, y: Tensor, scales: Sequence[int] = DEFAULT_SCALES,
+                                 band_limits: Tensor | None = None) -> Tensor:
     """Mean over STFT sizes of the relative linear distance plus the log-magnitude L1.
 
-    x, y: (batch, 1, T). Sizes longer than T are left out. Computed in float32 even under
-    mixed precision: small magnitudes underflow in half precision.
+    x, y: (batch, 1, T). Sizes longer than T are left out. band_limits (batch,): the share
+    of the Nyquist frequency each of x's windows carries (a pitch shift down empties the
+    top); bins above it are left out of both terms. Computed in float32 even under mixed
+    precision: small magnitudes underflow in half precision.
     """
     x, y = x.float().flatten(0, 1), y.float().flatten(0, 1)
     usable = [s for s in scales if s <= x.shape[-1]]
@@ -29,9 +31,13 @@ def multiscale_spectral_distance(x: Tensor, y: Tensor, scales: Sequence[int] = D
             window = torch.hann_window(size, device=x.device)
             sx, sy = (torch.stft(s, size, size // 4, window=window, return_complex=True).abs()
                       for s in (x, y))
-            linear = (sx - sy).norm() / (sx.norm() + 1e-7)
-            log = (torch.log(sx + 1e-7) - torch.log(sy + 1e-7)).abs().mean()
-            total = total + linear + log
+            priced = torch.ones_like(sx[:, :, :1])
+            if band_limits is not None:
+                share = torch.linspace(0.0, 1.0, sx.shape[1], device=x.device)
+                priced = (share[None, :] <= band_limits.float()[:, None]).float()[..., None]
+            linear = ((sx - sy) * priced).norm() / ((sx * priced).norm() + 1e-7)
+            log = (torch.log(sx + 1e-7) - torch.log(sy + 1e-7)).abs() * priced
+            total = total + linear + log.sum() / (priced.sum() * sx.shape[-1])
     return total / len(usable)
 
 
