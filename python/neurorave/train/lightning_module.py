@@ -238,13 +238,14 @@ class NeuroRaveTraining(L.LightningModule):
 
     @torch.no_grad()
     def _paired_views(self, audio: Tensor, curves: Tensor, bins: Tensor,
-                      generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+                      generator: torch.Generator
+                      ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None]:
         """(encoded audio, its bins, rebuilt audio, its curves, the share of the Nyquist
-        frequency the rebuilt audio is priced up to): a window is encoded from one
-        transformed copy and rebuilt as another, with probability augment_probability."""
-        everything = torch.ones(audio.shape[0], dtype=audio.dtype, device=audio.device)
+        frequency the rebuilt audio is priced up to, None: all of it): a window is encoded
+        from one transformed copy and rebuilt as another, with probability
+        augment_probability."""
         if self.cfg.augment_probability <= 0.0:
-            return audio, bins, audio, curves, everything
+            return audio, bins, audio, curves, None
         rate = self.model.config.sample_rate
         chosen = (torch.rand(audio.shape[0], generator=generator)
                   < self.cfg.augment_probability).to(audio.device)
@@ -254,7 +255,8 @@ class NeuroRaveTraining(L.LightningModule):
         target = torch.where(chosen[:, None, None], transformed, audio)
         _, source_bins = self._measured(source)
         target_curves, _ = self._measured(target)
-        return source, source_bins, target, target_curves, torch.where(chosen, heard, everything)
+        return (source, source_bins, target, target_curves,
+                torch.where(chosen, heard, torch.ones_like(heard)))
 
     def _posterior(self, audio: Tensor) -> tuple[Tensor, Tensor]:
         """The posterior's mean and spread, the spread held at posterior_min_std or above."""
@@ -268,7 +270,8 @@ class NeuroRaveTraining(L.LightningModule):
         generator = self._generator()
         audio, curves, bins, shifted_limits = self._crop(audio, curves, bins, generator)
         source, bins, target, curves, heard = self._paired_views(audio, curves, bins, generator)
-        band_limits = heard if shifted_limits is None else torch.minimum(shifted_limits, heard)
+        band_limits = (heard if shifted_limits is None else shifted_limits if heard is None
+                       else torch.minimum(shifted_limits, heard))
         with torch.set_grad_enabled(not phase2):
             mean, std = self._posterior(source)
             z = mean + std * torch.randn(mean.shape, generator=generator).to(self.device)
@@ -387,23 +390,25 @@ class NeuroRaveTraining(L.LightningModule):
 
     def _freeze_all_but(self, prefixes: tuple[str, ...]) -> None:
         """Only the parameters named by `prefixes` (TrainConfig.trains) learn."""
-        named = [(name, p) for name, p in self.model.named_parameters() if p.requires_grad]
-        if not any(name.startswith(prefixes) for name, _ in named):
-            raise ValueError(f"trains {list(prefixes)} names none of the model's trainable "
-                             f"parameters (e.g. 'decoder.layers.0.')")
-        for name, p in named:
-            p.requires_grad_(name.startswith(prefixes))
+        kept = {id(p) for p in self._trainable_named(prefixes, "trains")}
+        for p in self.model.parameters():
+            if id(p) not in kept:
+                p.requires_grad_(False)
 
     def _trained_by_control(self) -> list[Tensor]:
         """The trainable parameters whose names start with one of control_trains (every
         one where it is empty)."""
-        prefixes = tuple(self.cfg.control_trains) or ("",)
-        trained = [p for name, p in self.model.named_parameters()
-                   if p.requires_grad and name.startswith(prefixes)]
-        if not trained:
-            raise ValueError(f"control_trains {list(self.cfg.control_trains)} names none of "
-                             f"the model's trainable parameters (e.g. 'decoder.layers.0.')")
-        return trained
+        return self._trainable_named(tuple(self.cfg.control_trains) or ("",), "control_trains")
+
+    def _trainable_named(self, prefixes: tuple[str, ...], option: str) -> list[Tensor]:
+        """The trainable parameters whose names start with one of `prefixes`; an `option`
+        that names none of them is refused."""
+        chosen = [p for name, p in self.model.named_parameters()
+                  if p.requires_grad and name.startswith(prefixes)]
+        if not chosen:
+            raise ValueError(f"{option} {list(prefixes)} names none of the model's trainable "
+                             f"parameters (e.g. 'decoder.layers.0.')")
+        return chosen
 
     def _gradients_of_control(self, control: Tensor) -> list[tuple[Tensor, Tensor]]:
         """(parameter, gradient of `control`) for the parameters named by control_trains.

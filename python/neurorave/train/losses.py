@@ -31,13 +31,15 @@ def multiscale_spectral_distance(x: Tensor, y: Tensor, scales: Sequence[int] = D
             window = torch.hann_window(size, device=x.device)
             sx, sy = (torch.stft(s, size, size // 4, window=window, return_complex=True).abs()
                       for s in (x, y))
-            priced = torch.ones_like(sx[:, :, :1])
-            if band_limits is not None:
+            count = sx.numel()
+            if band_limits is not None:   # both zeroed there: neither term sees those bins
                 share = torch.linspace(0.0, 1.0, sx.shape[1], device=x.device)
-                priced = (share[None, :] <= band_limits.float()[:, None]).float()[..., None]
-            linear = ((sx - sy) * priced).norm() / ((sx * priced).norm() + 1e-7)
-            log = (torch.log(sx + 1e-7) - torch.log(sy + 1e-7)).abs() * priced
-            total = total + linear + log.sum() / (priced.sum() * sx.shape[-1])
+                priced = (share[None, :, None] <= band_limits.float()[:, None, None]).float()
+                sx, sy = sx * priced, sy * priced
+                count = priced.sum() * sx.shape[-1]
+            linear = (sx - sy).norm() / (sx.norm() + 1e-7)
+            log = (torch.log(sx + 1e-7) - torch.log(sy + 1e-7)).abs().sum() / count
+            total = total + linear + log
     return total / len(usable)
 
 
