@@ -56,6 +56,21 @@ def test_the_spectral_distance_leaves_out_what_a_shift_down_emptied(note):
     assert multiscale_spectral_distance(empty_top, wrong_note, band_limits=limit) > 0.5
 
 
+def test_the_log_weight_scales_the_log_term_alone(note):
+    """A floor ten times too loud is priced almost only by the log term, a partial at half
+    its level by both; the weight scales the log term's part of each and nothing else."""
+    loud_floor = note + 1e-3 * torch.randn(note.shape, generator=torch.Generator().manual_seed(1))
+    half_note = _tone(440.0, 0.15) + (note - _tone(440.0, 0.3))
+    for wrong in (loud_floor, half_note):
+        linear = multiscale_spectral_distance(note, wrong, log_weight=0.0)
+        once = multiscale_spectral_distance(note, wrong)
+        thrice = multiscale_spectral_distance(note, wrong, log_weight=3.0)
+        torch.testing.assert_close(thrice - linear, 3 * (once - linear))
+    floor_log = multiscale_spectral_distance(note, loud_floor) - multiscale_spectral_distance(
+        note, loud_floor, log_weight=0.0)
+    assert floor_log > 5 * multiscale_spectral_distance(note, loud_floor, log_weight=0.0)
+
+
 def test_a_line_at_a_multiple_of_the_frame_rate_is_priced(note):
     line = _tone(3 * RATE / FRAME, 0.01)
     assert frame_line_excess(note, note, FRAME) == 0

@@ -266,6 +266,10 @@ class TrainConfig:
     waveform_capacity: int = 16
     waveform_layers: int = 4
     stft_scales: tuple[int, ...] = (2048, 1024, 512, 256, 128)
+    # The reconstruction's log-magnitude term against its linear one: the quiet bins it
+    # prices barely move a descriptor, so weighting it pulls the noise floor toward the
+    # input's without pulling against the faders.
+    spectral_log_weight: float = 1.0
     # Paired augmentation (train/augment.py): share of windows encoded from one transformed
     # copy and rebuilt as another, from that other copy's curves.
     augment_probability: float = 0.5

@@ -278,7 +278,8 @@ class NeuroRaveTraining(L.LightningModule):
             kl = kl_divergence(mean, std, cfg.kl_free_bits)
         bands = self.model.decode_bands(z, curves if cfg.mode != "rave" else None)
         y = self.model.pqmf_synthesis(bands)
-        distance = multiscale_spectral_distance(target, y, cfg.stft_scales, band_limits)
+        distance = multiscale_spectral_distance(target, y, cfg.stft_scales, band_limits,
+                                                cfg.spectral_log_weight)
         with torch.set_grad_enabled(cfg.frame_line_weight > 0):
             margin = (FRAME_LINE_MARGIN if cfg.frame_line_margin is None
                       else cfg.frame_line_margin)

@@ -13,13 +13,15 @@ DEFAULT_SCALES = (2048, 1024, 512, 256, 128)
 
 
 def multiscale_spectral_distance(x: Tensor, y: Tensor, scales: Sequence[int] = DEFAULT_SCALES,
-                                 band_limits: Tensor | None = None) -> Tensor:
+                                 band_limits: Tensor | None = None,
+                                 log_weight: float = 1.0) -> Tensor:
     """Mean over STFT sizes of the relative linear distance plus the log-magnitude L1.
 
     x, y: (batch, 1, T). Sizes longer than T are left out. band_limits (batch,): the share
     of the Nyquist frequency each of x's windows carries (a pitch shift down empties the
-    top); bins above it are left out of both terms. Computed in float32 even under mixed
-    precision: small magnitudes underflow in half precision.
+    top); bins above it are left out of both terms. log_weight scales the log term.
+    Computed in float32 even under mixed precision: small magnitudes underflow in half
+    precision.
     """
     x, y = x.float().flatten(0, 1), y.float().flatten(0, 1)
     usable = [s for s in scales if s <= x.shape[-1]]
@@ -39,7 +41,7 @@ def multiscale_spectral_distance(x: Tensor, y: Tensor, scales: Sequence[int] = D
                 count = priced.sum() * sx.shape[-1]
             linear = (sx - sy).norm() / (sx.norm() + 1e-7)
             log = (torch.log(sx + 1e-7) - torch.log(sy + 1e-7)).abs().sum() / count
-            total = total + linear + log
+            total = total + linear + log_weight * log
     return total / len(usable)
 
 
