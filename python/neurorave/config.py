@@ -266,9 +266,10 @@ class TrainConfig:
     waveform_capacity: int = 16
     waveform_layers: int = 4
     stft_scales: tuple[int, ...] = (2048, 1024, 512, 256, 128)
-    # The reconstruction's log-magnitude term against its linear one: the quiet bins it
-    # prices barely move a descriptor, so weighting it pulls the noise floor toward the
-    # input's without pulling against the faders.
+    # The reconstruction's log-magnitude term against its linear one. At 2 it pulls the
+    # quiet bins toward the input's (held-out distance about 0.1 lower), and boominess's
+    # fader then moves the loudness 0.2-0.3 dB more: 1 in the recipe
+    # (docs/experiments/2026-12-07-the-log-term-s-weight.md).
     spectral_log_weight: float = 1.0
     # Paired augmentation (train/augment.py): share of windows encoded from one transformed
     # copy and rebuilt as another, from that other copy's curves.
