@@ -297,40 +297,52 @@ def test_frave_keeps_the_pitch_that_a_collapsed_latent_loses(runs, notes):
     assert collapsed["median_pitch_error_cents"] > 500, collapsed
 
 
-def _held_out_control_error(run: Path, dataset: Path) -> float:
-    """The control loss's own measure on validation windows (held-out instruments): z
-    decoded with drawn target curves (1-4 replaced, seed 0), the output analysed, the
-    mean |error| in normalised units (rms on every frame, the rest where it sounds)."""
+CONTROL_DRAWS = 8   # target draws averaged: 12 held-out windows make one draw a noisy judge
+
+
+def _held_out_control_errors(run: Path, dataset: Path) -> dict[str, float]:
+    """The control loss's own measure on validation windows (held-out instruments), per
+    descriptor: z decoded with drawn target curves (1-4 replaced; draws 0 .. CONTROL_DRAWS-1),
+    the output analysed, the mean |error| in normalised units (rms on every frame, the rest
+    where it sounds), averaged over the draws."""
     from neurorave.train.control import control_losses, draw_targets
 
     model, cfg, entries, _ = load_checkpoint_model(run / LAST_CHECKPOINT)
     windows = TrainingWindows(WindowStore(dataset), "valid", cfg.descriptors)
     audio = torch.stack([windows[i][0] for i in range(len(windows))])
     curves = torch.stack([windows[i][1] for i in range(len(windows))])
-    targets, _ = draw_targets(curves, torch.Generator().manual_seed(0))
     ranges = torch.tensor([e["range"] for e in entries], dtype=torch.float32)
     c = model.config.compression
+    totals = dict.fromkeys(cfg.descriptors, 0.0)
     with torch.no_grad():
-        output = model.decode(model.encode(audio), targets)
-        error = control_losses(output, audio, targets, cfg.descriptors, ranges,
-                               model.config.sample_rate, c,
-                               skip_frames=window_length(c) // c)["control"]
-    return float(error)
+        z = model.encode(audio)
+        for draw in range(CONTROL_DRAWS):
+            targets, _ = draw_targets(curves, torch.Generator().manual_seed(draw))
+            terms = control_losses(model.decode(z, targets), audio, targets, cfg.descriptors,
+                                   ranges, model.config.sample_rate, c,
+                                   skip_frames=window_length(c) // c)
+            for name in totals:
+                totals[name] += float(terms[f"control_{name}"]) / CONTROL_DRAWS
+    return totals
 
 
 def test_the_control_loss_makes_drawn_curves_obeyed(runs, dataset):
     """The same 400 batches with and without the control loss, asked on held-out windows
     for target curves drawn as training and evaluation draw them: with it, the output's
-    descriptors land closer to the targets. Measured (one thread): 0.384 against 0.446 with
-    seed 0, 0.390 against 0.420 with seed 1; the margin asked is 5 %. At the default
-    control weight of 1 the bands' DC blocker leaves no margin (0.97, 1.00): what the
-    loss had bought in 400 batches was mostly DC, half of the output's level
-    (docs/experiments/2026-12-03-a-dc-blocker-on-the-bands.md). Per fader, 400 batches of
-    `tiny` mostly teach loudness, which the small-model A/B in
-    docs/experiments/2026-12-02-latent-and-control.md measures instead."""
-    with_control = _held_out_control_error(runs["frave"], dataset)
-    without = _held_out_control_error(runs["frave-no-control"], dataset)
-    assert with_control < 0.95 * without, (with_control, without)
+    loudness and bandwidth land closer to the targets. 400 batches of `tiny` teach those
+    two first; centroid, sharpness and boominess move by a few per cent either way, so a
+    total over the five rose and fell with the run's float rounding: with over without
+    0.855 and 0.911 on one thread (seeds 0 and 1), 0.947 on two (seed 0), where an earlier
+    5 % margin on the total failed. Per descriptor on the same three runs: rms 0.79-0.81,
+    bandwidth 0.69-0.82; the margin asked is 10 %. At the default control weight of 1 the
+    bands' DC blocker leaves no margin: what the loss had bought in 400 batches was mostly
+    DC (docs/experiments/2026-12-03-a-dc-blocker-on-the-bands.md). Every fader on a full
+    model is measured by the small-model A/B in docs/experiments/2026-12-02-latent-and-control.md
+    and by `neurorave evaluate`."""
+    with_control = _held_out_control_errors(runs["frave"], dataset)
+    without = _held_out_control_errors(runs["frave-no-control"], dataset)
+    for name in ("rms", "bandwidth"):
+        assert with_control[name] < 0.9 * without[name], (name, with_control, without)
 
 
 def test_export_plays_in_the_engine_like_torch(runs, dataset, tmp_path):
